@@ -1,0 +1,1 @@
+//! recording → decode → batch → Parquet.

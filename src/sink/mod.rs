@@ -1,0 +1,3 @@
+//! Where a cycle's record batch goes: Parquet files for offline analysis.
+
+pub mod parquet;

@@ -1,12 +1,797 @@
 //! The fast path: the Axon's own layout scanned in one pass, prices parsed into the slot.
 //!
 //! In: [`Expected`], the body, the miner's slot. Out: `Some(verdict)` when the body is in the
-//! shape this scanner fully understands, `None` (give up, let the exact path decide) otherwise.
+//! shape this scanner fully understands, `None` (give up, let [`exact`](super::exact) decide)
+//! otherwise.
+//!
+//! What it understands is what a bittensor Axon prints: compact JSON (no whitespace), an object
+//! whose members are the `Simulation` synapse fields with plain values (ASCII strings without
+//! escapes, `null`, JSON numbers, the `dendrite`/`axon` objects), each member at most once, and
+//! `simulation_output` either `null` or `[int, int, [number, …], …]`. Inside that subset every
+//! element of `simulation_output` coerces as itself (ints stay ints, floats stay floats, paths are
+//! lists), so the validator's checks reduce to counting and the digit rule, which run fused with
+//! the scan. Anything else — a string price, a float start time, whitespace, an escape, a UTF-8
+//! byte, a duplicate member, a number of 20+ significant digits — is handed to the exact path,
+//! which models Python and pydantic in full.
+//!
+//! The price loop is the hot path of the whole engine. Per price it parses the token into an
+//! integer mantissa and a decimal exponent, builds the double with one correctly rounded multiply
+//! or divide (Clinger's fast path: mantissa < 2^53 and |exponent| ≤ 22, both operands exact), and
+//! gets the length of Python's `repr` arithmetically from the digit count and exponent: for a
+//! decimal of at most 15 significant digits the shortest round-trip digits are exactly its own
+//! (no other decimal of ≤ 15 digits maps to the same double), so no float formatting is needed.
+//! Tokens outside that window take `str::parse` and [`pyrepr`](super::pyrepr) — rare, still exact.
 
+use crate::decode::pyrepr;
 use crate::decode::Verdict;
 use crate::request::Expected;
 
+/// Exact powers of ten as f64 (all representable up to 1e22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Decides a status-200 body in the Axon's layout, or gives up (`None`).
 pub fn decode(exp: &Expected, body: &[u8], slot: &mut [f64]) -> Option<Verdict> {
-    let _ = (exp, body, slot);
-    None
+    if slot.len() != exp.slot_len() {
+        return None;
+    }
+    let mut s = Scanner { b: body, i: 0 };
+    let output = s.envelope(exp, slot)?;
+    Some(verdict(exp, output))
+}
+
+/// What the scan of `simulation_output` found, before the ordered checks run.
+struct Scanned {
+    start: i64,
+    increment: i64,
+    paths: u64,
+    /// The first failing path in order (its length or its first bad price).
+    first_path_failure: Option<PathFailure>,
+}
+
+enum PathFailure {
+    Length { got: u64 },
+    Digits { text: String },
+}
+
+/// Synth's checks (conformance README, stage F) over a scanned reply.
+fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
+    let Some(expected_start) = exp.start else {
+        return Verdict::ErrorDuringValidation;
+    };
+    let Some(out) = output else {
+        return Verdict::ResponseEmpty;
+    };
+    if out.start != expected_start {
+        return Verdict::message(format!(
+            "Start time timestamp is incorrect: expected {expected_start}, got {}",
+            out.start
+        ));
+    }
+    if out.increment != exp.increment {
+        return Verdict::message(format!(
+            "Time increment is incorrect: expected {}, got {}",
+            exp.increment, out.increment
+        ));
+    }
+    if i128::from(out.paths) != i128::from(exp.paths) {
+        return Verdict::message(format!(
+            "Number of paths is incorrect: expected {}, got {}",
+            exp.paths, out.paths
+        ));
+    }
+    if exp.increment == 0 {
+        return Verdict::ErrorDuringValidation;
+    }
+    match out.first_path_failure {
+        None => Verdict::Correct,
+        Some(PathFailure::Length { got }) => Verdict::message(format!(
+            "Number of time points is incorrect: expected {}, got {got}",
+            exp.points
+        )),
+        Some(PathFailure::Digits { text }) => {
+            Verdict::message(format!("Price format is incorrect: too many digits {text}"))
+        }
+    }
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// The members of the synapse the scanner accepts, as bits, to refuse duplicates.
+const M_NAME: u16 = 1;
+const M_TIMEOUT: u16 = 1 << 1;
+const M_TOTAL_SIZE: u16 = 1 << 2;
+const M_HEADER_SIZE: u16 = 1 << 3;
+const M_DENDRITE: u16 = 1 << 4;
+const M_AXON: u16 = 1 << 5;
+const M_HASH: u16 = 1 << 6;
+const M_INPUT: u16 = 1 << 7;
+const M_OUTPUT: u16 = 1 << 8;
+
+/// What a plain JSON number token is.
+#[derive(PartialEq, Eq)]
+enum NumKind {
+    Int,
+    Float,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline(always)]
+    fn bump(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.bump()? == c).then_some(())
+    }
+
+    fn eat_literal(&mut self, lit: &[u8]) -> Option<()> {
+        let end = self.i.checked_add(lit.len())?;
+        (self.b.get(self.i..end)? == lit).then(|| self.i = end)
+    }
+
+    /// The top-level synapse object. Returns the scanned `simulation_output` (`None` = null or
+    /// absent).
+    fn envelope(&mut self, exp: &Expected, slot: &mut [f64]) -> Option<Option<Scanned>> {
+        self.eat(b'{')?;
+        let mut seen = 0u16;
+        let mut output = None;
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            let bit = match key {
+                b"name" => {
+                    self.scalar()?;
+                    M_NAME
+                }
+                b"timeout" => {
+                    self.number_or_null()?;
+                    M_TIMEOUT
+                }
+                b"total_size" => {
+                    self.int_or_null()?;
+                    M_TOTAL_SIZE
+                }
+                b"header_size" => {
+                    self.int_or_null()?;
+                    M_HEADER_SIZE
+                }
+                b"dendrite" => {
+                    self.terminal_info()?;
+                    M_DENDRITE
+                }
+                b"axon" => {
+                    self.terminal_info()?;
+                    M_AXON
+                }
+                b"computed_body_hash" => {
+                    self.string_or_null()?;
+                    M_HASH
+                }
+                b"simulation_input" => {
+                    self.simulation_input()?;
+                    M_INPUT
+                }
+                b"simulation_output" => {
+                    if self.peek()? == b'n' {
+                        self.eat_literal(b"null")?;
+                    } else {
+                        output = Some(self.simulation_output(exp, slot)?);
+                    }
+                    M_OUTPUT
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match self.bump()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        // Trailing whitespace is legal JSON and harmless; anything else is for the exact path.
+        if !self.b[self.i..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            return None;
+        }
+        // `simulation_input` is required; its absence is the exact path's business.
+        (seen & M_INPUT != 0).then_some(output)
+    }
+
+    /// A string of printable ASCII without escapes; returns its bytes.
+    #[inline]
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let rest = &self.b[start..];
+        let len = rest.iter().position(|&c| c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c))?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        Some(&rest[..len])
+    }
+
+    fn null(&mut self) -> Option<()> {
+        self.eat_literal(b"null")
+    }
+
+    fn string_or_null(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            _ => self.null(),
+        }
+    }
+
+    /// Any JSON number token (grammar checked); at most 18 digits before the exponent, so ints
+    /// fit an i64 and the 4300-digit rule cannot apply.
+    fn number(&mut self) -> Option<NumKind> {
+        let start = self.i;
+        if self.peek()? == b'-' {
+            self.i += 1;
+        }
+        match self.bump()? {
+            b'0' => {}
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        let mut kind = NumKind::Int;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+            kind = NumKind::Float;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+            kind = NumKind::Float;
+        }
+        // A digit right after a leading zero (`01`) is invalid JSON: the exact path says so.
+        if self.peek().is_some_and(|c| c.is_ascii_digit()) || self.i - start > 24 {
+            return None;
+        }
+        Some(kind)
+    }
+
+    fn digits(&mut self) -> usize {
+        let n = self.b[self.i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        self.i += n;
+        n
+    }
+
+    /// An int token that fits an i64 (canonical JSON int).
+    fn int(&mut self) -> Option<i64> {
+        let start = self.i;
+        (self.number()? == NumKind::Int).then_some(())?;
+        std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+    }
+
+    fn number_or_null(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'n' => self.null(),
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn int_or_null(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'n' => self.null(),
+            _ => self.int().map(drop),
+        }
+    }
+
+    /// `name`: overwritten by the validator, so any plain scalar will do.
+    fn scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'n' => self.null(),
+            b't' => self.eat_literal(b"true"),
+            b'f' => self.eat_literal(b"false"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    /// `dendrite` / `axon`: null or an object of bittensor's `TerminalInfo` members.
+    fn terminal_info(&mut self) -> Option<()> {
+        if self.peek()? == b'n' {
+            return self.null();
+        }
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        let mut seen = 0u16;
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            let bit = match key {
+                b"status_code" => 1,
+                b"port" => 1 << 1,
+                b"version" => 1 << 2,
+                b"nonce" => 1 << 3,
+                b"process_time" => 1 << 4,
+                b"status_message" => 1 << 5,
+                b"ip" => 1 << 6,
+                b"uuid" => 1 << 7,
+                b"hotkey" => 1 << 8,
+                b"signature" => 1 << 9,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match bit {
+                1 | 2 | 4 | 8 => self.int_or_null()?,
+                16 => self.number_or_null()?,
+                _ => self.string_or_null()?,
+            }
+            match self.bump()? {
+                b',' => continue,
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The reply's own `simulation_input`: validated by pydantic, then ignored.
+    fn simulation_input(&mut self) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        let mut seen = 0u8;
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            let bit = match key {
+                b"asset" => 1,
+                b"start_time" => 2,
+                b"time_increment" => 4,
+                b"time_length" => 8,
+                b"num_simulations" => 16,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            if bit <= 2 {
+                self.string()?;
+            } else {
+                self.int()?;
+            }
+            match self.bump()? {
+                b',' => continue,
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// `[start, increment, [prices…], …]`, prices written into the slot as they are parsed.
+    fn simulation_output(&mut self, exp: &Expected, slot: &mut [f64]) -> Option<Scanned> {
+        self.eat(b'[')?;
+        let start = self.int()?;
+        self.eat(b',')?;
+        let increment = self.int()?;
+        let want_paths = u64::try_from(exp.paths).unwrap_or(0);
+        let points = usize::try_from(exp.points).unwrap_or(0);
+        let mut paths = 0u64;
+        let mut first_path_failure = None;
+        loop {
+            match self.bump()? {
+                b']' => break,
+                b',' => {}
+                _ => return None,
+            }
+            // Only paths inside the request's shape have a place in the slot.
+            let dest: &mut [f64] = if paths < want_paths {
+                let at = paths as usize * points;
+                &mut slot[at..at + points]
+            } else {
+                &mut []
+            };
+            let (len, bad_price) = self.path(dest)?;
+            if first_path_failure.is_none() {
+                if len != points as u64 || exp.points < 0 {
+                    first_path_failure = Some(PathFailure::Length { got: len });
+                } else if let Some(text) = bad_price {
+                    first_path_failure = Some(PathFailure::Digits { text });
+                }
+            }
+            paths += 1;
+        }
+        Some(Scanned { start, increment, paths, first_path_failure })
+    }
+
+    /// One path: `[number, …]`. Returns its length and the `str()` of its first price that
+    /// breaks the digit rule.
+    #[inline]
+    fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+        self.eat(b'[')?;
+        let mut n = 0usize;
+        let mut bad: Option<String> = None;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some((0, None));
+        }
+        loop {
+            let tok_start = self.i;
+            let (value, fits) = self.price()?;
+            if let Some(d) = dest.get_mut(n) {
+                *d = value;
+            }
+            if !fits && bad.is_none() {
+                bad = Some(self.price_str(tok_start, value));
+            }
+            n += 1;
+            match self.bump()? {
+                b',' => continue,
+                b']' => return Some((n as u64, bad)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Python's `str()` of the price whose token starts at `tok_start` (ends at `self.i`).
+    #[cold]
+    fn price_str(&self, tok_start: usize, value: f64) -> String {
+        let tok = &self.b[tok_start..self.i];
+        if tok.iter().all(|c| c.is_ascii_digit() || *c == b'-') {
+            // An int token: Python prints the int itself (the scanner never lets `-0` fail).
+            String::from_utf8_lossy(tok).into_owned()
+        } else {
+            pyrepr::float_repr(value)
+        }
+    }
+
+    /// One price token → (value, passes the digit rule). The hot loop of the engine.
+    #[inline(always)]
+    fn price(&mut self) -> Option<(f64, bool)> {
+        let b = self.b;
+        let start = self.i;
+        let mut i = start;
+        let neg = *b.get(i)? == b'-';
+        i += usize::from(neg);
+        let mut w: u64 = 0;
+        // Significant digits accumulated in `w`, and the power of ten that scales it.
+        let mut nd: i32 = 0;
+        let mut dexp: i32 = 0;
+        match *b.get(i)? {
+            b'0' => i += 1,
+            c @ b'1'..=b'9' => {
+                w = u64::from(c - b'0');
+                nd = 1;
+                i += 1;
+                while let Some(&c) = b.get(i) {
+                    let d = c.wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    w = w.wrapping_mul(10).wrapping_add(u64::from(d));
+                    nd += 1;
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut is_int = true;
+        if b.get(i) == Some(&b'.') {
+            is_int = false;
+            i += 1;
+            let frac_start = i;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                // Zeros before the first significant digit only move the exponent.
+                if w != 0 || d != 0 {
+                    w = w.wrapping_mul(10).wrapping_add(u64::from(d));
+                    nd += 1;
+                }
+                i += 1;
+            }
+            if i == frac_start {
+                return None;
+            }
+            dexp = -((i - frac_start) as i32);
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            is_int = false;
+            i += 1;
+            let eneg = match b.get(i) {
+                Some(b'-') => {
+                    i += 1;
+                    true
+                }
+                Some(b'+') => {
+                    i += 1;
+                    false
+                }
+                _ => false,
+            };
+            let exp_start = i;
+            let mut e: i32 = 0;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                e = (e * 10 + i32::from(d)).min(100_000);
+                i += 1;
+            }
+            if i == exp_start {
+                return None;
+            }
+            dexp += if eneg { -e } else { e };
+        }
+        // `01`, or more significant digits than a u64 holds: not for this path.
+        if nd > 19 || b.get(i).is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        self.i = i;
+        if is_int {
+            // Python's str(int): its digits, and the sign unless it is zero.
+            let len = nd.max(1) + i32::from(neg && w != 0);
+            let v = w as f64;
+            return Some((if neg { -v } else { v }, len <= 8));
+        }
+        if w == 0 {
+            // 0.0 / -0.0 print as `0.0` / `-0.0`.
+            return Some((if neg { -0.0 } else { 0.0 }, true));
+        }
+        while w % 10 == 0 {
+            w /= 10;
+            nd -= 1;
+            dexp += 1;
+        }
+        if nd <= 15 && (-22..=22).contains(&dexp) {
+            let m = w as f64;
+            let v = if dexp >= 0 { m * POW10[dexp as usize] } else { m / POW10[(-dexp) as usize] };
+            let len = pyrepr::digit_count_from_parts(neg, nd, nd + dexp);
+            return Some((if neg { -v } else { v }, len <= 8));
+        }
+        self.slow_float(start)
+    }
+
+    /// A float token outside the fast window: std's correctly rounded parse, Python's repr.
+    #[cold]
+    fn slow_float(&self, start: usize) -> Option<(f64, bool)> {
+        let tok = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        let v: f64 = tok.parse().ok()?;
+        Some((v, pyrepr::float_digit_count(v) <= 8))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exp(paths: i64, points: i64) -> Expected {
+        Expected { start: Some(1795528920), increment: 60, paths, points }
+    }
+
+    const ENVELOPE: &str = r#"{"name":"Simulation","timeout":12.0,"total_size":3106,"header_size":0,"dendrite":{"status_code":null,"status_message":null,"process_time":null,"ip":null,"port":null,"version":null,"nonce":null,"uuid":null,"hotkey":null,"signature":null},"axon":{"status_code":200,"status_message":"Success","process_time":0.016006946563720703,"ip":null,"port":null,"version":null,"nonce":null,"uuid":null,"hotkey":null,"signature":null},"computed_body_hash":"","simulation_input":{"asset":"BTC","start_time":"2026-11-24T14:02:00+00:00","time_increment":60,"time_length":600,"num_simulations":3},"simulation_output":"#;
+
+    fn body(output: &str) -> Vec<u8> {
+        format!("{ENVELOPE}{output}}}").into_bytes()
+    }
+
+    fn run(e: &Expected, output: &str) -> (Option<Verdict>, Vec<f64>) {
+        let mut slot = vec![f64::NAN; e.slot_len()];
+        let v = decode(e, &body(output), &mut slot);
+        (v, slot)
+    }
+
+    #[test]
+    fn real_axon_reply_is_correct_and_fills_the_slot() {
+        let raw = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/wire-samples/synapse/response-body.json"
+        ))
+        .expect("the shared wire samples beside the repo");
+        let e = exp(3, 11);
+        let mut slot = vec![0.0; 33];
+        assert_eq!(decode(&e, &raw, &mut slot), Some(Verdict::Correct));
+        assert_eq!(slot[0], 91234.56);
+        assert_eq!(slot[1], 91230.271);
+        assert_eq!(slot[32], 91232.175);
+    }
+
+    #[test]
+    fn checks_run_in_the_validators_order() {
+        let e = exp(2, 2);
+        let m = |o: &str| run(&e, o).0.map(|v| v.as_str().to_owned());
+        assert_eq!(m("[1795528920,60,[1.5,2.5],[3.5,4.5]]").as_deref(), Some("CORRECT"));
+        assert_eq!(
+            m("[1795528921,61,[1.5],[3.5,4.5]]").as_deref(),
+            Some("Start time timestamp is incorrect: expected 1795528920, got 1795528921")
+        );
+        assert_eq!(
+            m("[1795528920,61,[1.5]]").as_deref(),
+            Some("Time increment is incorrect: expected 60, got 61")
+        );
+        // The path count is judged before any path.
+        assert_eq!(
+            m("[1795528920,60,[1.123456789,2.5]]").as_deref(),
+            Some("Number of paths is incorrect: expected 2, got 1")
+        );
+        // A path's length before its prices; paths in order.
+        assert_eq!(
+            m("[1795528920,60,[1.123456789],[3.5,4.5,5.5]]").as_deref(),
+            Some("Number of time points is incorrect: expected 2, got 1")
+        );
+        assert_eq!(
+            m("[1795528920,60,[1.5,12345678.0],[1.123456789,4.5]]").as_deref(),
+            Some("Price format is incorrect: too many digits 12345678.0")
+        );
+        assert_eq!(
+            m("[1795528920,60,[1.5,2.5],[-99999999,4.5]]").as_deref(),
+            Some("Price format is incorrect: too many digits -99999999")
+        );
+        assert_eq!(m("null").as_deref(), Some("Response is empty"));
+    }
+
+    #[test]
+    fn digit_rule_follows_python_repr() {
+        let e = exp(1, 1);
+        for (tok, ok) in [
+            ("1e16", true),
+            ("1E+16", true),
+            ("1e15", false),
+            ("123456780e-1", false),
+            ("0.10", true),
+            ("91234.5600000", true),
+            ("-1234567.8", false),
+            ("0.1234567", true),
+            ("0.12345678", false),
+            ("0.001234567", false),
+            ("7e-05", true),
+            ("1.2345e-05", false),
+            ("1e-100", true),
+            ("1e400", true),
+            ("-0.0", true),
+            ("99999999", true),
+            ("123456789", false),
+            ("0", true),
+            ("-0", true),
+        ] {
+            let (v, _) = run(&e, &format!("[1795528920,60,[{tok}]]"));
+            assert_eq!(v.map(|v| v.is_correct()), Some(ok), "{tok}");
+        }
+    }
+
+    #[test]
+    fn prices_equal_std_parse_bit_for_bit() {
+        let e = exp(1, 9);
+        let toks = ["91234.56", "0.1", "3.0e-3", "1.7976931348623157e308", "5e-324", "123456.78901234567", "2.2250738585072014e-308", "-91234.567", "9007199254740993.0"];
+        let (v, slot) = run(&e, &format!("[1795528920,60,[{}]]", toks.join(",")));
+        assert!(v.is_some());
+        for (t, got) in toks.iter().zip(&slot) {
+            assert_eq!(got.to_bits(), t.parse::<f64>().unwrap().to_bits(), "{t}");
+        }
+    }
+
+    #[test]
+    fn gives_up_on_anything_unusual() {
+        let e = exp(1, 1);
+        for o in [
+            "[1795528920,60,[\"1.5\"]]",
+            "[1795528920.0,60,[1.5]]",
+            "[1795528920,60,[NaN]]",
+            "[1795528920,60,[01]]",
+            "[1795528920,60,[1.5] ]",
+            "[1795528920,60,[true]]",
+            "[1795528920,60,5]",
+            "[1795528920]",
+            "[]",
+            "{}",
+            "[1795528920,60,[12345678901234567890123]]",
+        ] {
+            assert_eq!(run(&e, o).0, None, "{o}");
+        }
+        let mut slot = vec![0.0];
+        for b in [
+            &b"\xef\xbb\xbf{}"[..],
+            b"{\"simulation_output\":null}",
+            b"{\"simulation_input\":{},\"simulation_input\":{}}",
+            b"{\"simulation_input\":{},\"extra\":1}",
+            b"{\"simulation_input\":{\"asset\":\"B\\u0054C\"}}",
+            b"{\"simulation_input\":{}}x",
+        ] {
+            assert_eq!(decode(&e, b, &mut slot), None, "{}", String::from_utf8_lossy(b));
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Decimal tokens of every shape the JSON grammar allows, biased toward real prices.
+    fn token() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            prop_oneof![Just(0u64), 1u64..10, 1u64..100_000_000, 1u64..10_000_000_000_000_000],
+            prop::option::of(1u32..12),
+            prop::option::of(-30i32..30),
+        )
+            .prop_map(|(neg, m, frac, exp)| {
+                let mut s = String::new();
+                if neg {
+                    s.push('-');
+                }
+                let digits = m.to_string();
+                match frac {
+                    Some(f) if (f as usize) < digits.len() => {
+                        let cut = digits.len() - f as usize;
+                        s.push_str(&digits[..cut]);
+                        s.push('.');
+                        s.push_str(&digits[cut..]);
+                    }
+                    Some(f) => {
+                        s.push_str("0.");
+                        s.push_str(&"0".repeat(f as usize - digits.len()));
+                        s.push_str(&digits);
+                    }
+                    None => s.push_str(&digits),
+                }
+                if let Some(e) = exp {
+                    s.push_str(&format!("e{e}"));
+                }
+                s
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+        /// The fused parse gives std's correctly rounded value and the digit count of Python's
+        /// repr (pyrepr is itself checked against CPython in tests/pyrepr_python.rs).
+        #[test]
+        fn fused_price_matches_std_and_repr(tok in token()) {
+            let mut s = Scanner { b: tok.as_bytes(), i: 0 };
+            let (v, fits) = s.price().expect("a valid token");
+            prop_assert_eq!(s.i, tok.len());
+            let want: f64 = tok.parse().unwrap();
+            prop_assert_eq!(v.to_bits(), want.to_bits(), "value of {}", tok);
+            let is_int = !tok.contains(['.', 'e']);
+            let count = if is_int {
+                let i: i128 = tok.parse().unwrap();
+                i.to_string().len()
+            } else {
+                pyrepr::float_digit_count(want)
+            };
+            prop_assert_eq!(fits, count <= 8, "digit rule of {}", tok);
+        }
+    }
 }

@@ -29,11 +29,7 @@ pub fn write_float_repr(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let mut sci = String::with_capacity(32);
-    write!(sci, "{:e}", x.abs()).expect("writing to a String");
-    let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
-    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = shortest_digits(x.abs());
     let n = digits.len() as i32;
     // value = 0.d1…dn × 10^k
     let k = exp + 1;
@@ -67,6 +63,30 @@ pub fn write_float_repr(out: &mut String, x: f64) {
         let e = k - 1;
         write!(out, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs()).expect("writing to a String");
     }
+}
+
+/// The shortest digits that round-trip to `x` (finite, positive), and the exponent of the first.
+///
+/// Rust's `{:e}` gives the shortest length, but where two strings of that length both round-trip
+/// it does not always pick the one Python picks (the one nearest the exact binary value, e.g.
+/// `1658206780088562.2`, not `…3`). So the length is taken from `{:e}` and the digits from the
+/// correctly rounded formatting at that precision, whenever that too round-trips.
+fn shortest_digits(x: f64) -> (String, i32) {
+    let mut sci = String::with_capacity(32);
+    write!(sci, "{x:e}").expect("writing to a String");
+    let split = |s: &str| -> (String, i32) {
+        let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
+        let digits = mantissa.chars().filter(|c| *c != '.').collect();
+        (digits, exp.parse().expect("{:e} exponent is an integer"))
+    };
+    let (digits, exp) = split(&sci);
+    if digits.len() > 1 {
+        let nearest = format!("{:.*e}", digits.len() - 1, x);
+        if nearest.parse::<f64>() == Ok(x) {
+            return split(&nearest);
+        }
+    }
+    (digits, exp)
 }
 
 /// The validator's digit count: `len(str(x).replace(".", ""))`.

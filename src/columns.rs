@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::call::CallError;
+use crate::call::{CallError, RawCall};
 use crate::decode::Verdict;
 use crate::request::CycleShape;
 
@@ -69,6 +69,15 @@ impl CycleColumns {
                 unsafe { std::ptr::write_volatile(page.as_mut_ptr(), 0.0) };
             }
         });
+    }
+
+    /// Copies a call's transport facts into row `row` (the verdict comes from the decoder).
+    pub fn set_call(&mut self, row: usize, call: &RawCall<'_>) {
+        self.status[row] = call.status;
+        self.error[row] = call.error;
+        self.ttfb_ms[row] = call.ttfb_ms;
+        self.elapsed_ms[row] = call.elapsed_ms;
+        self.response_bytes[row] = call.body.map_or(0, |b| b.len() as u64);
     }
 
     /// Count of each verdict, for the summary line.

@@ -1,1 +1,1 @@
-//! recording → decode → batch → Parquet.
+//! recording → decode → batch → Parquet (pending).

@@ -97,7 +97,7 @@ pub fn float_digit_count(x: f64) -> usize {
 /// The digit count of a float whose shortest repr digits are known: `n` significant digits
 /// (no leading or trailing zeros, `n ≥ 1`) and decimal exponent `k` (value = 0.d1…dn × 10^k).
 /// This is the layout rule of [`write_float_repr`] as arithmetic, for the fast scanner.
-#[inline]
+#[inline(always)]
 pub fn digit_count_from_parts(negative: bool, n: i32, k: i32) -> i32 {
     let body = if -4 < k && k <= 16 {
         if k <= 0 {

@@ -45,9 +45,12 @@ impl Parser<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
+        let b = self.b;
+        let mut p = self.pos;
+        while p < b.len() && matches!(b[p], b' ' | b'\t' | b'\n' | b'\r') {
+            p += 1;
         }
+        self.pos = p;
     }
 
     fn expect(&mut self, c: u8) -> Result<(), JsonError> {
@@ -124,7 +127,11 @@ impl Parser<'_> {
             loop {
                 let Some(top) = stack.last_mut() else {
                     self.skip_ws();
-                    return if self.pos == self.b.len() { Ok(done) } else { Err(JsonError::Syntax) };
+                    return if self.pos == self.b.len() {
+                        Ok(done)
+                    } else {
+                        Err(JsonError::Syntax)
+                    };
                 };
                 self.skip_ws();
                 let sep = self.peek().ok_or(JsonError::Syntax)?;
@@ -138,7 +145,9 @@ impl Parser<'_> {
                                 break;
                             }
                             b']' => {
-                                let Some(Open::Array(items)) = stack.pop() else { unreachable!() };
+                                let Some(Open::Array(items)) = stack.pop() else {
+                                    unreachable!()
+                                };
                                 done = Value::Array(items);
                             }
                             _ => return Err(JsonError::Syntax),
@@ -153,7 +162,9 @@ impl Parser<'_> {
                                 break;
                             }
                             b'}' => {
-                                let Some(Open::Object(members, _)) = stack.pop() else { unreachable!() };
+                                let Some(Open::Object(members, _)) = stack.pop() else {
+                                    unreachable!()
+                                };
                                 done = Value::Object(members);
                             }
                             _ => return Err(JsonError::Syntax),
@@ -167,40 +178,42 @@ impl Parser<'_> {
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`; a fraction or exponent that is not
     /// followed by digits is not part of the number (and then fails as trailing text).
     fn number(&mut self) -> Result<Value, JsonError> {
+        // Hot on large replies: plain index loops (this runs unoptimised in debug builds).
         let b = self.b;
-        let at = |i: usize| b.get(i).copied().unwrap_or(0);
+        let len = b.len();
+        let digit = |p: usize| p < len && b[p].wrapping_sub(b'0') < 10;
         let start = self.pos;
         let mut p = start;
-        let negative = at(p) == b'-';
+        let negative = b[p] == b'-';
         if negative {
             p += 1;
         }
         let int_start = p;
-        match at(p) {
-            b'0' => p += 1,
-            b'1'..=b'9' => {
-                while at(p).is_ascii_digit() {
-                    p += 1;
-                }
+        if p < len && b[p] == b'0' {
+            p += 1;
+        } else if digit(p) {
+            while digit(p) {
+                p += 1;
             }
-            _ => return Err(JsonError::Syntax),
+        } else {
+            return Err(JsonError::Syntax);
         }
         let int_end = p;
         let mut is_float = false;
-        if at(p) == b'.' && at(p + 1).is_ascii_digit() {
+        if p < len && b[p] == b'.' && digit(p + 1) {
             p += 2;
-            while at(p).is_ascii_digit() {
+            while digit(p) {
                 p += 1;
             }
             is_float = true;
         }
-        if matches!(at(p), b'e' | b'E') {
+        if p < len && (b[p] == b'e' || b[p] == b'E') {
             let mut q = p + 1;
-            if matches!(at(q), b'+' | b'-') {
+            if q < len && (b[q] == b'+' || b[q] == b'-') {
                 q += 1;
             }
-            if at(q).is_ascii_digit() {
-                while at(q).is_ascii_digit() {
+            if digit(q) {
+                while digit(q) {
                     q += 1;
                 }
                 p = q;
@@ -208,19 +221,28 @@ impl Parser<'_> {
             }
         }
         self.pos = p;
-        // The token is ASCII by construction.
-        let token = std::str::from_utf8(&b[start..p]).map_err(|_| JsonError::Syntax)?;
         if is_float {
-            // Rust's parser is correctly rounded like Python's `float()`: overflow gives ±inf,
-            // underflow ±0.0.
-            token.parse::<f64>().map(Value::Float).map_err(|_| JsonError::Syntax)
-        } else {
-            let digits = &token[int_start - start..int_end - start];
-            if digits.len() > MAX_INT_DIGITS {
-                return Err(JsonError::IntTooLong);
-            }
-            Ok(Value::Int(Int::from_digits(negative, digits)))
+            // The token is ASCII by construction. Rust's parser is correctly rounded like
+            // Python's `float()`: overflow gives ±inf, underflow ±0.0.
+            let token = std::str::from_utf8(&b[start..p]).map_err(|_| JsonError::Syntax)?;
+            return token
+                .parse::<f64>()
+                .map(Value::Float)
+                .map_err(|_| JsonError::Syntax);
         }
+        let digits = &b[int_start..int_end];
+        if digits.len() > MAX_INT_DIGITS {
+            return Err(JsonError::IntTooLong);
+        }
+        if digits.len() <= 18 {
+            let mut v: i64 = 0;
+            for &d in digits {
+                v = v * 10 + i64::from(d - b'0');
+            }
+            return Ok(Value::Int(Int::Small(if negative { -v } else { v })));
+        }
+        let digits = std::str::from_utf8(digits).map_err(|_| JsonError::Syntax)?;
+        Ok(Value::Int(Int::from_digits(negative, digits)))
     }
 
     /// The rest of a string after its opening quote, unescaped, in generalized UTF-8.
@@ -312,41 +334,115 @@ mod tests {
         assert!(matches!(p("-0.0"), Ok(Value::Float(f)) if f == 0.0 && f.is_sign_negative()));
         assert_eq!(p("12345678E0"), Ok(Value::Float(12345678.0)));
         assert_eq!(p("1e400"), Ok(Value::Float(f64::INFINITY)));
-        assert_eq!(p("-1e-400").map(|v| matches!(v, Value::Float(f) if f == 0.0 && f.is_sign_negative())), Ok(true));
+        assert_eq!(
+            p("-1e-400").map(|v| matches!(v, Value::Float(f) if f == 0.0 && f.is_sign_negative())),
+            Ok(true)
+        );
         assert_eq!(p("0.1"), Ok(Value::Float(0.1)));
-        for bad in ["01", ".5", "1.", "+1", "0x10", "1e", "1e+", "-", "--1", "1.e5", "nan", "infinity", "+Infinity", "-NaN", "Inf", "1 2"] {
+        for bad in [
+            "01",
+            ".5",
+            "1.",
+            "+1",
+            "0x10",
+            "1e",
+            "1e+",
+            "-",
+            "--1",
+            "1.e5",
+            "nan",
+            "infinity",
+            "+Infinity",
+            "-NaN",
+            "Inf",
+            "1 2",
+        ] {
             assert!(p(bad).is_err(), "{bad}");
         }
         assert!(matches!(p("NaN"), Ok(Value::Float(f)) if f.is_nan()));
         assert_eq!(p("-Infinity"), Ok(Value::Float(f64::NEG_INFINITY)));
         let big = "7".repeat(4300);
-        assert_eq!(p(&big), Ok(Value::Int(Int::Big(big.clone().into_boxed_str()))));
-        assert_eq!(p(&format!("-{big}")).map(|v| matches!(v, Value::Int(Int::Big(_)))), Ok(true));
+        assert_eq!(
+            p(&big),
+            Ok(Value::Int(Int::Big(big.clone().into_boxed_str())))
+        );
+        assert_eq!(
+            p(&format!("-{big}")).map(|v| matches!(v, Value::Int(Int::Big(_)))),
+            Ok(true)
+        );
         assert_eq!(p(&"7".repeat(4301)), Err(JsonError::IntTooLong));
         // A long *float* literal is fine.
-        assert!(matches!(p(&format!("{}.5", "7".repeat(5000))), Ok(Value::Float(f)) if f.is_infinite()));
+        assert!(
+            matches!(p(&format!("{}.5", "7".repeat(5000))), Ok(Value::Float(f)) if f.is_infinite())
+        );
     }
 
     #[test]
     fn strings_and_escapes() {
         assert_eq!(p(r#""a\u005fb""#), Ok(Value::Str(b"a_b".to_vec().into())));
-        assert_eq!(p(r#""\ud83d\ude00""#), Ok(Value::Str("😀".as_bytes().into())));
-        assert_eq!(p(r#""\ud800""#), Ok(Value::Str(b"\xED\xA0\x80".to_vec().into())));
-        assert_eq!(p(r#""\ud800\u0041""#), Ok(Value::Str(b"\xED\xA0\x80A".to_vec().into())));
-        assert_eq!(p(r#""\udc00\ud800""#), Ok(Value::Str(b"\xED\xB0\x80\xED\xA0\x80".to_vec().into())));
-        assert_eq!(p("\"\x7f\u{2028}\""), Ok(Value::Str("\x7f\u{2028}".as_bytes().into())));
-        assert_eq!(p(r#""\/\b\f\n\r\t\"\\""#), Ok(Value::Str(b"/\x08\x0c\n\r\t\"\\".to_vec().into())));
-        for bad in ["\"a\nb\"", "\"\x00\"", r#""\x41""#, r#""\u12""#, r#""\uZZZZ""#, r#""\'""#, "\"abc", "'a'"] {
+        assert_eq!(
+            p(r#""\ud83d\ude00""#),
+            Ok(Value::Str("😀".as_bytes().into()))
+        );
+        assert_eq!(
+            p(r#""\ud800""#),
+            Ok(Value::Str(b"\xED\xA0\x80".to_vec().into()))
+        );
+        assert_eq!(
+            p(r#""\ud800\u0041""#),
+            Ok(Value::Str(b"\xED\xA0\x80A".to_vec().into()))
+        );
+        assert_eq!(
+            p(r#""\udc00\ud800""#),
+            Ok(Value::Str(b"\xED\xB0\x80\xED\xA0\x80".to_vec().into()))
+        );
+        assert_eq!(
+            p("\"\x7f\u{2028}\""),
+            Ok(Value::Str("\x7f\u{2028}".as_bytes().into()))
+        );
+        assert_eq!(
+            p(r#""\/\b\f\n\r\t\"\\""#),
+            Ok(Value::Str(b"/\x08\x0c\n\r\t\"\\".to_vec().into()))
+        );
+        for bad in [
+            "\"a\nb\"",
+            "\"\x00\"",
+            r#""\x41""#,
+            r#""\u12""#,
+            r#""\uZZZZ""#,
+            r#""\'""#,
+            "\"abc",
+            "'a'",
+        ] {
             assert!(p(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn structure() {
-        assert_eq!(p(" \t\r\n[1 , 2]\n"), Ok(Value::Array(vec![int(1), int(2)])));
+        assert_eq!(
+            p(" \t\r\n[1 , 2]\n"),
+            Ok(Value::Array(vec![int(1), int(2)]))
+        );
         let v = p(r#"{"a":1,"a":2,"b":{}}"#).expect("valid");
         assert_eq!(v.get("a"), Some(&int(2)));
-        for bad in ["", " ", "[1,]", "{\"a\":1,}", "{a:1}", "[1]]", "[1] [2]", "[1]\x00", "\x0c[1]", "\u{a0}1", "\u{feff}1", "/*c*/1", "{\"a\" 1}", "[", "{"] {
+        for bad in [
+            "",
+            " ",
+            "[1,]",
+            "{\"a\":1,}",
+            "{a:1}",
+            "[1]]",
+            "[1] [2]",
+            "[1]\x00",
+            "\x0c[1]",
+            "\u{a0}1",
+            "\u{feff}1",
+            "/*c*/1",
+            "{\"a\" 1}",
+            "[",
+            "{",
+        ] {
             assert!(p(bad).is_err(), "{bad:?}");
         }
     }
@@ -356,7 +452,10 @@ mod tests {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(parse(nested(100).as_bytes(), 100).is_ok());
         assert_eq!(parse(nested(101).as_bytes(), 100), Err(JsonError::TooDeep));
-        assert_eq!(parse(nested(200_000).as_bytes(), 100), Err(JsonError::TooDeep));
+        assert_eq!(
+            parse(nested(200_000).as_bytes(), 100),
+            Err(JsonError::TooDeep)
+        );
         let objs = format!("{}1{}", "{\"a\":".repeat(101), "}".repeat(101));
         assert_eq!(parse(objs.as_bytes(), 100), Err(JsonError::TooDeep));
     }

@@ -114,9 +114,39 @@ mod tests {
             assert_eq!(int(s).as_deref(), Some(*want), "{s:?}");
         }
         for s in [
-            "", " ", "+", "-", "5.", ".0", "1.5", "1.0_0", "1_.0", "1._0", "1e3", "1E3", "0x10", "0b1",
-            "_1", "1_", "1__0", "+_1", "-_1", "+-1", "-+1", "--1", "1 000", "\u{200b}5", "\x1c5", "٥",
-            "１２", "1..0", "nan", "inf", "true", "1,5", "$5",
+            "",
+            " ",
+            "+",
+            "-",
+            "5.",
+            ".0",
+            "1.5",
+            "1.0_0",
+            "1_.0",
+            "1._0",
+            "1e3",
+            "1E3",
+            "0x10",
+            "0b1",
+            "_1",
+            "1_",
+            "1__0",
+            "+_1",
+            "-_1",
+            "+-1",
+            "-+1",
+            "--1",
+            "1 000",
+            "\u{200b}5",
+            "\x1c5",
+            "٥",
+            "１２",
+            "1..0",
+            "nan",
+            "inf",
+            "true",
+            "1,5",
+            "$5",
         ] {
             assert_eq!(int(s), None, "{s:?}");
         }
@@ -149,12 +179,18 @@ mod tests {
         ];
         for (s, want) in yes {
             let got = str_to_float(s);
-            assert!(got.is_some_and(|g| g.to_bits() == want.to_bits()), "{s:?}: {got:?}");
+            assert!(
+                got.is_some_and(|g| g.to_bits() == want.to_bits()),
+                "{s:?}: {got:?}"
+            );
         }
         assert!(str_to_float("nan").is_some_and(f64::is_nan));
         assert!(str_to_float("-NaN").is_some_and(f64::is_nan));
         assert!(str_to_float(&"5".repeat(5000)).is_some_and(|f| f == f64::INFINITY));
-        for s in ["", " ", ".", "e3", "1e", "1.0.0", " 1_0.5", "1_0.5 ", "_1", "1_", "1__0", "0x10", "1,5", "١", "nan(1)", "infinit", "1 2"] {
+        for s in [
+            "", " ", ".", "e3", "1e", "1.0.0", " 1_0.5", "1_0.5 ", "_1", "1_", "1__0", "0x10",
+            "1,5", "١", "nan(1)", "infinit", "1 2",
+        ] {
             assert_eq!(str_to_float(s), None, "{s:?}");
         }
     }

@@ -43,13 +43,21 @@ pub fn decode(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Ver
     if !(200..=299).contains(&status) {
         return Verdict::NoResponse;
     }
-    let Ok(text) = text::decode(body) else { return Verdict::NoResponse };
-    let Ok(top) = json::parse(&text, MAX_BODY_DEPTH) else { return Verdict::NoResponse };
+    let Ok(text) = text::decode(body) else {
+        return Verdict::NoResponse;
+    };
+    let Ok(top) = json::parse(&text, MAX_BODY_DEPTH) else {
+        return Verdict::NoResponse;
+    };
     if status != 200 {
         // Another 2xx: the JSON object's `message` is read, the synapse never is.
         let message_ok = matches!(top, Value::Object(_))
             && matches!(top.get("message"), None | Some(Value::Null | Value::Str(_)));
-        return if message_ok { checks::check(exp, None) } else { Verdict::NoResponse };
+        return if message_ok {
+            checks::check(exp, None)
+        } else {
+            Verdict::NoResponse
+        };
     }
     // D: the envelope.
     if !synapse::accepts(&top) {
@@ -61,23 +69,28 @@ pub fn decode(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Ver
     }
     // E, F.
     let v = output::coerce(raw_output);
-    let verdict = checks::check(exp, v.as_deref());
+    let verdict = checks::check(exp, v);
     if verdict.is_correct() && slot.len() == exp.slot_len() {
-        if let Some(Value::Array(items)) = v.as_deref() {
-            write_prices(items, slot);
-        }
+        write_prices(v, slot);
     }
     verdict
 }
 
-/// Copies a CORRECT `V`'s prices into the slot, path after path.
-fn write_prices(items: &[Value], slot: &mut [f64]) {
+/// Copies a CORRECT `V`'s prices into the slot, path after path, as the doubles Python holds
+/// (floats as parsed, ints rounded to the nearest double).
+fn write_prices(v: Option<output::Output<'_>>, slot: &mut [f64]) {
+    let (items, coerced) = match v {
+        Some(output::Output::Coerced(items)) => (items, true),
+        Some(output::Output::Raw(Value::Array(items))) => (items.as_slice(), false),
+        _ => return,
+    };
     let prices = items.iter().skip(2).flat_map(|path| match path {
         Value::Array(prices) => prices.as_slice(),
         _ => &[],
     });
-    for (dst, price) in slot.iter_mut().zip(prices) {
-        *dst = match price {
+    for (dst, raw) in slot.iter_mut().zip(prices) {
+        let price = if coerced { output::price(raw) } else { None };
+        *dst = match price.as_deref().unwrap_or(raw) {
             Value::Float(f) => *f,
             Value::Int(i) => i.to_f64(),
             Value::Bool(b) => f64::from(u8::from(*b)),

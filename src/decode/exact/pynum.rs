@@ -64,7 +64,9 @@ fn drop_underscores(s: &str) -> Option<String> {
 /// Whether `float(s)` succeeds.
 pub fn float_ok(s: &str) -> bool {
     let Some(a) = to_ascii(s) else { return false };
-    let Some(a) = drop_underscores(&a) else { return false };
+    let Some(a) = drop_underscores(&a) else {
+        return false;
+    };
     // `PyOS_string_to_double` reads the same grammar as Rust: sign, digits with an optional
     // point (at least one digit), optional exponent, or inf/infinity/nan in any case.
     a.parse::<f64>().is_ok()
@@ -91,15 +93,53 @@ mod tests {
     #[test]
     fn builtin_float() {
         for s in [
-            "12.5", " 12.5 ", "1e3", "1_0", "1_0.5", "1e1_0", "nan", "-nAn", "-inf", "+iNfInItY",
-            "1.", ".5", "٥", "١٢", "١_٢", "\u{a0}12\u{2003}", "12\u{85}", "１２.５", "𝟏𝟐", "\x0b5\x0c",
+            "12.5",
+            " 12.5 ",
+            "1e3",
+            "1_0",
+            "1_0.5",
+            "1e1_0",
+            "nan",
+            "-nAn",
+            "-inf",
+            "+iNfInItY",
+            "1.",
+            ".5",
+            "٥",
+            "١٢",
+            "١_٢",
+            "\u{a0}12\u{2003}",
+            "12\u{85}",
+            "１２.５",
+            "𝟏𝟐",
+            "\x0b5\x0c",
             "007",
         ] {
             assert!(float_ok(s), "{s:?}");
         }
         for s in [
-            "abc", "", " ", ".", ".e1", "1_e5", "1._5", "1_.5", "_1", "1_", "1__0", "+_1", "1e+_3",
-            "1e3_", "\x1c5", "5\x1c", "\u{200b}1", "nan(1)", "infinit", "0x10", "1 2", "٫",
+            "abc",
+            "",
+            " ",
+            ".",
+            ".e1",
+            "1_e5",
+            "1._5",
+            "1_.5",
+            "_1",
+            "1_",
+            "1__0",
+            "+_1",
+            "1e+_3",
+            "1e3_",
+            "\x1c5",
+            "5\x1c",
+            "\u{200b}1",
+            "nan(1)",
+            "infinit",
+            "0x10",
+            "1 2",
+            "٫",
         ] {
             assert!(!float_ok(s), "{s:?}");
         }
@@ -107,10 +147,22 @@ mod tests {
 
     #[test]
     fn builtin_int() {
-        for s in [" 1_000 ", "007", "-0", "+5", "١٢", "𝟎", "\u{a0}12\u{2003}", "0_0"] {
+        for s in [
+            " 1_000 ",
+            "007",
+            "-0",
+            "+5",
+            "١٢",
+            "𝟎",
+            "\u{a0}12\u{2003}",
+            "0_0",
+        ] {
             assert!(int_ok(s), "{s:?}");
         }
-        for s in ["1.5", "1.0", "abc", "", "1e3", "1_0.5", "_1", "1_", "1__0", "+_1", "0x10", "\x1c5", "nan", "inf", "- 1"] {
+        for s in [
+            "1.5", "1.0", "abc", "", "1e3", "1_0.5", "_1", "1_", "1__0", "+_1", "0x10", "\x1c5",
+            "nan", "inf", "- 1",
+        ] {
             assert!(!int_ok(s), "{s:?}");
         }
         assert!(int_ok(&"9".repeat(4300)));

@@ -39,8 +39,12 @@ fn is_str(v: &Value) -> bool {
 /// `simulation_input`: required object; str members must be strings, int members lax ints;
 /// a member may be missing (default) but not `null`.
 fn simulation_input_ok(v: Option<&Value>) -> bool {
-    let Some(obj @ Value::Object(_)) = v else { return false };
-    let strs = ["asset", "start_time"].iter().all(|k| obj.get(k).is_none_or(is_str));
+    let Some(obj @ Value::Object(_)) = v else {
+        return false;
+    };
+    let strs = ["asset", "start_time"]
+        .iter()
+        .all(|k| obj.get(k).is_none_or(is_str));
     let ints = ["time_increment", "time_length", "num_simulations"]
         .iter()
         .all(|k| obj.get(k).is_none_or(lax_int_ok));
@@ -114,20 +118,41 @@ mod tests {
         assert!(!ok("{}"));
         assert!(!ok("[]"));
         for good in [
-            r#""timeout":"12.5""#, r#""timeout":NaN"#, r#""timeout":"1_0""#, r#""timeout":null"#,
-            r#""timeout":true"#, r#""timeout":"-inf""#, r#""timeout":"٥""#,
-            r#""dendrite":{"port":1.9}"#, r#""header_size":" 1_000 ""#, r#""total_size":1e300"#,
-            r#""dendrite":{}"#, r#""axon":null"#, r#""computed_body_hash":"h""#, r#""name":[1]"#,
-            r#""simulation_output":{"x":1}"#, r#""dendrite":{"process_time":"nan","hotkey":null,"extra":[1]}"#,
+            r#""timeout":"12.5""#,
+            r#""timeout":NaN"#,
+            r#""timeout":"1_0""#,
+            r#""timeout":null"#,
+            r#""timeout":true"#,
+            r#""timeout":"-inf""#,
+            r#""timeout":"٥""#,
+            r#""dendrite":{"port":1.9}"#,
+            r#""header_size":" 1_000 ""#,
+            r#""total_size":1e300"#,
+            r#""dendrite":{}"#,
+            r#""axon":null"#,
+            r#""computed_body_hash":"h""#,
+            r#""name":[1]"#,
+            r#""simulation_output":{"x":1}"#,
+            r#""dendrite":{"process_time":"nan","hotkey":null,"extra":[1]}"#,
         ] {
             assert!(ok(&format!("{{{SI},{good}}}")), "{good}");
         }
         let huge = format!(r#""timeout":{}"#, "9".repeat(400));
         for bad in [
-            r#""timeout":"abc""#, r#""timeout":"""#, r#""timeout":[1]"#, r#""timeout":{}"#, huge.as_str(),
-            r#""total_size":Infinity"#, r#""total_size":NaN"#, r#""total_size":"1.5""#,
-            r#""header_size":"abc""#, r#""dendrite":[1,2]"#, r#""dendrite":"x""#,
-            r#""dendrite":{"port":"x"}"#, r#""axon":{"hotkey":5}"#, r#""computed_body_hash":5"#,
+            r#""timeout":"abc""#,
+            r#""timeout":"""#,
+            r#""timeout":[1]"#,
+            r#""timeout":{}"#,
+            huge.as_str(),
+            r#""total_size":Infinity"#,
+            r#""total_size":NaN"#,
+            r#""total_size":"1.5""#,
+            r#""header_size":"abc""#,
+            r#""dendrite":[1,2]"#,
+            r#""dendrite":"x""#,
+            r#""dendrite":{"port":"x"}"#,
+            r#""axon":{"hotkey":5}"#,
+            r#""computed_body_hash":5"#,
         ] {
             assert!(!ok(&format!("{{{SI},{bad}}}")), "{bad}");
         }
@@ -137,13 +162,24 @@ mod tests {
     fn simulation_input_members() {
         let with = |si: &str| ok(&format!(r#"{{"simulation_input":{si}}}"#));
         assert!(with("{}"));
-        assert!(with(r#"{"time_increment":"60","time_length":3600.0,"num_simulations":true,"x":null}"#));
+        assert!(with(
+            r#"{"time_increment":"60","time_length":3600.0,"num_simulations":true,"x":null}"#
+        ));
         assert!(with(r#"{"time_increment":99999999999999999999999}"#));
         assert!(with(r#"{"time_increment":" 3.00 "}"#));
         for bad in [
-            "null", "\"x\"", "[]", r#"{"asset":1}"#, r#"{"asset":null}"#, r#"{"time_increment":null}"#,
-            r#"{"time_increment":1.5}"#, r#"{"time_increment":9.3e18}"#, r#"{"time_increment":"1e3"}"#,
-            r#"{"time_length":NaN}"#, r#"{"num_simulations":[1]}"#, r#"{"start_time":123}"#,
+            "null",
+            "\"x\"",
+            "[]",
+            r#"{"asset":1}"#,
+            r#"{"asset":null}"#,
+            r#"{"time_increment":null}"#,
+            r#"{"time_increment":1.5}"#,
+            r#"{"time_increment":9.3e18}"#,
+            r#"{"time_increment":"1e3"}"#,
+            r#"{"time_length":NaN}"#,
+            r#"{"num_simulations":[1]}"#,
+            r#"{"start_time":123}"#,
         ] {
             assert!(!with(bad), "{bad}");
         }

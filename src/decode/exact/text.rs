@@ -62,10 +62,24 @@ fn sniff(b: &[u8]) -> (Encoding, usize) {
     }
     if b.len() >= 4 {
         if b[0] == 0 {
-            return (if b[1] != 0 { Encoding::Utf16Be } else { Encoding::Utf32Be }, 0);
+            return (
+                if b[1] != 0 {
+                    Encoding::Utf16Be
+                } else {
+                    Encoding::Utf32Be
+                },
+                0,
+            );
         }
         if b[1] == 0 {
-            return (if b[2] != 0 || b[3] != 0 { Encoding::Utf16Le } else { Encoding::Utf32Le }, 0);
+            return (
+                if b[2] != 0 || b[3] != 0 {
+                    Encoding::Utf16Le
+                } else {
+                    Encoding::Utf32Le
+                },
+                0,
+            );
         }
     } else if b.len() == 2 {
         if b[0] == 0 {
@@ -219,7 +233,10 @@ mod tests {
         assert_eq!(ok(b"\xFF\xFE\x00\xD8A\x00"), b"\xED\xA0\x80A");
         assert_eq!(ok(b"\xFF\xFE\x00\xD8"), b"\xED\xA0\x80");
         // UTF-32: surrogates pass one by one.
-        assert_eq!(ok(b"\xFF\xFE\x00\x00\x00\xD8\x00\x00\x00\xDC\x00\x00"), b"\xED\xA0\x80\xED\xB0\x80");
+        assert_eq!(
+            ok(b"\xFF\xFE\x00\x00\x00\xD8\x00\x00\x00\xDC\x00\x00"),
+            b"\xED\xA0\x80\xED\xB0\x80"
+        );
     }
 
     #[test]
@@ -232,8 +249,8 @@ mod tests {
             b"\xFF",
             b"caf\xE9",
             b"\xE2\x82",
-            b"\xFF\xFEA\x00B", // odd-length UTF-16
-            b"\xFF\xFE\x00\x00A\x00\x00\x00B", // UTF-32 not a multiple of 4
+            b"\xFF\xFEA\x00B",                   // odd-length UTF-16
+            b"\xFF\xFE\x00\x00A\x00\x00\x00B",   // UTF-32 not a multiple of 4
             b"\xFF\xFE\x00\x00\x00\x00\x11\x00", // beyond U+10FFFF
         ] {
             assert!(decode(bad).is_err(), "{bad:?}");

@@ -21,7 +21,11 @@ impl Int {
         if digits.is_empty() {
             return Int::Small(0);
         }
-        let text = if negative { format!("-{digits}") } else { digits.to_owned() };
+        let text = if negative {
+            format!("-{digits}")
+        } else {
+            digits.to_owned()
+        };
         match text.parse::<i64>() {
             Ok(v) => Int::Small(v),
             Err(_) => Int::Big(text.into_boxed_str()),
@@ -81,9 +85,11 @@ impl Value {
     /// The member `key` of an object (last occurrence wins); `None` when absent or not an object.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(members) => {
-                members.iter().rev().find(|(k, _)| &k[..] == key.as_bytes()).map(|(_, v)| v)
-            }
+            Value::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| &k[..] == key.as_bytes())
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -109,6 +115,24 @@ impl Value {
             Value::Bool(true) => Some("True".to_owned()),
             Value::Bool(false) => Some("False".to_owned()),
             Value::Float(f) => Some(pyrepr::float_repr(*f)),
+            _ => None,
+        }
+    }
+
+    /// `len(str(x).replace(".", ""))` for a number (the digit rule), without building the text;
+    /// `None` for anything that is not an int, bool or float.
+    pub fn digit_count(&self) -> Option<usize> {
+        match self {
+            Value::Int(Int::Small(v)) => {
+                let digits = v
+                    .unsigned_abs()
+                    .checked_ilog10()
+                    .map_or(1, |l| l as usize + 1);
+                Some(digits + usize::from(*v < 0))
+            }
+            Value::Int(Int::Big(s)) => Some(s.len()),
+            Value::Bool(b) => Some(if *b { 4 } else { 5 }),
+            Value::Float(f) => Some(float_digit_count(*f)),
             _ => None,
         }
     }
@@ -144,18 +168,117 @@ impl Value {
     }
 }
 
+/// [`pyrepr::float_digit_count`], fast for the common price.
+///
+/// If `m / 10^f` (m < 2^53, f ≤ 8) is exactly the double `|x|`, that decimal round-trips, and
+/// since two decimals of at most 15 significant digits never share a double, it *is* Python's
+/// shortest repr (with the smallest such `f`, `m` has no trailing zero). In fixed notation
+/// (1e-4 ≤ |x| < 1e16) the digit count then follows from `m` and `f` alone. Anything else goes
+/// through the formatter.
+pub fn float_digit_count(x: f64) -> usize {
+    const POW10: [f64; 9] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+    let a = x.abs();
+    if (1e-4..1e8).contains(&a) {
+        let mut f = 0;
+        while f < POW10.len() {
+            let p = POW10[f];
+            let m = (a * p).round();
+            if m < 9_007_199_254_740_992.0 && m / p == a {
+                let int_digits = if a >= 1.0 {
+                    decimal_digits(a.trunc())
+                } else {
+                    1
+                };
+                let frac_digits = f.max(1); // an integral value prints `.0`
+                return int_digits + frac_digits + usize::from(x < 0.0);
+            }
+            f += 1;
+        }
+    }
+    pyrepr::float_digit_count(x)
+}
+
+/// Digits of a positive integral double below 1e16.
+fn decimal_digits(v: f64) -> usize {
+    let mut n = 1;
+    let mut bound = 10.0;
+    while v >= bound {
+        n += 1;
+        bound *= 10.0;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn fast_digit_count_agrees_with_repr() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e16,
+            1e15,
+            0.0001,
+            1e-5,
+            5e-324,
+            f64::MAX,
+            12345678.0,
+            0.1234567,
+            -1234567.8,
+        ];
+        for _ in 0..20_000 {
+            values.push(f64::from_bits(next()));
+            let digits = (next() % 100_000_000) as f64;
+            values.push(digits / 10f64.powi((next() % 12) as i32));
+        }
+        for x in values {
+            assert_eq!(float_digit_count(x), pyrepr::float_digit_count(x), "{x:e}");
+        }
+        for (v, n) in [
+            (0i64, 1),
+            (7, 1),
+            (-1, 2),
+            (99999999, 8),
+            (-99999999, 9),
+            (i64::MIN, 20),
+            (i64::MAX, 19),
+        ] {
+            assert_eq!(Value::Int(Int::Small(v)).digit_count(), Some(n), "{v}");
+        }
+    }
+
+    #[test]
     fn ints_normalise() {
         assert_eq!(Int::from_digits(true, "0"), Int::Small(0));
         assert_eq!(Int::from_digits(false, "007"), Int::Small(7));
-        assert_eq!(Int::from_digits(false, "9223372036854775807"), Int::Small(i64::MAX));
-        assert_eq!(Int::from_digits(true, "9223372036854775808"), Int::Small(i64::MIN));
-        assert_eq!(Int::from_digits(false, "9223372036854775808").to_py_str(), "9223372036854775808");
-        assert_eq!(Int::from_digits(true, "00018446744073709551616").to_py_str(), "-18446744073709551616");
+        assert_eq!(
+            Int::from_digits(false, "9223372036854775807"),
+            Int::Small(i64::MAX)
+        );
+        assert_eq!(
+            Int::from_digits(true, "9223372036854775808"),
+            Int::Small(i64::MIN)
+        );
+        assert_eq!(
+            Int::from_digits(false, "9223372036854775808").to_py_str(),
+            "9223372036854775808"
+        );
+        assert_eq!(
+            Int::from_digits(true, "00018446744073709551616").to_py_str(),
+            "-18446744073709551616"
+        );
         assert!(!Int::from_digits(false, "18446744073709551616").eq_i64(0));
     }
 

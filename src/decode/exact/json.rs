@@ -146,7 +146,8 @@ impl Parser<'_> {
                             }
                             b']' => {
                                 let Some(Open::Array(items)) = stack.pop() else {
-                                    unreachable!()
+                                    // The top of the stack was just matched; never taken.
+                                    return Err(JsonError::Syntax);
                                 };
                                 done = Value::Array(items);
                             }
@@ -163,7 +164,8 @@ impl Parser<'_> {
                             }
                             b'}' => {
                                 let Some(Open::Object(members, _)) = stack.pop() else {
-                                    unreachable!()
+                                    // The top of the stack was just matched; never taken.
+                                    return Err(JsonError::Syntax);
                                 };
                                 done = Value::Object(members);
                             }

@@ -718,8 +718,9 @@ impl<'a> Scanner<'a> {
         if is_int {
             // Python's str(int): its digits, and the sign unless it is zero.
             let len = nd.max(1) + i32::from(neg && w != 0);
+            // A Python int: `-0` is 0, stored as +0.0.
             let v = w as f64;
-            return Some((if neg { -v } else { v }, len <= 8));
+            return Some((if neg && w != 0 { -v } else { v }, len <= 8));
         }
         if w == 0 {
             // 0.0 / -0.0 print as `0.0` / `-0.0`.
@@ -941,9 +942,10 @@ mod props {
             let mut s = Scanner { b: text.as_bytes(), i: 0 };
             let (v, fits) = s.price().expect("a valid token");
             prop_assert_eq!(s.i, tok.len());
-            let want: f64 = tok.parse().unwrap();
-            prop_assert_eq!(v.to_bits(), want.to_bits(), "value of {}", tok);
             let is_int = !tok.contains(['.', 'e']);
+            // An int token is a Python int (`-0` is 0); a float token is `float(token)`.
+            let want: f64 = if is_int { tok.parse::<i128>().unwrap() as f64 } else { tok.parse().unwrap() };
+            prop_assert_eq!(v.to_bits(), want.to_bits(), "value of {}", tok);
             let count = if is_int {
                 let i: i128 = tok.parse().unwrap();
                 i.to_string().len()

@@ -1,1 +1,34 @@
-fn main(){}
+//! Full replay of a recorded 90 MB cycle: read the recording, decode, build the batch, write and
+//! rename the Parquet file. MB/s of body bytes.
+//!
+//! `cargo bench --bench replay` (generates `fixtures/large/hf-90mb.cycle.arrow` if missing).
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use synth_forward::fixture::{self, Preset};
+use synth_forward::recording::Recording;
+use synth_forward::replay::replay;
+use synth_forward::sink::parquet::ParquetOptions;
+
+fn bench(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/large/hf-90mb.cycle.arrow");
+    fixture::ensure(Preset::Hf90mb, &path).expect("generating the hf-90mb fixture");
+    let body_bytes = Recording::read(&path).expect("reading the fixture").body_bytes();
+    let out = tempfile::tempdir().unwrap();
+
+    let mut g = c.benchmark_group("replay_hf_90mb");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(body_bytes));
+    for (name, opts) in [
+        ("default", ParquetOptions { overwrite: true, ..ParquetOptions::default() }),
+        ("compact", ParquetOptions { overwrite: true, ..ParquetOptions::compact() }),
+    ] {
+        g.bench_function(name, |b| b.iter(|| replay(&path, out.path(), &opts).unwrap()));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,106 @@
+"""Reads a replayed cycle's Parquet file back with pyarrow and DuckDB and checks it against the
+recording it came from, re-deriving every verdict and price in plain Python.
+
+usage: check_replay.py RECORDING PARQUET OUT_DIR
+
+The verdict rules here are synth's `validate_responses` for well-formed JSON replies (what the
+fixture generator produces), written from its source rules independently of the Rust decoder:
+json.loads for the body and Python's own repr() for the digit rule.
+"""
+import datetime
+import json
+import math
+import sys
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+T = "time out or internal server error (process time is None)"
+
+
+def expected_verdict(req, status, error, body):
+    if error is not None or status is None or body is None or not (200 <= status < 300):
+        return T
+    reply = json.loads(body)
+    if status != 200:
+        return "Response is empty"
+    si = req["simulation_input"]
+    out = reply.get("simulation_output")
+    if out is None:
+        return "Response is empty"
+    start = int(datetime.datetime.fromisoformat(si["start_time"]).timestamp())
+    if out[0] != start:
+        return f"Start time timestamp is incorrect: expected {start}, got {out[0]}"
+    if out[1] != si["time_increment"]:
+        return f"Time increment is incorrect: expected {si['time_increment']}, got {out[1]}"
+    paths = out[2:]
+    if len(paths) != si["num_simulations"]:
+        return f"Number of paths is incorrect: expected {si['num_simulations']}, got {len(paths)}"
+    points = si["time_length"] // si["time_increment"] + 1
+    for path in paths:
+        if len(path) != points:
+            return f"Number of time points is incorrect: expected {points}, got {len(path)}"
+        for price in path:
+            if len(str(price).replace(".", "")) > 8:
+                return f"Price format is incorrect: too many digits {price}"
+    return "CORRECT"
+
+
+def main(recording, parquet, out_dir):
+    rec = pa.ipc.open_file(recording).read_all()
+    req = json.loads(rec.schema.metadata[b"synth.request"])
+    table = pq.read_table(parquet)
+    meta = pq.read_metadata(parquet).metadata
+    assert json.loads(meta[b"synth.request"]) == req, "file metadata carries the request"
+    assert b"synth.engine.version" in meta
+
+    rows = rec.to_pylist()
+    by_uid = {r["uid"]: r for r in rows}
+    got = table.to_pylist()
+    assert len(got) == len(rows), (len(got), len(rows))
+    uids = [g["uid"] for g in got]
+    assert uids == sorted(by_uid), f"rows sorted by uid: {uids}"
+
+    si = req["simulation_input"]
+    points = si["time_length"] // si["time_increment"] + 1
+    counts = {}
+    for g in got:
+        r = by_uid[g["uid"]]
+        want = expected_verdict(req, r["status"], r["error"], r["body"])
+        assert g["format_validation"] == want, (g["uid"], g["format_validation"], want)
+        counts[want] = counts.get(want, 0) + 1
+        assert g["hotkey"] == r["hotkey"]
+        assert g["status_code"] == r["status"]
+        assert g["error"] == r["error"]
+        assert g["response_bytes"] == (len(r["body"]) if r["body"] is not None else 0)
+        assert (g["process_time_s"] is None) == (want == T), g["uid"]
+        assert g["time_increment"] == si["time_increment"]
+        assert g["num_simulations"] == si["num_simulations"]
+        if want == "CORRECT":
+            prices = json.loads(r["body"])["simulation_output"][2:]
+            assert len(g["paths"]) == si["num_simulations"]
+            for gp, wp in zip(g["paths"], prices):
+                assert len(gp) == points
+                for a, b in zip(gp, wp):
+                    # Bit-for-bit: same double, sign of zero included.
+                    assert a == float(b) and math.copysign(1, a) == math.copysign(1, float(b)), (a, b)
+        else:
+            assert g["paths"] is None, g["uid"]
+    assert table.schema.field("paths").type == pa.list_(pa.list_(pa.float64(), points), si["num_simulations"]), table.schema.field("paths").type
+
+    # An analyst's view: DuckDB over the hive layout sees the partitions as columns.
+    con = duckdb.connect()
+    n, asset, date, correct = con.execute(
+        "select count(*), any_value(asset), any_value(date)::varchar, "
+        "count(*) filter (where format_validation = 'CORRECT') "
+        f"from read_parquet('{out_dir}/**/*.parquet', hive_partitioning = true)"
+    ).fetchone()
+    assert n == len(rows) and asset == si["asset"], (n, asset)
+    assert str(date) == si["start_time"][:10], date
+    assert correct == counts.get("CORRECT", 0)
+    print(json.dumps({"rows": len(rows), "verdicts": counts}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -87,8 +87,8 @@ impl Recording {
                     .downcast_ref::<String>()
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("decoder panicked");
-                Err(RecordingError::Decode { path: p, reason: what.to_owned() })
+                    .unwrap_or("no message");
+                Err(RecordingError::Decode { path: p, reason: format!("arrow-ipc panicked: {what}") })
             }
         }
     }

@@ -88,7 +88,10 @@ impl Recording {
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("no message");
-                Err(RecordingError::Decode { path: p, reason: format!("arrow-ipc panicked: {what}") })
+                Err(RecordingError::Decode {
+                    path: p,
+                    reason: format!("arrow-ipc panicked: {what}"),
+                })
             }
         }
     }
@@ -133,7 +136,11 @@ impl Recording {
         }
         let offs = h.list.value_offsets();
         let (start, end) = (offs[i as usize] as usize, offs[i as usize + 1] as usize);
-        Some((start..end).map(|j| (h.names.value(j), h.values.value(j))).collect())
+        Some(
+            (start..end)
+                .map(|j| (h.names.value(j), h.values.value(j)))
+                .collect(),
+        )
     }
 
     /// The value of the first header named `name` (ASCII case-insensitive) in row `row`.
@@ -159,7 +166,9 @@ impl Recording {
             ttfb_ms: self.ttfb_ms[row],
             elapsed_ms: self.elapsed_ms[row],
             headers: self.headers(row).map(|h| {
-                h.into_iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect()
+                h.into_iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect()
             }),
             body: self.body(row).map(<[u8]>::to_vec),
         }
@@ -188,13 +197,19 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
         if source.kind() == std::io::ErrorKind::NotFound {
             RecordingError::NotFound { path: p.to_owned() }
         } else {
-            RecordingError::Io { path: p.to_owned(), source }
+            RecordingError::Io {
+                path: p.to_owned(),
+                source,
+            }
         }
     };
     let mut f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     if meta.is_dir() {
-        return Err(RecordingError::NotArrow { path: p.to_owned(), reason: "is a directory".into() });
+        return Err(RecordingError::NotArrow {
+            path: p.to_owned(),
+            reason: "is a directory".into(),
+        });
     }
     let len = usize::try_from(meta.len()).map_err(|_| RecordingError::NotArrow {
         path: p.to_owned(),
@@ -207,7 +222,10 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
 }
 
 fn not_arrow(p: &str, reason: impl Into<String>) -> RecordingError {
-    RecordingError::NotArrow { path: p.to_owned(), reason: reason.into() }
+    RecordingError::NotArrow {
+        path: p.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
@@ -220,16 +238,22 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
     let footer_len = read_footer_length(buf[trailer..].try_into().expect("10 bytes"))
         .map_err(|e| not_arrow(p, e.to_string()))?;
     if footer_len > trailer - 8 {
-        return Err(not_arrow(p, format!("footer length {footer_len} exceeds the file")));
+        return Err(not_arrow(
+            p,
+            format!("footer length {footer_len} exceeds the file"),
+        ));
     }
     let footer_start = trailer - footer_len;
     let footer = root_as_footer(&buf[footer_start..trailer])
         .map_err(|e| not_arrow(p, format!("bad footer: {e}")))?;
-    let fb_schema = footer.schema().ok_or_else(|| not_arrow(p, "footer has no schema"))?;
+    let fb_schema = footer
+        .schema()
+        .ok_or_else(|| not_arrow(p, "footer has no schema"))?;
     if !fb_schema.endianness().equals_to_target_endianness() {
         return Err(not_arrow(p, "big-endian file"));
     }
-    let schema = try_fb_to_schema(fb_schema).map_err(|e| not_arrow(p, format!("bad schema: {e}")))?;
+    let schema =
+        try_fb_to_schema(fb_schema).map_err(|e| not_arrow(p, format!("bad schema: {e}")))?;
 
     let (request, started_at) = check_metadata(&schema, p)?;
     let projection = check_columns(&schema, p)?;
@@ -242,21 +266,35 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
         let body = usize::try_from(block.bodyLength()).ok();
         match (off, meta, body) {
             (Some(off), Some(meta), Some(body))
-                if off >= 8 && off.checked_add(meta).and_then(|e| e.checked_add(body)).is_some_and(|e| e <= footer_start) =>
+                if off >= 8
+                    && off
+                        .checked_add(meta)
+                        .and_then(|e| e.checked_add(body))
+                        .is_some_and(|e| e <= footer_start) =>
             {
                 Ok(buf.slice_with_length(off, meta + body))
             }
             _ => Err(not_arrow(p, "a block lies outside the file")),
         }
     };
-    let dec_err = |e: arrow::error::ArrowError| RecordingError::Decode { path: p.to_owned(), reason: e.to_string() };
+    let dec_err = |e: arrow::error::ArrowError| RecordingError::Decode {
+        path: p.to_owned(),
+        reason: e.to_string(),
+    };
     for block in footer.dictionaries().iter().flatten() {
-        decoder.read_dictionary(block, &block_data(block)?).map_err(dec_err)?;
+        decoder
+            .read_dictionary(block, &block_data(block)?)
+            .map_err(dec_err)?;
     }
-    let blocks = footer.recordBatches().ok_or_else(|| not_arrow(p, "footer lists no record batches"))?;
+    let blocks = footer
+        .recordBatches()
+        .ok_or_else(|| not_arrow(p, "footer lists no record batches"))?;
     let mut batches = Vec::with_capacity(blocks.len());
     for block in blocks {
-        if let Some(batch) = decoder.read_record_batch(block, &block_data(block)?).map_err(dec_err)? {
+        if let Some(batch) = decoder
+            .read_record_batch(block, &block_data(block)?)
+            .map_err(dec_err)?
+        {
             batches.push(batch);
         }
     }
@@ -269,17 +307,28 @@ fn check_metadata(schema: &Schema, p: &str) -> Result<(CycleRequest, String), Re
     match md.get(META_VERSION) {
         None => return Err(RecordingError::MissingVersion { path: p.to_owned() }),
         Some(v) if v != VERSION => {
-            return Err(RecordingError::Version { path: p.to_owned(), found: v.clone() });
+            return Err(RecordingError::Version {
+                path: p.to_owned(),
+                found: v.clone(),
+            });
         }
         Some(_) => {}
     }
-    let req = md.get(META_REQUEST).ok_or_else(|| RecordingError::MissingRequest { path: p.to_owned() })?;
-    let request = parse_request(req)
-        .map_err(|reason| RecordingError::BadRequest { path: p.to_owned(), reason })?;
-    let started_at =
-        md.get(META_STARTED_AT).ok_or_else(|| RecordingError::MissingStartedAt { path: p.to_owned() })?;
+    let req = md
+        .get(META_REQUEST)
+        .ok_or_else(|| RecordingError::MissingRequest { path: p.to_owned() })?;
+    let request = parse_request(req).map_err(|reason| RecordingError::BadRequest {
+        path: p.to_owned(),
+        reason,
+    })?;
+    let started_at = md
+        .get(META_STARTED_AT)
+        .ok_or_else(|| RecordingError::MissingStartedAt { path: p.to_owned() })?;
     if !is_rfc3339_utc(started_at) {
-        return Err(RecordingError::BadStartedAt { path: p.to_owned(), value: started_at.clone() });
+        return Err(RecordingError::BadStartedAt {
+            path: p.to_owned(),
+            value: started_at.clone(),
+        });
     }
     Ok((request, started_at.clone()))
 }
@@ -291,7 +340,10 @@ pub(crate) fn parse_request(json: &str) -> Result<CycleRequest, String> {
     let req: CycleRequest = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let si = &req.simulation_input;
     if !(req.timeout_s.is_finite() && req.timeout_s > 0.0) {
-        return Err(format!("timeout_s must be a positive number of seconds, got {}", req.timeout_s));
+        return Err(format!(
+            "timeout_s must be a positive number of seconds, got {}",
+            req.timeout_s
+        ));
     }
     if si.time_increment <= 0 || si.time_length < 0 || si.num_simulations < 1 {
         return Err(format!(
@@ -311,7 +363,10 @@ fn type_name(t: &DataType) -> String {
         DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
         DataType::Struct(fs) => format!(
             "struct<{}>",
-            fs.iter().map(|f| format!("{}: {}", f.name(), type_name(f.data_type()))).collect::<Vec<_>>().join(", ")
+            fs.iter()
+                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         DataType::Utf8 => "utf8".into(),
         DataType::LargeUtf8 => "large_utf8".into(),
@@ -336,11 +391,14 @@ fn check_columns(schema: &Schema, p: &str) -> Result<Vec<usize>, RecordingError>
             type_name(want.data_type()),
             if want.is_nullable() { "" } else { " not null" }
         );
-        let (idx, f) = schema.column_with_name(name).ok_or_else(|| RecordingError::MissingColumn {
-            path: p.to_owned(),
-            column: name,
-            expected: expected.clone(),
-        })?;
+        let (idx, f) =
+            schema
+                .column_with_name(name)
+                .ok_or_else(|| RecordingError::MissingColumn {
+                    path: p.to_owned(),
+                    column: name,
+                    expected: expected.clone(),
+                })?;
         let same_type = match (f.data_type(), want.data_type()) {
             (DataType::List(got), DataType::List(_)) => match got.data_type() {
                 DataType::Struct(fs) => {
@@ -362,7 +420,10 @@ fn check_columns(schema: &Schema, p: &str) -> Result<Vec<usize>, RecordingError>
             });
         }
         if f.is_nullable() && !want.is_nullable() {
-            return Err(RecordingError::Nullable { path: p.to_owned(), column: name });
+            return Err(RecordingError::Nullable {
+                path: p.to_owned(),
+                column: name,
+            });
         }
         projection.push(idx);
     }
@@ -378,9 +439,17 @@ fn rows_from_batches(
 ) -> Result<Recording, RecordingError> {
     let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if n != request.axons.len() {
-        return Err(RecordingError::RowCount { path: p.to_owned(), rows: n, axons: request.axons.len() });
+        return Err(RecordingError::RowCount {
+            path: p.to_owned(),
+            rows: n,
+            axons: request.axons.len(),
+        });
     }
-    let bad = |row: usize, what: String| RecordingError::BadRow { path: p.to_owned(), row, what };
+    let bad = |row: usize, what: String| RecordingError::BadRow {
+        path: p.to_owned(),
+        row,
+        what,
+    };
     let mut rec = Recording {
         request,
         started_at,
@@ -408,7 +477,15 @@ fn rows_from_batches(
         let elapsed: &Float64Array = c[5].as_primitive();
         let headers: &ListArray = c[6].as_list();
         let body: &LargeBinaryArray = c[7].as_binary();
-        check_not_null(&[(col::UID, uid as &dyn Array), (col::HOTKEY, hotkey), (col::ELAPSED_MS, elapsed)], rec.uid.len(), &bad)?;
+        check_not_null(
+            &[
+                (col::UID, uid as &dyn Array),
+                (col::HOTKEY, hotkey),
+                (col::ELAPSED_MS, elapsed),
+            ],
+            rec.uid.len(),
+            &bad,
+        )?;
         let entries: &StructArray = headers.values().as_struct();
         let names = entries.column(0).as_string::<i32>().clone();
         let values = entries.column(1).as_string::<i32>().clone();
@@ -419,16 +496,22 @@ fn rows_from_batches(
             if u != axon.uid || h != axon.hotkey {
                 return Err(bad(
                     row,
-                    format!("uid {u} hotkey {h} but the request's axon {row} is uid {} hotkey {}", axon.uid, axon.hotkey),
+                    format!(
+                        "uid {u} hotkey {h} but the request's axon {row} is uid {} hotkey {}",
+                        axon.uid, axon.hotkey
+                    ),
                 ));
             }
             let err = if error.is_valid(i) {
                 let s = error.value(i);
-                Some(s.parse::<CallError>().map_err(|_| RecordingError::UnknownError {
-                    path: p.to_owned(),
-                    row,
-                    value: s.to_owned(),
-                })?)
+                Some(
+                    s.parse::<CallError>()
+                        .map_err(|_| RecordingError::UnknownError {
+                            path: p.to_owned(),
+                            row,
+                            value: s.to_owned(),
+                        })?,
+                )
             } else {
                 None
             };
@@ -456,7 +539,11 @@ fn rows_from_batches(
             }
         }
         rec.bodies.push(body.clone());
-        rec.headers.push(HeaderCol { list: headers.clone(), names, values });
+        rec.headers.push(HeaderCol {
+            list: headers.clone(),
+            names,
+            values,
+        });
     }
     Ok(rec)
 }

@@ -19,7 +19,10 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::CompressionType;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 
-use super::{Compression, RecordedCall, RecordingError, header_fields, header_item_field, is_rfc3339_utc, schema};
+use super::{
+    Compression, RecordedCall, RecordingError, header_fields, header_item_field, is_rfc3339_utc,
+    schema,
+};
 use crate::request::CycleRequest;
 
 /// What [`write`] / [`RecordingWriter::finish`] produced.
@@ -68,12 +71,21 @@ impl RecordingWriter {
         started_at: &str,
         compression: Compression,
     ) -> Result<RecordingWriter, RecordingError> {
-        let err = |reason: String| RecordingError::Write { path: path.display().to_string(), reason };
+        let err = |reason: String| RecordingError::Write {
+            path: path.display().to_string(),
+            reason,
+        };
         if !is_rfc3339_utc(started_at) {
-            return Err(err(format!("started_at {started_at:?} is not an RFC 3339 UTC time")));
+            return Err(err(format!(
+                "started_at {started_at:?} is not an RFC 3339 UTC time"
+            )));
         }
         let name = path.file_name().ok_or_else(|| err("no file name".into()))?;
-        let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+        let tmp = path.with_file_name(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let schema: SchemaRef = Arc::new(schema(&request.to_json(), started_at));
         let options = IpcWriteOptions::default()
             .try_with_compression(match compression {
@@ -88,19 +100,30 @@ impl RecordingWriter {
             tmp,
             writer: None,
             schema: schema.clone(),
-            axons: request.axons.iter().map(|a| (a.uid, a.hotkey.clone())).collect(),
+            axons: request
+                .axons
+                .iter()
+                .map(|a| (a.uid, a.hotkey.clone()))
+                .collect(),
             rows: 0,
             batches: 0,
             body_bytes: 0,
         };
-        let w = FileWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), &schema, options)
-            .map_err(|e| err(e.to_string()))?;
+        let w = FileWriter::try_new_with_options(
+            BufWriter::with_capacity(1 << 20, file),
+            &schema,
+            options,
+        )
+        .map_err(|e| err(e.to_string()))?;
         me.writer = Some(w);
         Ok(me)
     }
 
     fn err(&self, reason: String) -> RecordingError {
-        RecordingError::Write { path: self.path.display().to_string(), reason }
+        RecordingError::Write {
+            path: self.path.display().to_string(),
+            reason,
+        }
     }
 
     /// Appends `calls` (the next rows in request order) as one record batch.
@@ -118,28 +141,43 @@ impl RecordingWriter {
                         c.uid, c.hotkey
                     )));
                 }
-                None => return Err(self.err(format!("row {row}: more calls than axons in the request"))),
+                None => {
+                    return Err(self.err(format!("row {row}: more calls than axons in the request")));
+                }
             }
         }
         let batch = to_batch(&self.schema, calls).map_err(|e| self.err(e.to_string()))?;
-        let res = self.writer.as_mut().expect("writer is open until finish").write(&batch);
+        let res = self
+            .writer
+            .as_mut()
+            .expect("writer is open until finish")
+            .write(&batch);
         res.map_err(|e| self.err(e.to_string()))?;
         self.rows += calls.len();
         self.batches += 1;
-        self.body_bytes += calls.iter().map(|c| c.body.as_ref().map_or(0, |b| b.len() as u64)).sum::<u64>();
+        self.body_bytes += calls
+            .iter()
+            .map(|c| c.body.as_ref().map_or(0, |b| b.len() as u64))
+            .sum::<u64>();
         Ok(())
     }
 
     /// Writes the footer, syncs the temp file and renames it to the final path.
     pub fn finish(mut self) -> Result<WriteSummary, RecordingError> {
         if self.rows != self.axons.len() {
-            return Err(self.err(format!("{} rows written but the request lists {} axons", self.rows, self.axons.len())));
+            return Err(self.err(format!(
+                "{} rows written but the request lists {} axons",
+                self.rows,
+                self.axons.len()
+            )));
         }
         let mut w = self.writer.take().expect("writer is open until finish");
         w.finish().map_err(|e| self.err(e.to_string()))?;
         let mut buf = w.into_inner().map_err(|e| self.err(e.to_string()))?;
         buf.flush().map_err(|e| self.err(e.to_string()))?;
-        let file = buf.into_inner().map_err(|e| self.err(e.error().to_string()))?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| self.err(e.error().to_string()))?;
         file.sync_all().map_err(|e| self.err(e.to_string()))?;
         let file_bytes = file.metadata().map_err(|e| self.err(e.to_string()))?.len();
         drop(file);
@@ -165,7 +203,10 @@ impl Drop for RecordingWriter {
 }
 
 /// `calls` → one record batch of the contract's schema.
-fn to_batch(schema: &SchemaRef, calls: &[RecordedCall]) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn to_batch(
+    schema: &SchemaRef,
+    calls: &[RecordedCall],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let uid: UInt16Array = calls.iter().map(|c| Some(c.uid)).collect();
     let hotkey: StringArray = calls.iter().map(|c| Some(c.hotkey.as_str())).collect();
     let status: UInt16Array = calls.iter().map(|c| c.status).collect();
@@ -173,9 +214,15 @@ fn to_batch(schema: &SchemaRef, calls: &[RecordedCall]) -> Result<RecordBatch, a
     let ttfb: Float64Array = calls.iter().map(|c| c.ttfb_ms).collect();
     let elapsed: Float64Array = calls.iter().map(|c| Some(c.elapsed_ms)).collect();
 
-    let n_headers: usize = calls.iter().map(|c| c.headers.as_ref().map_or(0, Vec::len)).sum();
-    let header_text: usize =
-        calls.iter().flat_map(|c| c.headers.iter().flatten()).map(|(n, v)| n.len() + v.len()).sum();
+    let n_headers: usize = calls
+        .iter()
+        .map(|c| c.headers.as_ref().map_or(0, Vec::len))
+        .sum();
+    let header_text: usize = calls
+        .iter()
+        .flat_map(|c| c.headers.iter().flatten())
+        .map(|(n, v)| n.len() + v.len())
+        .sum();
     let mut names = StringBuilder::with_capacity(n_headers, header_text);
     let mut values = StringBuilder::with_capacity(n_headers, header_text);
     let mut offsets = Vec::with_capacity(calls.len() + 1);
@@ -191,17 +238,25 @@ fn to_batch(schema: &SchemaRef, calls: &[RecordedCall]) -> Result<RecordBatch, a
     }
     let entries = StructArray::try_new(
         header_fields(),
-        vec![Arc::new(names.finish()) as ArrayRef, Arc::new(values.finish())],
+        vec![
+            Arc::new(names.finish()) as ArrayRef,
+            Arc::new(values.finish()),
+        ],
         None,
     )?;
     let headers = ListArray::try_new(
         header_item_field(),
         OffsetBuffer::new(offsets.into()),
         Arc::new(entries),
-        Some(NullBuffer::from_iter(calls.iter().map(|c| c.headers.is_some()))),
+        Some(NullBuffer::from_iter(
+            calls.iter().map(|c| c.headers.is_some()),
+        )),
     )?;
 
-    let body_len: usize = calls.iter().map(|c| c.body.as_ref().map_or(0, Vec::len)).sum();
+    let body_len: usize = calls
+        .iter()
+        .map(|c| c.body.as_ref().map_or(0, Vec::len))
+        .sum();
     let mut body = LargeBinaryBuilder::with_capacity(calls.len(), body_len);
     for c in calls {
         match &c.body {
@@ -221,4 +276,3 @@ fn to_batch(schema: &SchemaRef, calls: &[RecordedCall]) -> Result<RecordBatch, a
     ];
     RecordBatch::try_new(schema.clone(), columns)
 }
-

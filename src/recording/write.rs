@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, Float64Array, LargeBinaryBuilder, ListArray, RecordBatch, StringArray,
@@ -61,6 +62,8 @@ pub struct RecordingWriter {
     rows: usize,
     batches: usize,
     body_bytes: u64,
+    /// Set once the temp file has become `path`; until then, dropping removes the temp file.
+    renamed: bool,
 }
 
 impl RecordingWriter {
@@ -81,10 +84,13 @@ impl RecordingWriter {
             )));
         }
         let name = path.file_name().ok_or_else(|| err("no file name".into()))?;
+        // Unique per process and per writer, so concurrent writers never share a temp file.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let tmp = path.with_file_name(format!(
-            ".{}.{}.tmp",
+            ".{}.{}-{}.tmp",
             name.to_string_lossy(),
-            std::process::id()
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let schema: SchemaRef = Arc::new(schema(&request.to_json(), started_at));
         let options = IpcWriteOptions::default()
@@ -108,6 +114,7 @@ impl RecordingWriter {
             rows: 0,
             batches: 0,
             body_bytes: 0,
+            renamed: false,
         };
         let w = FileWriter::try_new_with_options(
             BufWriter::with_capacity(1 << 20, file),
@@ -182,6 +189,7 @@ impl RecordingWriter {
         let file_bytes = file.metadata().map_err(|e| self.err(e.to_string()))?.len();
         drop(file);
         std::fs::rename(&self.tmp, &self.path).map_err(|e| self.err(e.to_string()))?;
+        self.renamed = true;
         Ok(WriteSummary {
             path: self.path.clone(),
             rows: self.rows,
@@ -194,8 +202,8 @@ impl RecordingWriter {
 
 impl Drop for RecordingWriter {
     fn drop(&mut self) {
-        if self.writer.is_some() {
-            // Unfinished: the temp file must not outlive us.
+        if !self.renamed {
+            // Unfinished (or failed): the temp file must not outlive us.
             self.writer = None;
             let _ = std::fs::remove_file(&self.tmp);
         }

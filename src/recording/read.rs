@@ -8,7 +8,6 @@
 //! (ZSTD, LZ4 frame) are decompressed by arrow-ipc into their own buffers. The small per-row
 //! columns are copied into plain vectors; bodies and headers stay in their Arrow arrays.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -333,29 +332,9 @@ fn check_metadata(schema: &Schema, p: &str) -> Result<(CycleRequest, String), Re
     Ok((request, started_at.clone()))
 }
 
-/// The request as stored. Structure, numbers and unique uids are checked here; the start time's
-/// form is left to `CycleRequest::shape()` when the cycle is sized (its ISO parser is separate).
-// TODO(recfix): switch to `CycleRequest::from_json` once `request::isotime` has landed.
+/// The request as stored, with the same checks as a request file (`CycleRequest::from_json`).
 pub(crate) fn parse_request(json: &str) -> Result<CycleRequest, String> {
-    let req: CycleRequest = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let si = &req.simulation_input;
-    if !(req.timeout_s.is_finite() && req.timeout_s > 0.0) {
-        return Err(format!(
-            "timeout_s must be a positive number of seconds, got {}",
-            req.timeout_s
-        ));
-    }
-    if si.time_increment <= 0 || si.time_length < 0 || si.num_simulations < 1 {
-        return Err(format!(
-            "need time_increment > 0, time_length >= 0, num_simulations >= 1, got {}, {}, {}",
-            si.time_increment, si.time_length, si.num_simulations
-        ));
-    }
-    let mut seen = HashSet::with_capacity(req.axons.len());
-    if let Some(a) = req.axons.iter().find(|a| !seen.insert(a.uid)) {
-        return Err(format!("uid {} appears more than once", a.uid));
-    }
-    Ok(req)
+    CycleRequest::from_json(json.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn type_name(t: &DataType) -> String {

@@ -1,10 +1,214 @@
 //! The cycle's columns → one Arrow `RecordBatch`, one row per queried miner, sorted by uid.
 //!
-//! In: [`CycleColumns`](crate::columns::CycleColumns) and the request. Out: a `RecordBatch` in the
-//! schema of `schemas/output.md`; the price buffer becomes the `paths` child values without a copy.
+//! In: [`CycleColumns`] and the request. Out: a `RecordBatch` in the schema of
+//! `schemas/output.md` (version [`SCHEMA_VERSION`]); the price buffer becomes the `paths` child
+//! values without a copy (`Buffer::from_vec`).
+//!
+//! `paths` is `FixedSizeList<FixedSizeList<Float64, points>, paths>` with non-nullable children,
+//! null unless the row's verdict is CORRECT. The child values under a null row are whatever the
+//! buffer held (Arrow allows any value under a null slot); every writer must skip them.
 
-// Interface (filled in by the output work):
-//
-// pub const SCHEMA_VERSION: &str = "1";
-// pub fn output_schema(paths: i32, points: i32) -> SchemaRef;
-// pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatch, ArrowError>;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray, UInt16Array, UInt64Array,
+};
+use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+
+use crate::columns::CycleColumns;
+use crate::decode::Verdict;
+use crate::request::CycleRequest;
+
+/// Version of the output schema (`schemas/output.md`), stored as schema metadata
+/// [`SCHEMA_VERSION_KEY`] and as Parquet file key-value metadata.
+pub const SCHEMA_VERSION: &str = "1";
+/// Schema / file metadata key holding [`SCHEMA_VERSION`].
+pub const SCHEMA_VERSION_KEY: &str = "synth.output.version";
+
+/// Column names, in schema order. `paths` is always last.
+pub mod col {
+    pub const UID: &str = "uid";
+    pub const HOTKEY: &str = "hotkey";
+    pub const STATUS_CODE: &str = "status_code";
+    pub const ERROR: &str = "error";
+    pub const PROCESS_TIME_S: &str = "process_time_s";
+    pub const FORMAT_VALIDATION: &str = "format_validation";
+    pub const RESPONSE_BYTES: &str = "response_bytes";
+    pub const TTFB_MS: &str = "ttfb_ms";
+    pub const ELAPSED_MS: &str = "elapsed_ms";
+    pub const START_TIME: &str = "start_time";
+    pub const TIME_INCREMENT: &str = "time_increment";
+    pub const TIME_LENGTH: &str = "time_length";
+    pub const NUM_SIMULATIONS: &str = "num_simulations";
+    pub const PATHS: &str = "paths";
+}
+
+/// The `paths` column's type for a given leaf type (`Float64` in the batch; the Parquet sink's
+/// compact mode swaps in `Decimal128(18, scale)`): `FixedSizeList<FixedSizeList<leaf, points>,
+/// paths>`, children non-nullable.
+pub fn paths_type(leaf: DataType, paths: i32, points: i32) -> DataType {
+    let value = Arc::new(Field::new("item", leaf, false));
+    let path = Arc::new(Field::new("item", DataType::FixedSizeList(value, points), false));
+    DataType::FixedSizeList(path, paths)
+}
+
+/// The batch schema for a cycle of `paths` × `points` prices per miner.
+pub fn output_schema(paths: i32, points: i32) -> SchemaRef {
+    schema_with_paths_leaf(DataType::Float64, paths, points)
+}
+
+/// [`output_schema`] with another leaf type under `paths` (used by the Parquet sink's compact mode).
+pub fn schema_with_paths_leaf(leaf: DataType, paths: i32, points: i32) -> SchemaRef {
+    let fields = vec![
+        Field::new(col::UID, DataType::UInt16, false),
+        Field::new(col::HOTKEY, DataType::Utf8, false),
+        Field::new(col::STATUS_CODE, DataType::UInt16, true),
+        Field::new(col::ERROR, DataType::Utf8, true),
+        Field::new(col::PROCESS_TIME_S, DataType::Float64, true),
+        Field::new_dictionary(col::FORMAT_VALIDATION, DataType::Int32, DataType::Utf8, false),
+        Field::new(col::RESPONSE_BYTES, DataType::UInt64, false),
+        Field::new(col::TTFB_MS, DataType::Float64, true),
+        Field::new(col::ELAPSED_MS, DataType::Float64, false),
+        Field::new(
+            col::START_TIME,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(col::TIME_INCREMENT, DataType::Int64, false),
+        Field::new(col::TIME_LENGTH, DataType::Int64, false),
+        Field::new(col::NUM_SIMULATIONS, DataType::Int64, false),
+        Field::new(col::PATHS, paths_type(leaf, paths, points), true),
+    ];
+    let metadata = HashMap::from([(SCHEMA_VERSION_KEY.to_owned(), SCHEMA_VERSION.to_owned())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+fn invalid(msg: String) -> ArrowError {
+    ArrowError::InvalidArgumentError(msg)
+}
+
+/// Builds the cycle's batch. Takes the columns by value: the price buffer is moved into the
+/// `paths` child array, not copied.
+///
+/// Errors when the columns disagree with each other or with the request (lengths, shape), or when
+/// `process_time_s` is null for a row whose verdict is not the "time out…" one (or the reverse):
+/// the schema promises the two go together.
+pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatch, ArrowError> {
+    let CycleColumns {
+        shape,
+        uid,
+        hotkey,
+        status,
+        error,
+        ttfb_ms,
+        elapsed_ms,
+        process_time_s,
+        response_bytes,
+        verdict,
+        prices,
+    } = columns;
+    let rows = uid.len();
+    let si = &request.simulation_input;
+    let lens = [
+        hotkey.len(),
+        status.len(),
+        error.len(),
+        ttfb_ms.len(),
+        elapsed_ms.len(),
+        process_time_s.len(),
+        response_bytes.len(),
+        verdict.len(),
+    ];
+    if lens.iter().any(|&n| n != rows) {
+        return Err(invalid(format!("cycle columns have unequal lengths: {rows} uids, {lens:?}")));
+    }
+    if prices.len() != rows * shape.slot_len() {
+        return Err(invalid(format!(
+            "price buffer holds {} values, expected {rows} rows × {} × {}",
+            prices.len(),
+            shape.paths,
+            shape.points
+        )));
+    }
+    if si.num_simulations != shape.paths as i64 {
+        return Err(invalid(format!(
+            "request asks {} simulations, columns are shaped for {}",
+            si.num_simulations, shape.paths
+        )));
+    }
+    if uid.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(invalid("rows are not sorted by strictly increasing uid".into()));
+    }
+    for (i, (v, p)) in verdict.iter().zip(&process_time_s).enumerate() {
+        if v.arrived() != p.is_some() {
+            return Err(invalid(format!(
+                "uid {}: process_time_s is {:?} but the verdict is {:?}",
+                uid[i],
+                p,
+                v.as_str()
+            )));
+        }
+    }
+    let paths = i32::try_from(shape.paths).map_err(|_| invalid("too many paths".into()))?;
+    let points = i32::try_from(shape.points).map_err(|_| invalid("too many points".into()))?;
+    let schema = output_schema(paths, points);
+
+    let correct = Some(NullBuffer::from_iter(verdict.iter().map(Verdict::is_correct))).filter(|n| n.null_count() > 0);
+    let format_validation = {
+        // Dictionary in first-seen order; the common verdicts are a handful of strings.
+        let mut index: HashMap<&str, i32> = HashMap::new();
+        let mut values: Vec<&str> = Vec::new();
+        let keys: Vec<i32> = verdict
+            .iter()
+            .map(|v| {
+                *index.entry(v.as_str()).or_insert_with(|| {
+                    values.push(v.as_str());
+                    (values.len() - 1) as i32
+                })
+            })
+            .collect();
+        DictionaryArray::<Int32Type>::try_new(keys.into(), Arc::new(StringArray::from(values)))?
+    };
+    let repeat = |v: i64| Arc::new(Int64Array::from_value(v, rows)) as ArrayRef;
+
+    let prices = Float64Array::new(ScalarBuffer::new(Buffer::from_vec(prices), 0, rows * shape.slot_len()), None);
+    let DataType::FixedSizeList(path_field, _) = schema.field(schema.fields().len() - 1).data_type().clone() else {
+        unreachable!("paths is a fixed-size list")
+    };
+    let DataType::FixedSizeList(value_field, _) = path_field.data_type().clone() else {
+        unreachable!("a path is a fixed-size list")
+    };
+    let per_path = FixedSizeListArray::try_new(value_field, points, Arc::new(prices), None)?;
+    let paths_array = FixedSizeListArray::try_new(path_field, paths, Arc::new(per_path), correct)?;
+
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt16Array::from(uid)),
+        Arc::new(StringArray::from(hotkey)),
+        Arc::new(UInt16Array::from(status)),
+        Arc::new(StringArray::from_iter(error.iter().map(|e| e.map(|e| e.as_str())))),
+        Arc::new(Float64Array::from(process_time_s)),
+        Arc::new(format_validation),
+        Arc::new(UInt64Array::from(response_bytes)),
+        Arc::new(Float64Array::from(ttfb_ms)),
+        Arc::new(Float64Array::from(elapsed_ms)),
+        Arc::new(
+            TimestampMicrosecondArray::from_value(shape.start_unix.saturating_mul(1_000_000), rows)
+                .with_timezone("UTC"),
+        ),
+        repeat(si.time_increment),
+        repeat(si.time_length),
+        repeat(si.num_simulations),
+        Arc::new(paths_array),
+    ];
+    RecordBatch::try_new(schema, columns)
+}
+
+/// The `paths` field of a schema built by [`output_schema`] / [`schema_with_paths_leaf`].
+pub fn paths_field(schema: &Schema) -> &FieldRef {
+    schema.fields().last().expect("the output schema has columns")
+}

@@ -1,12 +1,530 @@
-//! Record batch → one Parquet file at `DIR/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>_<time_length>.parquet`.
+//! Record batch → one Parquet file at
+//! `DIR/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>_<time_length>.parquet`.
 //!
-//! In: the cycle's `RecordBatch` and request. Out: the file, written under a temp name in the same
-//! folder and renamed into place, so a reader never sees half of it.
+//! In: the cycle's `RecordBatch` (schema [`crate::batch::output_schema`]) and request. Out: the
+//! file, written under a temp name in the same folder, fsync'd and renamed into place, so a reader
+//! never sees half of it.
+//!
+//! # Encode early, splice late
+//!
+//! A file is a sequence of row groups, each a few consecutive rows (in uid order). A
+//! [`CycleParquetWriter`] fixes the file's schema and encodings up front; then
+//! [`CycleParquetWriter::encode_rows`] turns any run of rows into an [`EncodedRowGroup`] (every
+//! column chunk fully encoded and compressed, in memory). It takes `&self`, so row groups are
+//! encoded in parallel on pool threads, in any order, as soon as their rows are ready.
+//! [`CycleParquetWriter::finish`] then only splices the encoded chunks in row order (a memcpy per
+//! chunk), writes the footer and moves the file into place. The one-shot [`write`] is that
+//! machinery run over the whole batch on [`crate::pool::decode_pool`].
+//!
+//! # Encodings
+//!
+//! `paths` dominates the file (≈ 9 M prices in a 90 MB cycle), and is written through the
+//! low-level column writer with precomputed levels (see `prices.rs`), never dictionary-encoded:
+//!
+//! - [`PriceEncoding::Float64`] (default): DOUBLE, BYTE_STREAM_SPLIT + ZSTD(1). Lossless, read as
+//!   float64 by every reader.
+//! - [`PriceEncoding::Compact`]: INT64 DECIMAL(18, s) with DELTA_BINARY_PACKED (+ the file's
+//!   compression), `s` the smallest scale at which every CORRECT price of the file decodes back
+//!   (value / 10^s) to the identical double. Errors ([`SinkError::NotRepresentable`]) if no scale
+//!   ≤ 18 works; [`PriceEncoding::CompactOrFloat64`] falls back to the default instead.
+//!
+//! Measured figures and the command that produced them are in `schemas/output.md`.
 
-// Interface (filled in by the output work):
-//
-// pub enum PriceEncoding { Float64, Compact }
-// pub struct ParquetOptions { pub prices: PriceEncoding, pub compression: .., .. }
-// pub fn partition_path(dir: &Path, request: &CycleRequest) -> PathBuf;
-// pub fn write(batch: &RecordBatch, request: &CycleRequest, dir: &Path, opts: &ParquetOptions)
-//     -> Result<PathBuf, SinkError>;
+mod file;
+pub mod prices;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, FixedSizeListArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::error::ArrowError;
+use bytes::Bytes;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr, WriterVersion};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::{ColumnDescPtr, SchemaDescPtr, SchemaDescriptor};
+use rayon::prelude::*;
+
+pub use file::{partition_path, temp_path};
+pub use prices::PriceLayout;
+
+use crate::batch::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+use crate::request::CycleRequest;
+use prices::{EncodeError, Levels};
+
+/// File key-value metadata: the cycle request JSON.
+pub const REQUEST_KEY: &str = "synth.request";
+/// File key-value metadata: the engine (crate) version that wrote the file.
+pub const ENGINE_VERSION_KEY: &str = "synth.engine.version";
+/// File key-value metadata: how `paths` is stored (`float64` or `decimal(18,<scale>)`).
+pub const PRICES_KEY: &str = "synth.prices.encoding";
+
+/// How the `paths` prices are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PriceEncoding {
+    /// DOUBLE: lossless, float64 in every reader.
+    #[default]
+    Float64,
+    /// INT64 DECIMAL(18, s), DELTA_BINARY_PACKED; lossless by construction, error if a CORRECT
+    /// price has no exact decimal form with ≤ 18 digits after the point (and |value·10^s| < 2^53).
+    Compact,
+    /// As `Compact`, but falls back to `Float64` for the file instead of failing.
+    CompactOrFloat64,
+}
+
+/// Writer options. `Default` is the measured default: DOUBLE prices, BYTE_STREAM_SPLIT, ZSTD(1).
+#[derive(Clone, Debug)]
+pub struct ParquetOptions {
+    pub prices: PriceEncoding,
+    /// Compression for every column chunk.
+    pub compression: Compression,
+    /// Encoding of DOUBLE prices: `BYTE_STREAM_SPLIT` or `PLAIN`. (Compact always uses
+    /// DELTA_BINARY_PACKED.)
+    pub float_encoding: Encoding,
+    /// Row groups of the one-shot [`write`] hold at most this many CORRECT rows (plus any null
+    /// rows between them). Small groups encode in parallel; each CORRECT row is ~0.5 MB raw.
+    pub correct_rows_per_group: usize,
+    /// Replace an existing file instead of failing with [`SinkError::Exists`].
+    pub overwrite: bool,
+    /// fsync the file (and its folder) before and after the rename.
+    pub fsync: bool,
+    /// Min/max statistics for `paths` (per page + column index). Off by default: the decimal
+    /// scans are costly and analysts filter on the scalar columns.
+    pub paths_statistics: bool,
+    /// Benchmarks only: encode `paths` through the generic Arrow column writer instead of the
+    /// precomputed-levels path (DOUBLE only).
+    #[doc(hidden)]
+    pub paths_via_arrow: bool,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            prices: PriceEncoding::Float64,
+            compression: Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
+            float_encoding: Encoding::BYTE_STREAM_SPLIT,
+            correct_rows_per_group: 4,
+            overwrite: false,
+            fsync: true,
+            paths_statistics: false,
+            paths_via_arrow: false,
+        }
+    }
+}
+
+impl ParquetOptions {
+    /// The compact mode: decimal prices, DELTA_BINARY_PACKED, ZSTD(1).
+    pub fn compact() -> Self {
+        ParquetOptions { prices: PriceEncoding::Compact, ..Default::default() }
+    }
+}
+
+/// Why the file was not written. Whenever one is returned, no temp file is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{0} already exists (set `overwrite` to replace it)")]
+    Exists(PathBuf),
+    #[error("{what} {}: {source}", path.display())]
+    Io { what: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    #[error("parquet: {0}")]
+    Parquet(#[from] ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    #[error("the batch does not have the output schema: {0}")]
+    Schema(String),
+    #[error("cannot build the partition path: {0}")]
+    Partition(String),
+    #[error(
+        "compact prices: uid {uid}, value {index} of its slot ({value:?}) has no exact decimal form at scale {scale} (max 18 digits after the point, |value × 10^scale| < 2^53)"
+    )]
+    NotRepresentable { uid: u16, index: usize, value: f64, scale: u8 },
+    #[error("row groups do not tile the cycle's rows: {0}")]
+    RowGroups(String),
+}
+
+/// One encoded column chunk, waiting to be spliced.
+enum Chunk {
+    /// A scalar column, encoded by parquet's Arrow column writer.
+    Arrow(ArrowColumnChunk),
+    /// The `paths` column, encoded by the low-level writer: page bytes from offset 0.
+    Raw(Bytes, ColumnCloseResult),
+}
+
+/// A run of consecutive rows with every column chunk encoded and compressed, ready to be spliced
+/// into the file by [`CycleParquetWriter::finish`]. `Send`, so pool threads can hand it back.
+pub struct EncodedRowGroup {
+    first_row: usize,
+    num_rows: usize,
+    chunks: Vec<Chunk>,
+}
+
+impl EncodedRowGroup {
+    /// The rows this group holds, as positions in the cycle's (uid-sorted) output.
+    pub fn rows(&self) -> Range<usize> {
+        self.first_row..self.first_row + self.num_rows
+    }
+
+    /// Encoded bytes held (all chunks, compressed).
+    pub fn encoded_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Arrow(a) => a.close().metadata.compressed_size() as usize,
+                Chunk::Raw(b, _) => b.len(),
+            })
+            .sum()
+    }
+}
+
+/// One cycle's Parquet file in the making: fixed schema, properties and price layout; row groups
+/// encoded independently ([`Self::encode_rows`], `&self`, any thread, any order) and spliced in
+/// row order at the end ([`Self::finish`]).
+pub struct CycleParquetWriter {
+    /// The file's Arrow schema (`paths` leaf is Float64 or Decimal128(18, s)).
+    file_schema: SchemaRef,
+    parquet_schema: SchemaDescPtr,
+    props: WriterPropertiesPtr,
+    factory: ArrowRowGroupWriterFactory,
+    paths_desc: ColumnDescPtr,
+    levels: Arc<Levels>,
+    layout: PriceLayout,
+    paths_via_arrow: bool,
+    rows: usize,
+    final_path: PathBuf,
+    overwrite: bool,
+    fsync: bool,
+}
+
+impl CycleParquetWriter {
+    /// Prepares the file for a cycle of `rows` rows shaped like `schema` (the batch schema from
+    /// [`batch::output_schema`]), with prices stored as `layout`. `start_unix` and the request
+    /// fix the partition path; the request JSON goes into the footer.
+    ///
+    /// The decimal scale is a property of the whole file: a live cycle must choose it before the
+    /// first row group is encoded (e.g. from the asset's price grid), see [`choose_layout`].
+    pub fn new(
+        schema: &Schema,
+        request: &CycleRequest,
+        start_unix: i64,
+        rows: usize,
+        dir: &Path,
+        layout: PriceLayout,
+        opts: &ParquetOptions,
+    ) -> Result<CycleParquetWriter, SinkError> {
+        let (paths, points) = shape_of(schema)?;
+        let leaf = match layout {
+            PriceLayout::Float64 => DataType::Float64,
+            PriceLayout::Decimal { scale } => DataType::Decimal128(18, scale as i8),
+        };
+        let expected = batch::output_schema(paths as i32, points as i32);
+        if schema.fields() != expected.fields() {
+            return Err(SinkError::Schema(format!(
+                "expected {:?}, got {:?}",
+                expected.fields(),
+                schema.fields()
+            )));
+        }
+        let file_schema = batch::schema_with_paths_leaf(leaf, paths as i32, points as i32);
+
+        let parquet_schema: SchemaDescriptor = ArrowSchemaConverter::new().convert(&file_schema)?;
+        let paths_desc = parquet_schema.column(parquet_schema.num_columns() - 1);
+        let paths_col = paths_desc.path().clone();
+
+        let si = &request.simulation_input;
+        let kv = vec![
+            KeyValue::new(REQUEST_KEY.into(), request.to_json()),
+            KeyValue::new(ENGINE_VERSION_KEY.into(), env!("CARGO_PKG_VERSION").to_owned()),
+            KeyValue::new(SCHEMA_VERSION_KEY.into(), SCHEMA_VERSION.to_owned()),
+            KeyValue::new(
+                PRICES_KEY.into(),
+                match layout {
+                    PriceLayout::Float64 => "float64".to_owned(),
+                    PriceLayout::Decimal { scale } => format!("decimal(18,{scale})"),
+                },
+            ),
+        ];
+        let paths_encoding = match layout {
+            PriceLayout::Float64 => opts.float_encoding,
+            PriceLayout::Decimal { .. } => Encoding::DELTA_BINARY_PACKED,
+        };
+        let mut props = WriterProperties::builder()
+            .set_writer_version(WriterVersion::PARQUET_1_0)
+            .set_compression(opts.compression)
+            .set_key_value_metadata(Some(kv))
+            .set_column_dictionary_enabled(paths_col.clone(), false)
+            .set_column_encoding(paths_col.clone(), paths_encoding)
+            .set_column_statistics_enabled(
+                paths_col,
+                if opts.paths_statistics { EnabledStatistics::Page } else { EnabledStatistics::None },
+            )
+            .build();
+        add_encoded_arrow_schema_to_metadata(&file_schema, &mut props);
+        let props = Arc::new(props);
+        let parquet_schema = Arc::new(parquet_schema);
+
+        // The factory only reads the schema and properties off a file writer; this one writes
+        // its magic bytes to nowhere.
+        let probe = SerializedFileWriter::new(std::io::sink(), parquet_schema.root_schema_ptr(), props.clone())?;
+        let factory = ArrowRowGroupWriterFactory::new(&probe, file_schema.clone());
+        drop(probe);
+
+        Ok(CycleParquetWriter {
+            levels: Arc::new(Levels::new(&paths_desc, paths, points)),
+            file_schema,
+            parquet_schema,
+            props,
+            factory,
+            paths_desc,
+            layout,
+            paths_via_arrow: opts.paths_via_arrow && layout == PriceLayout::Float64,
+            rows,
+            final_path: file::partition_path(dir, &si.asset, start_unix, si.time_length)?,
+            overwrite: opts.overwrite,
+            fsync: opts.fsync,
+        })
+    }
+
+    /// Where [`Self::finish`] puts the file.
+    pub fn path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// The file's Arrow schema (differs from the batch's only in the `paths` leaf type, in
+    /// compact mode).
+    pub fn file_schema(&self) -> &SchemaRef {
+        &self.file_schema
+    }
+
+    /// Encodes `rows` of `batch` as one row group. `batch` row `i` is output row `i`.
+    pub fn encode_rows(&self, batch: &RecordBatch, rows: Range<usize>) -> Result<EncodedRowGroup, SinkError> {
+        self.encode_batch(rows.start, &batch.slice(rows.start, rows.len()))
+    }
+
+    /// Encodes a batch holding output rows `first_row..first_row + rows.num_rows()` as one row
+    /// group: the entry point for a live cycle, whose caller builds a small batch for the rows
+    /// that just completed.
+    pub fn encode_batch(&self, first_row: usize, rows: &RecordBatch) -> Result<EncodedRowGroup, SinkError> {
+        let n = rows.num_rows();
+        let mut writers = self.factory.create_column_writers(0)?;
+        let paths_writer = writers.pop().expect("paths is a leaf");
+        let mut chunks = Vec::with_capacity(writers.len() + 1);
+        let last = rows.num_columns() - 1;
+        for ((field, column), mut w) in self.file_schema.fields().iter().zip(rows.columns()).zip(writers) {
+            for leaf in compute_leaves(field, column)? {
+                w.write(&leaf)?;
+            }
+            chunks.push(Chunk::Arrow(w.close()?));
+        }
+        let paths = rows.column(last).as_fixed_size_list_opt().ok_or_else(|| {
+            SinkError::Schema("the last column, paths, is not a fixed-size list".into())
+        })?;
+        if self.paths_via_arrow {
+            let mut w = paths_writer;
+            for leaf in compute_leaves(self.file_schema.field(last), rows.column(last))? {
+                w.write(&leaf)?;
+            }
+            chunks.push(Chunk::Arrow(w.close()?));
+        } else {
+            drop(paths_writer);
+            let values = leaf_values(paths)?;
+            let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
+            let (bytes, close) =
+                prices::encode_chunk(&self.paths_desc, &self.props, self.layout, &self.levels, values, &valid)
+                    .map_err(|e| match e {
+                        EncodeError::Parquet(e) => SinkError::Parquet(e),
+                        EncodeError::NotRepresentable { row, index, value, scale } => SinkError::NotRepresentable {
+                            uid: uid_at(rows, row),
+                            index,
+                            value,
+                            scale,
+                        },
+                    })?;
+            chunks.push(Chunk::Raw(bytes, close));
+        }
+        Ok(EncodedRowGroup { first_row, num_rows: n, chunks })
+    }
+
+    /// Splices `groups` (any order; they must tile rows `0..rows` exactly) into the file, writes
+    /// the footer, fsyncs and renames it into place. Returns the final path.
+    pub fn finish(self, mut groups: Vec<EncodedRowGroup>) -> Result<PathBuf, SinkError> {
+        groups.sort_by_key(|g| g.first_row);
+        let mut next = 0;
+        for g in &groups {
+            if g.first_row != next {
+                return Err(SinkError::RowGroups(format!("expected a group at row {next}, got rows {:?}", g.rows())));
+            }
+            next += g.num_rows;
+        }
+        if next != self.rows {
+            return Err(SinkError::RowGroups(format!("groups cover {next} rows, the cycle has {}", self.rows)));
+        }
+        let root = self.parquet_schema.root_schema_ptr();
+        let props = self.props.clone();
+        file::write_atomically(&self.final_path, self.overwrite, self.fsync, |out: BufWriter<File>| {
+            let mut w = SerializedFileWriter::new(out, root, props)?;
+            for g in groups {
+                let mut rg = w.next_row_group()?;
+                for c in g.chunks {
+                    match c {
+                        Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
+                        Chunk::Raw(bytes, close) => rg.append_column(&bytes, close)?,
+                    }
+                }
+                rg.close()?;
+            }
+            Ok(w.into_inner()?)
+        })?;
+        Ok(self.final_path)
+    }
+}
+
+/// The compact layout's scale for these rows, or `None` (compact impossible). Scans every valid
+/// row of `paths` on the current rayon pool.
+pub fn choose_layout(batch: &RecordBatch, encoding: PriceEncoding) -> Result<PriceLayout, SinkError> {
+    if encoding == PriceEncoding::Float64 {
+        return Ok(PriceLayout::Float64);
+    }
+    let paths = batch
+        .column(batch.num_columns() - 1)
+        .as_fixed_size_list_opt()
+        .ok_or_else(|| SinkError::Schema("the last column, paths, is not a fixed-size list".into()))?;
+    let values = leaf_values(paths)?;
+    let slot = if paths.is_empty() { 0 } else { values.len() / paths.len() };
+    let per_row: Vec<Result<u8, (usize, usize)>> = (0..paths.len())
+        .into_par_iter()
+        .filter(|&r| paths.is_valid(r))
+        .map(|r| prices::min_scale(&values[r * slot..(r + 1) * slot], 0).map_err(|i| (r, i)))
+        .collect();
+    let mut scale = 0;
+    for res in per_row {
+        match res {
+            Ok(s) => scale = scale.max(s),
+            Err((row, index)) => {
+                if encoding == PriceEncoding::CompactOrFloat64 {
+                    return Ok(PriceLayout::Float64);
+                }
+                return Err(SinkError::NotRepresentable {
+                    uid: uid_at(batch, row),
+                    index,
+                    value: values[row * slot + index],
+                    scale: prices::MAX_SCALE,
+                });
+            }
+        }
+    }
+    Ok(PriceLayout::Decimal { scale })
+}
+
+/// Writes the whole batch as one file (one-shot): chooses the layout, encodes row groups of at
+/// most `opts.correct_rows_per_group` CORRECT rows in parallel on the decode pool, splices them
+/// in order. Returns the file's path.
+pub fn write(
+    batch: &RecordBatch,
+    request: &CycleRequest,
+    dir: &Path,
+    opts: &ParquetOptions,
+) -> Result<PathBuf, SinkError> {
+    let pool = crate::pool::decode_pool();
+    let layout = pool.install(|| choose_layout(batch, opts.prices))?;
+    let start_unix = match batch.column_by_name(batch::col::START_TIME) {
+        Some(c) if !c.is_empty() => c
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| SinkError::Schema("start_time is not a µs timestamp".into()))?
+            .value(0)
+            .div_euclid(1_000_000),
+        _ => request.shape().map_err(|e| SinkError::Partition(e.to_string()))?.start_unix,
+    };
+    let writer = CycleParquetWriter::new(&batch.schema(), request, start_unix, batch.num_rows(), dir, layout, opts)?;
+    let paths = batch.column(batch.num_columns() - 1).as_fixed_size_list();
+    let valid: Vec<bool> = (0..batch.num_rows()).map(|r| paths.is_valid(r)).collect();
+    let groups = plan_row_groups(&valid, opts.correct_rows_per_group);
+    let encoded: Vec<EncodedRowGroup> = pool.install(|| {
+        groups
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|r| writer.encode_rows(batch, r))
+            .collect::<Result<_, _>>()
+    })?;
+    writer.finish(encoded)
+}
+
+/// Splits rows into consecutive runs holding at most `max_correct` valid rows each (null rows are
+/// nearly free to encode, so they ride along with the next valid ones).
+pub fn plan_row_groups(valid: &[bool], max_correct: usize) -> Vec<Range<usize>> {
+    let max_correct = max_correct.max(1);
+    if valid.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let (mut start, mut count) = (0, 0);
+    for (i, &v) in valid.iter().enumerate() {
+        if v {
+            if count == max_correct {
+                out.push(start..i);
+                start = i;
+                count = 0;
+            }
+            count += 1;
+        }
+    }
+    out.push(start..valid.len());
+    out
+}
+
+/// The `f64` leaf values under a (possibly sliced) `paths` array.
+fn leaf_values(paths: &FixedSizeListArray) -> Result<&[f64], SinkError> {
+    let inner = paths
+        .values()
+        .as_fixed_size_list_opt()
+        .ok_or_else(|| SinkError::Schema("a path is not a fixed-size list".into()))?;
+    let leaf = inner
+        .values()
+        .as_primitive_opt::<Float64Type>()
+        .ok_or_else(|| SinkError::Schema("prices are not float64".into()))?;
+    if leaf.null_count() > 0 || inner.null_count() > 0 {
+        return Err(SinkError::Schema("paths has null children".into()));
+    }
+    Ok(leaf.values())
+}
+
+fn shape_of(schema: &Schema) -> Result<(usize, usize), SinkError> {
+    let bad = || SinkError::Schema("the last column must be paths: FixedSizeList<FixedSizeList<Float64>>".into());
+    let f = schema.fields().last().ok_or_else(bad)?;
+    let DataType::FixedSizeList(path, paths) = f.data_type() else { return Err(bad()) };
+    let DataType::FixedSizeList(value, points) = path.data_type() else { return Err(bad()) };
+    if f.name() != batch::col::PATHS || value.data_type() != &DataType::Float64 {
+        return Err(bad());
+    }
+    Ok((*paths as usize, *points as usize))
+}
+
+fn uid_at(batch: &RecordBatch, row: usize) -> u16 {
+    batch
+        .column_by_name(batch::col::UID)
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt16Type>().map(|a| a.value(row)))
+        .unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_groups_hold_at_most_n_valid_rows() {
+        let v = [false, true, true, false, true, false, false, true, true, false];
+        assert_eq!(plan_row_groups(&v, 2), vec![0..4, 4..8, 8..10]);
+        assert_eq!(plan_row_groups(&v, 100), vec![0..10]);
+        assert!(plan_row_groups(&[], 4).is_empty());
+        assert_eq!(plan_row_groups(&[false, false], 1), vec![0..2]);
+        assert_eq!(plan_row_groups(&[true, true], 1), vec![0..1, 1..2]);
+    }
+}

@@ -1,0 +1,282 @@
+//! Batch → Parquet → parquet's Arrow reader: every column equal, null rows null, prices
+//! bit-identical (default and compact), temp files never left behind, overwrite refusal, layout.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Decimal128Type, Float64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, Encoding};
+use synth_forward::batch::{self, SCHEMA_VERSION_KEY};
+use synth_forward::decode::Verdict;
+use synth_forward::sink::parquet::{
+    self as sink, CycleParquetWriter, ParquetOptions, PriceEncoding, PriceLayout, SinkError,
+};
+use synth_forward::sink::synthetic;
+
+fn small(seed: u64) -> (RecordBatch, synth_forward::request::CycleRequest) {
+    let (cols, req) = synthetic::cycle(23, 9, 7, 5, seed);
+    (batch::build(cols, &req).unwrap(), req)
+}
+
+fn read(path: &Path) -> (RecordBatch, parquet::file::metadata::ParquetMetaData) {
+    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let meta = b.metadata().as_ref().clone();
+    let schema = b.schema().clone();
+    let batches: Vec<RecordBatch> = b.build().unwrap().map(|b| b.unwrap()).collect();
+    (concat_batches(&schema, &batches).unwrap(), meta)
+}
+
+fn kv(meta: &parquet::file::metadata::ParquetMetaData, key: &str) -> Option<String> {
+    meta.file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .find(|k| k.key == key)
+        .and_then(|k| k.value.clone())
+}
+
+fn no_temp_files(dir: &Path) {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    for f in files {
+        assert!(!f.file_name().unwrap().to_str().unwrap().contains(".tmp-"), "left behind: {f:?}");
+    }
+}
+
+/// Every price of every valid row, from the original batch and a read-back one (decimals
+/// converted the way readers do: value / 10^scale).
+fn prices(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
+    let paths = b.column(b.num_columns() - 1).as_fixed_size_list();
+    (0..b.num_rows())
+        .map(|r| {
+            paths.is_valid(r).then(|| {
+                let row = paths.value(r);
+                let leaf = row.as_fixed_size_list().values().clone();
+                match leaf.data_type() {
+                    DataType::Float64 => leaf.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect(),
+                    DataType::Decimal128(_, s) => {
+                        let cast = arrow::compute::cast(&leaf, &DataType::Float64).unwrap();
+                        let via_cast: Vec<u64> = cast.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect();
+                        let pow = 10f64.powi(*s as i32);
+                        let by_hand: Vec<u64> = leaf.as_primitive::<Decimal128Type>().values().iter().map(|&m| (m as f64 / pow).to_bits()).collect();
+                        assert_eq!(via_cast, by_hand, "arrow's decimal cast rounds differently");
+                        by_hand
+                    }
+                    t => panic!("unexpected leaf {t}"),
+                }
+            })
+        })
+        .collect()
+}
+
+fn assert_same(original: &RecordBatch, back: &RecordBatch) {
+    assert_eq!(original.num_rows(), back.num_rows());
+    // Every scalar column equal, type and value (incl. the dictionary column and the timestamp).
+    for i in 0..original.num_columns() - 1 {
+        assert_eq!(original.schema().field(i), back.schema().field(i));
+        assert_eq!(original.column(i).as_ref(), back.column(i).as_ref(), "column {}", original.schema().field(i).name());
+    }
+    let (a, b) = (original.column(original.num_columns() - 1), back.column(back.num_columns() - 1));
+    let nulls = |x: &dyn Array| (0..x.len()).map(|r| x.is_null(r)).collect::<Vec<_>>();
+    assert_eq!(nulls(a.as_ref()), nulls(b.as_ref()), "paths null rows");
+    assert_eq!(prices(original), prices(back));
+}
+
+#[test]
+fn default_mode_round_trips_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(1);
+    let path = sink::write(&b, &req, dir.path(), &ParquetOptions::default()).unwrap();
+    let (back, meta) = read(&path);
+    assert_eq!(back.schema().as_ref().fields(), b.schema().fields());
+    assert_same(&b, &back);
+    assert_eq!(back.schema().metadata().get(SCHEMA_VERSION_KEY).map(String::as_str), Some("1"));
+    assert_eq!(kv(&meta, SCHEMA_VERSION_KEY).as_deref(), Some("1"));
+    assert_eq!(kv(&meta, sink::ENGINE_VERSION_KEY).as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(kv(&meta, sink::REQUEST_KEY).as_deref(), Some(req.to_json().as_str()));
+    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("float64"));
+    // paths: DOUBLE, BYTE_STREAM_SPLIT, no dictionary, ZSTD.
+    for rg in meta.row_groups() {
+        let c = rg.columns().last().unwrap();
+        assert_eq!(c.column_type(), parquet::basic::Type::DOUBLE);
+        assert!(matches!(c.compression(), Compression::ZSTD(_)));
+        let enc: Vec<Encoding> = c.encodings().collect();
+        assert!(enc.contains(&Encoding::BYTE_STREAM_SPLIT), "{enc:?}");
+        assert!(!enc.contains(&Encoding::PLAIN_DICTIONARY) && !enc.contains(&Encoding::RLE_DICTIONARY));
+    }
+    // 9 CORRECT rows, at most 4 per row group.
+    assert_eq!(meta.num_row_groups(), 3);
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn compact_mode_round_trips_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(2);
+    let path = sink::write(&b, &req, dir.path(), &ParquetOptions::compact()).unwrap();
+    let (back, meta) = read(&path);
+    assert_same(&b, &back);
+    // 91234.56 at 8 significant digits: 3 decimals (smaller prices need more; the GBM stays > 10^4).
+    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("decimal(18,3)"));
+    let c = meta.row_group(0).columns().last().unwrap();
+    assert_eq!(c.column_type(), parquet::basic::Type::INT64);
+    assert!(c.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn plain_lz4_and_arrow_path_round_trip() {
+    let (b, req) = small(3);
+    for opts in [
+        ParquetOptions { float_encoding: Encoding::PLAIN, compression: Compression::LZ4_RAW, ..Default::default() },
+        ParquetOptions { paths_via_arrow: true, ..Default::default() },
+        ParquetOptions { compression: Compression::UNCOMPRESSED, correct_rows_per_group: 1, ..ParquetOptions::compact() },
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sink::write(&b, &req, dir.path(), &opts).unwrap();
+        assert_same(&b, &read(&path).0);
+    }
+}
+
+#[test]
+fn compact_refuses_or_falls_back_on_unrepresentable_prices() {
+    let (mut cols, req) = synthetic::cycle(6, 6, 3, 4, 4);
+    let slot = cols.shape.slot_len();
+    cols.prices[2 * slot + 5] = 91234.56789012345; // 16 significant digits
+    let uid = cols.uid[2];
+    let b = batch::build(cols, &req).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    match sink::write(&b, &req, dir.path(), &ParquetOptions::compact()) {
+        Err(SinkError::NotRepresentable { uid: u, index, .. }) => assert_eq!((u, index), (uid, 5)),
+        other => panic!("expected NotRepresentable, got {other:?}"),
+    }
+    no_temp_files(dir.path());
+    let opts = ParquetOptions { prices: PriceEncoding::CompactOrFloat64, ..Default::default() };
+    let path = sink::write(&b, &req, dir.path(), &opts).unwrap();
+    let (back, meta) = read(&path);
+    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("float64"));
+    assert_same(&b, &back);
+}
+
+#[test]
+fn path_layout_and_overwrite_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(5);
+    let path = sink::write(&b, &req, dir.path(), &ParquetOptions::default()).unwrap();
+    // 2026-11-24T12:01:00Z = 1795521660
+    assert_eq!(path, dir.path().join("asset=BTC/date=2026-11-24/1795521660_240.parquet"));
+    let before = std::fs::read(&path).unwrap();
+    let (b2, _) = small(6);
+    match sink::write(&b2, &req, dir.path(), &ParquetOptions::default()) {
+        Err(SinkError::Exists(p)) => assert_eq!(p, path),
+        other => panic!("expected Exists, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "refused write must not touch the file");
+    let opts = ParquetOptions { overwrite: true, ..Default::default() };
+    assert_eq!(sink::write(&b2, &req, dir.path(), &opts).unwrap(), path);
+    assert_same(&b2, &read(&path).0);
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn unwritable_dir_is_a_clear_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(7);
+    // A file where the partition folder should be.
+    std::fs::write(dir.path().join("asset=BTC"), b"not a folder").unwrap();
+    let err = sink::write(&b, &req, dir.path(), &ParquetOptions::default()).unwrap_err();
+    assert!(matches!(err, SinkError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("asset=BTC"), "{err}");
+    no_temp_files(dir.path());
+
+    // A failure after the temp file exists: groups that do not tile the rows.
+    let dir = tempfile::tempdir().unwrap();
+    let w = CycleParquetWriter::new(&b.schema(), &req, 0, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
+    let g = w.encode_rows(&b, 0..3).unwrap();
+    assert!(matches!(w.finish(vec![g]), Err(SinkError::RowGroups(_))));
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn read_only_partition_folder_leaves_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(8);
+    let part = dir.path().join("asset=BTC/date=2026-11-24");
+    std::fs::create_dir_all(&part).unwrap();
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let res = sink::write(&b, &req, dir.path(), &ParquetOptions::default());
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if std::fs::metadata(&part).is_ok() && res.is_ok() {
+        // Running as root: permissions do not apply; nothing to check.
+        return;
+    }
+    assert!(matches!(res, Err(SinkError::Io { .. })), "{res:?}");
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn encode_early_in_any_order_splice_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, req) = small(9);
+    let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
+    // One row per group, encoded last-to-first (as out-of-order completions would), plus a
+    // group from a stand-alone small batch.
+    let mut groups: Vec<_> = (3..b.num_rows()).rev().map(|r| w.encode_rows(&b, r..r + 1).unwrap()).collect();
+    groups.push(w.encode_batch(0, &b.slice(0, 3)).unwrap());
+    let path = w.finish(groups).unwrap();
+    let (back, meta) = read(&path);
+    assert_eq!(meta.num_row_groups(), b.num_rows() - 2);
+    assert_same(&b, &back);
+}
+
+#[test]
+fn empty_cycle_and_all_null_cycle() {
+    for (rows, correct) in [(0, 0), (5, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (cols, req) = synthetic::cycle(rows, correct, 4, 3, 10);
+        let b = batch::build(cols, &req).unwrap();
+        for opts in [ParquetOptions::default(), ParquetOptions { overwrite: true, ..ParquetOptions::compact() }] {
+            let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, rows, dir.path(), PriceLayout::Float64, &opts).unwrap();
+            let groups = (rows > 0).then(|| w.encode_rows(&b, 0..rows).unwrap()).into_iter().collect();
+            let path = w.finish(groups).unwrap();
+            let (back, _) = read(&path);
+            assert_eq!(back.num_rows(), rows);
+            if rows > 0 {
+                assert_same(&b, &back);
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_paths_null_unless_correct_and_zero_copy() {
+    let (cols, req) = synthetic::cycle(10, 4, 3, 2, 11);
+    let ptr = cols.prices.as_ptr();
+    let verdicts = cols.verdict.clone();
+    let b = batch::build(cols, &req).unwrap();
+    let paths = b.column(b.num_columns() - 1).as_fixed_size_list();
+    for (r, v) in verdicts.iter().enumerate() {
+        assert_eq!(paths.is_valid(r), *v == Verdict::Correct);
+    }
+    let leaf = paths.values().as_fixed_size_list().values().as_primitive::<Float64Type>().values().as_ptr();
+    assert_eq!(leaf, ptr, "prices were copied");
+    let pt = b.column_by_name("process_time_s").unwrap();
+    for (r, v) in verdicts.iter().enumerate() {
+        assert_eq!(pt.is_null(r), *v == Verdict::NoResponse);
+    }
+    let _ = Arc::clone(&b.schema());
+}

@@ -34,13 +34,14 @@ fn replay(out: &Path, extra: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).expect("the summary is JSON")
 }
 
-fn check_with_python(parquet: &str, out: &Path) -> serde_json::Value {
+fn check_with_python(parquet: &str, out: &Path, mode: &str) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_replay.py");
     let o = Command::new(python())
         .arg(script)
         .arg(fixture())
         .arg(parquet)
         .arg(out)
+        .arg(mode)
         .output()
         .expect("running the interop Python");
     assert!(
@@ -61,7 +62,7 @@ fn replayed_small_fixture_reads_back_in_pyarrow_and_duckdb() {
     for k in ["read", "decode", "batch", "write", "total"] {
         assert!(summary["timings_ms"][k].as_f64().is_some(), "timing {k}");
     }
-    let checked = check_with_python(parquet, dir.path());
+    let checked = check_with_python(parquet, dir.path(), "default");
     // Our summary's verdict counts are the ones Python re-derived.
     assert_eq!(summary["verdicts"], checked["verdicts"]);
     assert_eq!(summary["rows"], checked["rows"]);
@@ -73,7 +74,7 @@ fn compact_mode_reads_back_the_same_prices() {
     let dir = tempfile::tempdir().unwrap();
     let summary = replay(dir.path(), &["--compact"]);
     // The checker compares prices as floats: decimals must decode to the identical doubles.
-    let checked = check_with_python(summary["parquet"].as_str().unwrap(), dir.path());
+    let checked = check_with_python(summary["parquet"].as_str().unwrap(), dir.path(), "compact");
     assert_eq!(summary["verdicts"], checked["verdicts"]);
 }
 

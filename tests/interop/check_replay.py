@@ -1,7 +1,7 @@
 """Reads a replayed cycle's Parquet file back with pyarrow and DuckDB and checks it against the
 recording it came from, re-deriving every verdict and price in plain Python.
 
-usage: check_replay.py RECORDING PARQUET OUT_DIR
+usage: check_replay.py RECORDING PARQUET OUT_DIR [default|compact]
 
 The verdict rules here are synth's `validate_responses` for well-formed JSON replies (what the
 fixture generator produces), written from its source rules independently of the Rust decoder:
@@ -47,7 +47,8 @@ def expected_verdict(req, status, error, body):
     return "CORRECT"
 
 
-def main(recording, parquet, out_dir):
+def main(recording, parquet, out_dir, mode="default"):
+    compact = mode == "compact"
     rec = pa.ipc.open_file(recording).read_all()
     req = json.loads(rec.schema.metadata[b"synth.request"])
     table = pq.read_table(parquet)
@@ -83,11 +84,20 @@ def main(recording, parquet, out_dir):
             for gp, wp in zip(g["paths"], prices):
                 assert len(gp) == points
                 for a, b in zip(gp, wp):
+                    # Compact mode stores decimals: their float() must be the very same double.
+                    a = float(a)
                     # Bit-for-bit: same double, sign of zero included.
                     assert a == float(b) and math.copysign(1, a) == math.copysign(1, float(b)), (a, b)
         else:
             assert g["paths"] is None, g["uid"]
-    assert table.schema.field("paths").type == pa.list_(pa.list_(pa.float64(), points), si["num_simulations"]), table.schema.field("paths").type
+    t = table.schema.field("paths").type
+    assert pa.types.is_fixed_size_list(t) and t.list_size == si["num_simulations"], t
+    assert pa.types.is_fixed_size_list(t.value_type) and t.value_type.list_size == points, t
+    leaf = t.value_type.value_type
+    if compact:
+        assert pa.types.is_decimal(leaf), leaf
+    else:
+        assert leaf == pa.float64(), leaf
 
     # An analyst's view: DuckDB over the hive layout sees the partitions as columns.
     con = duckdb.connect()

@@ -6,6 +6,8 @@
 //!   checked, and sized into a [`request::CycleShape`] (rows × paths × points).
 //! - [`call`]: what one miner call produced (status, transport error, timings, raw body): the unit
 //!   that crosses from I/O (or a recording) to decoding.
+//! - [`fetch`]: one HTTP call per miner under a total deadline and a body cap (live cycles).
+//! - [`queue`]: the lock-free hand-off of finished calls from I/O to the decode pool.
 //! - [`recording`]: Arrow IPC recordings of a cycle's raw calls, read and written; the replayable
 //!   input (see `schemas/recording.md`).
 //! - [`decode`]: one raw body → the validator's exact `format_validation` verdict, with the prices
@@ -16,6 +18,7 @@
 //! - [`pool`]: the process-wide rayon pool that decodes rows.
 //! - [`batch`]: the columns → one Arrow `RecordBatch`, sorted by uid, prices zero-copy.
 //! - [`sink`]: the batch → one Parquet file, hive-partitioned, temp name then rename.
+//! - [`live`]: signed requests → fetch → queue → decode → batch → Parquet, as bodies land.
 //! - [`replay`]: recording → decode → batch → Parquet, with the timing summary.
 //! - [`fixture`]: synthetic cycles (GBM paths in the Axon's byte layout) for tests and benches.
 
@@ -23,8 +26,11 @@ pub mod batch;
 pub mod call;
 pub mod columns;
 pub mod decode;
+pub mod fetch;
 pub mod fixture;
+pub mod live;
 pub mod pool;
+pub mod queue;
 pub mod recording;
 pub mod replay;
 pub mod request;

@@ -40,6 +40,9 @@ pub struct CycleSummary {
     pub verdicts: BTreeMap<String, usize>,
     pub body_bytes: u64,
     pub timings_ms: BTreeMap<&'static str, f64>,
+    /// Live cycles only: how many bodies were decoded before the last one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded_before_last_body: Option<usize>,
 }
 
 /// Replays `recording` into a Parquet file under `out_dir`.
@@ -77,7 +80,7 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
         ("write", ms(t_batch, t_write)),
         ("total", ms(t0, t_write)),
     ]);
-    Ok(CycleSummary { parquet, rows, verdicts, body_bytes: rec.body_bytes(), timings_ms })
+    Ok(CycleSummary { parquet, rows, verdicts, body_bytes: rec.body_bytes(), timings_ms, decoded_before_last_body: None })
 }
 
 /// Decodes every row of `cols` on the decode pool: `call(row)` gives the raw call that belongs in

@@ -1,0 +1,81 @@
+//! Fetch: one HTTP call per miner, all at once, each under a total wall-clock deadline.
+//!
+//! In: a signed [`OutgoingRequest`] per axon (from [`crate::wire`]), the cycle's deadline and body
+//! cap. Out: a [`FetchedCall`] per miner, finished, failed or cut at the deadline, with the body
+//! bytes exactly as received. The calls run on one current-thread tokio runtime: the work is
+//! waiting, and both cores are left to the decode pool.
+
+mod client;
+
+pub use client::{build_client, call_miner};
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::call::{CallError, RawCall};
+use crate::request::CycleShape;
+
+/// What goes on the wire to one miner. `headers` are in send order; `Host` and `Content-Length`
+/// are left to the HTTP stack (it writes the same values).
+#[derive(Clone, Debug)]
+pub struct OutgoingRequest {
+    /// `http://ip:port/Simulation`.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// The same bytes for every miner of a cycle: shared, never copied.
+    pub body: Bytes,
+}
+
+/// One finished miner call: the unit that goes through the queue to the decoder.
+#[derive(Debug)]
+pub struct FetchedCall {
+    /// Index of the axon in the request.
+    pub axon: usize,
+    pub status: Option<u16>,
+    pub error: Option<CallError>,
+    pub ttfb_ms: Option<f64>,
+    /// Cycle start → the call's end (completed, failed or cut).
+    pub elapsed_ms: f64,
+    /// When this call started: upstream's process time runs from here to "response parsed".
+    pub started: Instant,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl FetchedCall {
+    pub fn raw(&self) -> RawCall<'_> {
+        RawCall {
+            status: self.status,
+            error: self.error,
+            ttfb_ms: self.ttfb_ms,
+            elapsed_ms: self.elapsed_ms,
+            body: self.body.as_deref(),
+        }
+    }
+}
+
+/// The largest body worth reading: a valid reply's compact size for this shape, doubled.
+///
+/// A CORRECT price prints in at most 9 characters plus its comma (the digit rule allows 8 besides
+/// the point), so a compact valid body is at most `paths × (points × 10 + 2)` plus the envelope
+/// (< 2 KiB). The factor 2 leaves room for the longer spellings and whitespace that are still
+/// valid JSON for the validator. 1000 × 61: 2.4 MB; 1000 × 289: 11.6 MB.
+pub fn body_cap(shape: &CycleShape) -> usize {
+    let compact = shape.paths.saturating_mul(shape.points.saturating_mul(10).saturating_add(2));
+    compact.saturating_add(2048).saturating_mul(2)
+}
+
+/// The status code the classic bittensor dendrite reports for a failed call
+/// (`DENDRITE_ERROR_MAPPING`: timeout 408, connector error 503, disconnect 503, payload error 400,
+/// anything else 422). Synth's own httpx-based dendrite looks exceptions up in that same
+/// aiohttp-keyed table, so for it every transport failure falls through to 422; the verdict is
+/// the same "time out …" string either way, and nothing in synth stores the code.
+pub fn dendrite_status(error: CallError) -> u16 {
+    match error {
+        CallError::Timeout => 408,
+        CallError::Connect | CallError::Reset => 503,
+        CallError::TooLarge => 400,
+        CallError::Protocol | CallError::Cancelled => 422,
+    }
+}

@@ -1,0 +1,223 @@
+//! A live cycle: signed requests → fetch → queue → decode → columns → batch → Parquet.
+//!
+//! In: the cycle request and one signed [`OutgoingRequest`] per axon. Out: the Parquet file, an
+//! optional recording of every raw call, and a [`CycleSummary`] with the phase timings.
+//!
+//! Shape: the calling thread drives every miner call on a current-thread tokio runtime; as each
+//! call ends (body received, failed, or cut at the deadline) it goes into the [`CallQueue`] and a
+//! decode job is spawned on the persistent rayon pool, which writes that miner's verdict and prices
+//! into its preallocated row while the other miners are still sending. When the last call ends
+//! only the last body's decode, the batch and the file remain.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::batch;
+use crate::columns::CycleColumns;
+use crate::fetch::{self, FetchedCall, OutgoingRequest};
+use crate::pool::decode_pool;
+use crate::queue::{CallQueue, RowSlots};
+use crate::recording::{self, RecordedCall};
+use crate::replay::{decode_one, CycleSummary};
+use crate::request::{CycleRequest, Expected};
+use crate::sink::parquet::{self as parquet_sink, ParquetOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{0}")]
+    Request(#[from] crate::request::RequestError),
+    #[error("one signed request per axon is needed: {requests} requests for {axons} axons")]
+    Requests { requests: usize, axons: usize },
+    #[error("starting the I/O runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("building the record batch: {0}")]
+    Batch(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Sink(#[from] parquet_sink::SinkError),
+    #[error(transparent)]
+    Recording(#[from] recording::RecordingError),
+}
+
+pub struct LiveOptions {
+    pub out_dir: PathBuf,
+    pub parquet: ParquetOptions,
+    /// Also write every raw call as a recording (replayable with `synth-forward replay`).
+    pub record: Option<PathBuf>,
+    /// Milliseconds the caller spent signing, reported as `timings_ms.sign`.
+    pub sign_ms: f64,
+}
+
+/// Runs one cycle against the axons of `request`; `outgoing[i]` goes to `request.axons[i]`.
+pub fn run_cycle(
+    request: &CycleRequest,
+    outgoing: Vec<OutgoingRequest>,
+    opts: &LiveOptions,
+) -> Result<CycleSummary, LiveError> {
+    let cycle_start = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let shape = request.shape()?;
+    let n = request.axons.len();
+    if outgoing.len() != n {
+        return Err(LiveError::Requests { requests: outgoing.len(), axons: n });
+    }
+    let exp = Expected::from_input(&request.simulation_input);
+    let timeout = Duration::from_secs_f64(request.timeout_s);
+    let cap = fetch::body_cap(&shape);
+
+    // Output rows sorted by uid; `out_row[axon]` is where axon `axon` lands.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&a| request.axons[a].uid);
+    let mut out_row = vec![0usize; n];
+    for (row, &a) in order.iter().enumerate() {
+        out_row[a] = row;
+    }
+    let mut cols = CycleColumns::new(shape, n);
+    for (a, axon) in request.axons.iter().enumerate() {
+        cols.uid[out_row[a]] = axon.uid;
+        cols.hotkey[out_row[a]] = axon.hotkey.clone();
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(LiveError::Runtime)?;
+    let client = fetch::build_client(timeout)?;
+    let queue: CallQueue<FetchedCall> = CallQueue::with_capacity(n);
+    let kept: Vec<Mutex<Option<FetchedCall>>> =
+        (0..if opts.record.is_some() { n } else { 0 }).map(|_| Mutex::new(None)).collect();
+    let decode_busy_ns = AtomicU64::new(0);
+    let decoded = AtomicUsize::new(0);
+    let mut first_body: Option<Duration> = None;
+    let mut last_body: Option<Duration> = None;
+    let mut decoded_before_last_body = 0usize;
+
+    let CycleColumns { prices, verdict, process_time_s, status, error, ttfb_ms, elapsed_ms, response_bytes, .. } =
+        &mut cols;
+    let slots = RowSlots::new(prices, shape.slot_len(), verdict, process_time_s);
+    let network_end = decode_pool().in_place_scope(|scope| {
+        runtime.block_on(async {
+            let deadline = tokio::time::Instant::from_std(cycle_start + timeout);
+            let mut calls = tokio::task::JoinSet::new();
+            for (a, req) in outgoing.into_iter().enumerate() {
+                calls.spawn(fetch::call_miner(client.clone(), a, req, cycle_start, deadline, cap));
+            }
+            while let Some(joined) = calls.join_next().await {
+                let Ok(call) = joined else {
+                    // A call task cannot panic by construction; if one did, its row stays
+                    // "time out …" with no body, like any other failed call.
+                    tracing::error!("a miner call task failed: {joined:?}");
+                    continue;
+                };
+                let row = out_row[call.axon];
+                status[row] = call.status;
+                error[row] = call.error;
+                ttfb_ms[row] = call.ttfb_ms;
+                elapsed_ms[row] = call.elapsed_ms;
+                response_bytes[row] = call.body.as_ref().map_or(0, |b| b.len() as u64);
+                if call.body.is_some() && call.error.is_none() {
+                    let at = cycle_start.elapsed();
+                    first_body.get_or_insert(at);
+                    last_body = Some(at);
+                    decoded_before_last_body = decoded.load(Ordering::Relaxed);
+                }
+                if queue.push(call).is_err() {
+                    unreachable!("the queue holds one entry per axon");
+                }
+                scope.spawn(|_| {
+                    let Some(call) = queue.pop() else { return };
+                    let t = Instant::now();
+                    if let Some(out) = slots.take(out_row[call.axon]) {
+                        let v = decode_one(&exp, &call.raw(), out.prices);
+                        *out.process_time_s = v.arrived().then(|| call.started.elapsed().as_secs_f64());
+                        *out.verdict = v;
+                    }
+                    decode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    decoded.fetch_add(1, Ordering::Relaxed);
+                    if let Some(k) = kept.get(call.axon) {
+                        *k.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+                    }
+                });
+            }
+            Instant::now()
+        })
+    });
+    drop(slots);
+    let t_decoded = Instant::now();
+
+    let verdicts = cols.verdict_counts();
+    let rows = cols.rows();
+    let body_bytes: u64 = cols.response_bytes.iter().sum();
+    let batch = batch::build(cols, request)?;
+    let t_batch = Instant::now();
+    let parquet = parquet_sink::write(&batch, request, &opts.out_dir, &opts.parquet)?;
+    let t_write = Instant::now();
+
+    if let Some(path) = &opts.record {
+        let calls: Vec<RecordedCall> = kept
+            .into_iter()
+            .enumerate()
+            .map(|(a, k)| {
+                let call = k.into_inner().unwrap_or_else(|p| p.into_inner());
+                recorded(request, a, call)
+            })
+            .collect();
+        recording::write(path, request, &started_at, &calls, recording::Compression::None)?;
+    }
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut timings_ms = BTreeMap::from([
+        ("sign", opts.sign_ms),
+        ("decode_busy", decode_busy_ns.load(Ordering::Relaxed) as f64 / 1e6),
+        ("decode_tail", ms(t_decoded - network_end)),
+        ("batch", ms(t_batch - t_decoded)),
+        ("write", ms(t_write - t_batch)),
+        ("after_network", ms(t_write - network_end)),
+        ("network", ms(network_end - cycle_start)),
+        ("total", ms(t_write - cycle_start) + opts.sign_ms),
+    ]);
+    if let (Some(f), Some(l)) = (first_body, last_body) {
+        timings_ms.insert("first_body", ms(f));
+        timings_ms.insert("last_body", ms(l));
+    }
+    Ok(CycleSummary {
+        parquet,
+        rows,
+        verdicts,
+        body_bytes,
+        timings_ms,
+        decoded_before_last_body: Some(decoded_before_last_body),
+    })
+}
+
+/// A finished call as the recording stores it; an axon whose call never came back (impossible
+/// unless its task died) is recorded as cancelled.
+fn recorded(request: &CycleRequest, axon: usize, call: Option<FetchedCall>) -> RecordedCall {
+    let a = &request.axons[axon];
+    match call {
+        Some(c) => RecordedCall {
+            uid: a.uid,
+            hotkey: a.hotkey.clone(),
+            status: c.status,
+            error: c.error,
+            ttfb_ms: c.ttfb_ms,
+            elapsed_ms: c.elapsed_ms,
+            headers: Some(c.headers),
+            body: c.body,
+        },
+        None => RecordedCall {
+            uid: a.uid,
+            hotkey: a.hotkey.clone(),
+            status: None,
+            error: Some(crate::call::CallError::Cancelled),
+            ttfb_ms: None,
+            elapsed_ms: 0.0,
+            headers: None,
+            body: None,
+        },
+    }
+}

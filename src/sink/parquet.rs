@@ -28,7 +28,17 @@
 //!   (value / 10^s) to the identical double. Errors ([`SinkError::NotRepresentable`]) if no scale
 //!   ≤ 18 works; [`PriceEncoding::CompactOrFloat64`] falls back to the default instead.
 //!
-//! Measured figures and the command that produced them are in `schemas/output.md`.
+//! Measured on a synthetic hf-90mb-shaped batch (9.15 M CORRECT prices, 73.2 MB raw; full table
+//! and command in `schemas/output.md`; 2 shared cores under load ≈ 7, so wall times are high):
+//!
+//! | layout | bytes/price | wall ms | CPU ms (all threads) |
+//! |---|---|---|---|
+//! | default: BSS + ZSTD(1) | 5.41 | 398–459 | 192–276 |
+//! | PLAIN + ZSTD(3) | 3.71 | 1157 | 544 |
+//! | BSS + LZ4_RAW | 6.05 | 472 | 175 |
+//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.55 | 279–373 | 178–202 |
+//!
+//! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 
 mod file;
 pub mod prices;
@@ -85,13 +95,15 @@ pub enum PriceEncoding {
 #[derive(Clone, Debug)]
 pub struct ParquetOptions {
     pub prices: PriceEncoding,
-    /// Compression for every column chunk.
+    /// Compression of the `paths` column chunks (the scalar columns are stored uncompressed).
     pub compression: Compression,
     /// Encoding of DOUBLE prices: `BYTE_STREAM_SPLIT` or `PLAIN`. (Compact always uses
     /// DELTA_BINARY_PACKED.)
     pub float_encoding: Encoding,
     /// Row groups of the one-shot [`write`] hold at most this many CORRECT rows (plus any null
-    /// rows between them). Small groups encode in parallel; each CORRECT row is ~0.5 MB raw.
+    /// rows between them). Groups encode in parallel; each CORRECT row is ~0.5 MB raw. 16 (≈ 10
+    /// groups for hf-90mb) measured cheaper than 4 or 1 (fewer codec/page set-ups, slightly
+    /// smaller file) while still giving both cores work.
     pub correct_rows_per_group: usize,
     /// Replace an existing file instead of failing with [`SinkError::Exists`].
     pub overwrite: bool,
@@ -112,7 +124,7 @@ impl Default for ParquetOptions {
             prices: PriceEncoding::Float64,
             compression: Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
             float_encoding: Encoding::BYTE_STREAM_SPLIT,
-            correct_rows_per_group: 4,
+            correct_rows_per_group: 16,
             overwrite: false,
             fsync: true,
             paths_statistics: false,
@@ -256,9 +268,12 @@ impl CycleParquetWriter {
             PriceLayout::Float64 => opts.float_encoding,
             PriceLayout::Decimal { .. } => Encoding::DELTA_BINARY_PACKED,
         };
+        // Only `paths` is compressed: the scalar columns are a few KB per file, and a codec per
+        // scalar column chunk (14 per row group) costs more in context set-up than it saves.
         let mut props = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_1_0)
-            .set_compression(opts.compression)
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_column_compression(paths_col.clone(), opts.compression)
             .set_key_value_metadata(Some(kv))
             .set_column_dictionary_enabled(paths_col.clone(), false)
             .set_column_encoding(paths_col.clone(), paths_encoding)

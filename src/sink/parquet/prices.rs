@@ -48,7 +48,7 @@ const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0; // 2^53
 pub fn to_scaled(p: f64, scale: u8) -> Option<i64> {
     let pow = POW10[scale as usize];
     let m = (p * pow).round();
-    if !(m.abs() < MAX_MANTISSA) {
+    if m.is_nan() || m.abs() >= MAX_MANTISSA {
         return None;
     }
     let m = m as i64;

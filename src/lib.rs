@@ -20,6 +20,7 @@
 //! - [`sink`]: the batch → one Parquet file, hive-partitioned, temp name then rename.
 //! - [`live`]: signed requests → fetch → queue → decode → batch → Parquet, as bodies land.
 //! - [`replay`]: recording → decode → batch → Parquet, with the timing summary.
+//! - [`fleet`]: fake miners on loopback serving a recording (tests, demo, benches).
 //! - [`fixture`]: synthetic cycles (GBM paths in the Axon's byte layout) for tests and benches.
 
 pub mod batch;
@@ -28,6 +29,7 @@ pub mod columns;
 pub mod decode;
 pub mod fetch;
 pub mod fixture;
+pub mod fleet;
 pub mod live;
 pub mod pool;
 pub mod queue;

@@ -1,0 +1,217 @@
+//! A fleet of fake miners serving a recorded cycle over loopback.
+//!
+//! In: a [`Recording`] and [`FleetOptions`]. Out: one listening port per uid answering
+//! `POST /Simulation` with the recorded status, headers and body, each call completing at the
+//! recorded `elapsed_ms × time_scale` after the request arrived; `timeout` rows never answer,
+//! `connect` rows leave their port closed. Plus the cycle request that points at the fleet.
+//!
+//! Shutdown: the fleet runs on its own thread and current-thread runtime; [`Fleet::stop`] (or
+//! dropping the [`Fleet`]) signals every listener and connection task through one watch channel,
+//! then joins the thread, so no socket outlives the fleet.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::call::CallError;
+use crate::recording::Recording;
+use crate::request::{Axon, CycleRequest};
+
+/// Checks one request's signature headers; `Err` answers 401 with the reason.
+pub type Verifier = Arc<dyn Fn(&hyper::HeaderMap, &[u8], &str) -> Result<(), String> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct FleetOptions {
+    pub host: IpAddr,
+    /// uid i of the recording listens on `base_port + i`-th free slot; 0 = ephemeral ports.
+    pub base_port: u16,
+    /// Multiplies every recorded time; 0 answers at once.
+    pub time_scale: f64,
+    /// Check each request's signature (`--verify`).
+    pub verify: Option<Verifier>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("starting the fleet runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// One miner's recorded answer, owned by the fleet.
+struct Answer {
+    hotkey: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    after: Option<Duration>,
+}
+
+/// A running fleet. Dropping it stops it.
+pub struct Fleet {
+    request: CycleRequest,
+    stop: Option<watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Binds every port, then serves on a background thread.
+    pub fn start(rec: &Recording, opts: FleetOptions) -> Result<Fleet, FleetError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(FleetError::Runtime)?;
+        let mut request = rec.request.clone();
+        let mut listeners = Vec::new();
+        for row in 0..rec.rows() {
+            let call = rec.call(row);
+            let port = if opts.base_port == 0 { 0 } else { opts.base_port.saturating_add(row as u16) };
+            let addr = SocketAddr::new(opts.host, port);
+            // A `connect` row's port must refuse: bind it to learn a free port, then close it.
+            let listener = runtime
+                .block_on(TcpListener::bind(addr))
+                .map_err(|source| FleetError::Bind { addr, source })?;
+            let bound = listener.local_addr().map_err(|source| FleetError::Bind { addr, source })?;
+            let axon = Axon { uid: rec.uid(row), ip: opts.host.to_string(), port: bound.port(), hotkey: rec.hotkey(row).to_owned() };
+            if let Some(a) = request.axons.iter_mut().find(|a| a.uid == axon.uid) {
+                *a = axon;
+            }
+            if call.error == Some(CallError::Connect) {
+                drop(listener);
+                continue;
+            }
+            let after = match (call.error, call.status) {
+                (Some(CallError::Timeout), _) | (_, None) => None,
+                _ => Some(Duration::from_secs_f64((call.elapsed_ms * opts.time_scale / 1e3).max(0.0))),
+            };
+            let headers = rec
+                .headers(row)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding"))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let answer = Arc::new(Answer {
+                hotkey: rec.hotkey(row).to_owned(),
+                status: call.status.unwrap_or(200),
+                headers,
+                body: Bytes::copy_from_slice(call.body.unwrap_or_default()),
+                after,
+            });
+            listeners.push((listener, answer));
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let verify = opts.verify.clone();
+        let thread = std::thread::Builder::new()
+            .name("fleet".into())
+            .spawn(move || runtime.block_on(serve_all(listeners, verify, stop_rx)))
+            .map_err(FleetError::Runtime)?;
+        Ok(Fleet { request, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    /// The cycle request whose axons point at this fleet.
+    pub fn request(&self) -> &CycleRequest {
+        &self.request
+    }
+
+    /// Stops every listener and connection and waits for the fleet thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn serve_all(listeners: Vec<(TcpListener, Arc<Answer>)>, verify: Option<Verifier>, stop: watch::Receiver<bool>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (listener, answer) in listeners {
+        tasks.spawn(serve_one(listener, answer, verify.clone(), stop.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Accepts connections on one miner's port until the fleet stops.
+async fn serve_one(listener: TcpListener, answer: Arc<Answer>, verify: Option<Verifier>, mut stop: watch::Receiver<bool>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let answer = answer.clone();
+                let verify = verify.clone();
+                let mut stop = stop.clone();
+                conns.spawn(async move {
+                    let service = service_fn(move |req| respond(req, answer.clone(), verify.clone()));
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stop.changed() => {}
+                    }
+                });
+            }
+        }
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}
+
+async fn respond(req: Request<Incoming>, answer: Arc<Answer>, verify: Option<Verifier>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    use http_body_util::BodyExt;
+    let arrived = tokio::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    if parts.uri.path() != "/Simulation" {
+        return Ok(plain(StatusCode::NOT_FOUND, "no such synapse"));
+    }
+    if let Some(v) = &verify {
+        if let Err(why) = v(&parts.headers, &body, &answer.hotkey) {
+            return Ok(plain(StatusCode::UNAUTHORIZED, &why));
+        }
+    }
+    let Some(after) = answer.after else {
+        // A recorded timeout: never answer (the client's deadline ends the call).
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    tokio::time::sleep_until(arrived + after).await;
+    let mut resp = Response::new(Full::new(answer.body.clone()));
+    *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in &answer.headers {
+        if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v)) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{{\"message\":{:?}}}", text))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r
+}

@@ -4,6 +4,7 @@
 //!
 //! - [`request`]: the cycle request (simulation input, timeout, protocol, axons) is parsed and
 //!   checked, and sized into a [`request::CycleShape`] (rows × paths × points).
+//! - [`wire`]: the validator hotkey and each miner's signed request (`synapse`, `btauth/1`).
 //! - [`call`]: what one miner call produced (status, transport error, timings, raw body): the unit
 //!   that crosses from I/O (or a recording) to decoding.
 //! - [`recording`]: Arrow IPC recordings of a cycle's raw calls, read and written; the replayable
@@ -29,3 +30,4 @@ pub mod recording;
 pub mod replay;
 pub mod request;
 pub mod sink;
+pub mod wire;

@@ -142,10 +142,12 @@ impl Hotkey {
             }
             None => None,
         };
+        // `privateKey` is schnorrkel's 64-byte `SecretKey::to_bytes()` (scalar ++ nonce), as
+        // `bittensor_wallet` (sp_core's `to_raw_vec`) writes it.
         let from_private = match &raw.private_key {
             Some(s) => {
                 let bytes = Zeroizing::new(hex_field::<64>(s).map_err(|p| field_err("privateKey", p))?);
-                let secret = SecretKey::from_ed25519_bytes(&bytes[..])
+                let secret = SecretKey::from_bytes(&bytes[..])
                     .map_err(|_| field_err("privateKey", "is not a valid sr25519 secret key".into()))?;
                 Some(Hotkey::from_keypair(secret.to_keypair()))
             }

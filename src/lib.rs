@@ -4,6 +4,7 @@
 //!
 //! - [`request`]: the cycle request (simulation input, timeout, protocol, axons) is parsed and
 //!   checked, and sized into a [`request::CycleShape`] (rows × paths × points).
+//! - [`wire`]: the validator hotkey and each miner's signed request (`synapse`, `btauth/1`).
 //! - [`call`]: what one miner call produced (status, transport error, timings, raw body): the unit
 //!   that crosses from I/O (or a recording) to decoding.
 //! - [`fetch`]: one HTTP call per miner under a total deadline and a body cap (live cycles).
@@ -37,3 +38,4 @@ pub mod recording;
 pub mod replay;
 pub mod request;
 pub mod sink;
+pub mod wire;

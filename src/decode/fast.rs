@@ -131,12 +131,148 @@ fn swar_digits(b: &[u8], i: usize) -> Option<DigitRun> {
 
 /// Decides a status-200 body in the Axon's layout, or gives up (`None`).
 pub fn decode(exp: &Expected, body: &[u8], slot: &mut [f64]) -> Option<Verdict> {
+    decode_lane(exp, body, slot, simd_available())
+}
+
+/// [`decode`] with the path lane chosen: `simd` must only be true when the CPU has SSSE3 (the
+/// tests run both lanes on the same bodies).
+fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], simd: bool) -> Option<Verdict> {
     if slot.len() != exp.slot_len() {
         return None;
     }
-    let mut s = Scanner { b: body, i: 0 };
+    let mut s = Scanner { b: body, i: 0, simd: simd && simd_available() };
     let output = s.envelope(exp, slot)?;
     Some(verdict(exp, output))
+}
+
+/// Whether this CPU runs the SSSE3 path lane (std caches the answer: one atomic load).
+#[inline]
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("ssse3")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The SSSE3 lane's two kernels (x86-64 only; the SWAR loop is the fallback everywhere).
+#[cfg(target_arch = "x86_64")]
+mod sse {
+    use super::POW10;
+    use std::arch::x86_64::*;
+
+    /// The positions of `,` and `]` in `p[0..64]`, bit k for byte k.
+    ///
+    /// # Safety
+    /// `p[0..64]` must be readable. (SSE2 only: part of the x86-64 baseline.)
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) unsafe fn terminators(p: *const u8) -> u64 {
+        let comma = _mm_set1_epi8(b',' as i8);
+        let close = _mm_set1_epi8(b']' as i8);
+        let mut bits = 0u64;
+        for k in 0..4 {
+            // SAFETY: bytes 16k..16k+16 of the 64 the caller vouches for; unaligned load.
+            let x = unsafe { _mm_loadu_si128(p.add(16 * k).cast()) };
+            let hit = _mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, close));
+            bits |= u64::from(_mm_movemask_epi8(hit) as u16) << (16 * k);
+        }
+        bits
+    }
+
+    /// Shuffles for [`token`], one per (dot position `p` in 8..=14, integer digits `d` in
+    /// 1..=7) at index `(p - 8) * 8 + d`: output byte `j > p` is input byte `j` (the fraction),
+    /// `p - d < j <= p` is input byte `j - 1` (the integer part, moved over the dot), lower bytes
+    /// are zero (`0x80`). The digits end up as one right-aligned 16-digit number.
+    #[repr(align(16))]
+    struct Shuffles([[u8; 16]; 64]);
+
+    static CLOSE_DOT: Shuffles = {
+        let mut t = [[0x80u8; 16]; 64];
+        let mut p = 8;
+        while p <= 14 {
+            let mut d = 1;
+            while d <= 7 {
+                let mut j = p - d + 1;
+                while j < 16 {
+                    t[(p - 8) * 8 + d][j] = if j > p { j as u8 } else { (j - 1) as u8 };
+                    j += 1;
+                }
+                d += 1;
+            }
+            p += 1;
+        }
+        Shuffles(t)
+    };
+
+    /// The common price token `b[start..e]` = `-?[1-9]\d{0,6}\.\d{1,7}` (the shape of
+    /// [`super::common_token`], same value and verdict), from one 16-byte load that ends at the
+    /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape.
+    ///
+    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: in the digit region (after the
+    /// optional `-`) the only byte that is not a digit is the window's last `.`, at `p` in
+    /// 8..=14 (1–7 fraction digits) with 1–7 digits before it, the first not `0`. One `pshufb`
+    /// closes the gap of the dot and clears the bytes before the token; `pmaddubsw`/`pmaddwd`/
+    /// `packssdw`/`pmaddwd` turn the 16 digits into two 8-digit halves.
+    ///
+    /// Python's repr has the token's own digits (see `common_token`), so its length without the
+    /// point is `int_digits + max(significant_fraction_digits, 1) + neg` ≤ `len - 1`: a token of
+    /// ≤ 9 bytes always fits. Longer ones: with `q` the highest byte that is not `'0'` (≥ `p`,
+    /// the dot), the length is `max(q, p + 1) - 16 + len`.
+    ///
+    /// # Safety
+    /// SSSE3; `16 <= e < b.len()` and `start <= e`.
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
+        let len = e - start;
+        if len.wrapping_sub(3) > 13 {
+            return None; // shorter than `1.5` or longer than 16 bytes
+        }
+        // SAFETY: `16 <= e <= b.len()` (caller), so `b[e-16..e]` is in bounds; unaligned load.
+        let x = unsafe { _mm_loadu_si128(b.as_ptr().add(e - 16).cast()) };
+        let d = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
+        // Not a digit: `byte - '0'` ≥ 10 unsigned.
+        let not_digit = _mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(10)), d);
+        let not_digit = _mm_movemask_epi8(not_digit) as u32;
+        let dots = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
+        // SAFETY: `start < e < b.len()` (len ≥ 3).
+        let neg = unsafe { *b.get_unchecked(start) } == b'-';
+        // The first digit's byte (≤ 13 as len ≥ 3) and the window's last dot (0 if none).
+        let first = 16 - len + usize::from(neg);
+        let p = (31 - (dots | 1).leading_zeros()) as usize;
+        let odd = not_digit & (0xffff_u32 << first);
+        let int_digits = p.wrapping_sub(first);
+        let shape = (odd == 1 << p) // the dot is the one non-digit of the token…
+            & (p.wrapping_sub(8) < 7) // …with 1..=7 fraction digits…
+            & (int_digits.wrapping_sub(1) < 7); // …and 1..=7 integer digits
+        // SAFETY: `start + neg < e` (the dot lies between).
+        if !shape || unsafe { *b.get_unchecked(start + usize::from(neg)) } == b'0' {
+            return None; // `0.5`, `01.5`: the general readers
+        }
+        let shuffle = &CLOSE_DOT.0[((p - 8) * 8 + int_digits) & 63];
+        // SAFETY: a 16-byte row of a 16-aligned static.
+        let shuffle = unsafe { _mm_load_si128(shuffle.as_ptr().cast()) };
+        let v = _mm_shuffle_epi8(d, shuffle);
+        let v = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+        let v = _mm_madd_epi16(v, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+        let v = _mm_packs_epi32(v, v); // four 4-digit groups (< 10^4, no saturation)
+        let v = _mm_madd_epi16(v, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        let halves = _mm_cvtsi128_si64(v) as u64;
+        let m = (halves & 0xffff_ffff) * 100_000_000 + (halves >> 32);
+        // Below 1e14: exact as i64 and as f64; one correctly rounded division, as common_token.
+        let m = m as i64;
+        let value = (if neg { -m } else { m }) as f64 / POW10[15 - p];
+        let fits = len <= 9 || {
+            let zeros = _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) as u32;
+            let q = (31 - (!zeros & 0xffff).leading_zeros()) as usize;
+            q.max(p + 1) + len <= 24
+        };
+        Some((value, fits))
+    }
 }
 
 /// What the scan of `simulation_output` found, before the ordered checks run.
@@ -197,6 +333,8 @@ fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
+    /// Paths take the SSSE3 lane ([`Scanner::path_ssse3`]); only set when the CPU has SSSE3.
+    simd: bool,
 }
 
 /// The members of the synapse the scanner accepts, as bits, to refuse duplicates.
@@ -529,19 +667,42 @@ impl<'a> Scanner<'a> {
     }
 
     /// One path: `[number, …]`. Returns its length and the `str()` of its first price that
-    /// breaks the digit rule. Kept out of line: with the whole envelope inlined around it, the
+    /// breaks the digit rule. Takes the SSSE3 lane when the CPU has it, else the portable SWAR
+    /// loop; both give the same answer.
+    #[inline]
+    fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd {
+            // SAFETY: `simd` is only set when `is_x86_feature_detected!("ssse3")` said yes.
+            return unsafe { self.path_ssse3(dest) };
+        }
+        self.path_swar(dest)
+    }
+
+    /// The portable path loop. Kept out of line: with the whole envelope inlined around it, the
     /// token loop ran short of registers and spilled (≈ 175 instructions a price, ≈ 130 alone).
     #[inline(never)]
-    fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    fn path_swar(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.i += 1;
             return Some((0, None));
         }
+        let i = self.i;
+        self.path_from(dest, i, 0, None)
+    }
+
+    /// The rest of a path from the token at `b[i]`, `n` prices already read (the SWAR loop, and
+    /// the tail of the SSSE3 lane).
+    #[inline(always)]
+    fn path_from(
+        &mut self,
+        dest: &mut [f64],
+        mut i: usize,
+        mut n: usize,
+        mut bad: Option<String>,
+    ) -> Option<(u64, Option<String>)> {
         let b = self.b;
-        let mut i = self.i;
-        let mut n = 0usize;
-        let mut bad: Option<String> = None;
         loop {
             let (value, fits, end) = match common_token(b, i) {
                 Some(t) => t,
@@ -567,6 +728,96 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return None,
             }
+        }
+    }
+
+    /// The path loop on SSSE3: token ends come from a 64-byte bitmap of `,`/`]`, each token is
+    /// checked and parsed by [`sse::token`] from one 16-byte load that ends at its terminator.
+    /// Any token that lane does not take goes to [`Scanner::general_token`], which must end
+    /// exactly at the same terminator (else the body is not ours, as in the SWAR loop). The last
+    /// bytes of the body (< 64 left) take the SWAR loop.
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "ssse3")]
+    #[inline(never)]
+    unsafe fn path_ssse3(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some((0, None));
+        }
+        let b = self.b;
+        let mut i = self.i;
+        let mut n = 0usize;
+        let mut bad: Option<String> = None;
+        // `i >= 16`: every terminator `e` is then ≥ 16, so the token load `b[e-16..e]` is in
+        // bounds. A real body always has its paths far past byte 16.
+        'windows: while i >= 16 && i + 64 <= b.len() {
+            let w = i;
+            // SAFETY: `w + 64 <= b.len()` (loop condition), and SSSE3 ⊇ SSE2 is enabled.
+            let mut marks = unsafe { sse::terminators(b.as_ptr().add(w)) };
+            if marks == 0 {
+                break; // a token of 64+ bytes: the general loop reads it
+            }
+            loop {
+                let e = w + marks.trailing_zeros() as usize;
+                marks &= marks - 1;
+                // SAFETY: SSSE3 is enabled; 16 <= w <= i <= e < w + 64 <= b.len().
+                let (value, fits) = match unsafe { sse::token(b, i, e) } {
+                    Some(t) => t,
+                    None => self.general_token(i, e)?,
+                };
+                if n < dest.len() {
+                    dest[n] = value;
+                }
+                if !fits {
+                    self.note_bad(&mut bad, i, e, value);
+                }
+                n += 1;
+                // SAFETY: `e < w + 64 <= b.len()`.
+                if unsafe { *b.get_unchecked(e) } == b']' {
+                    self.i = e + 1;
+                    return Some((n as u64, bad));
+                }
+                i = e + 1;
+                if marks == 0 {
+                    continue 'windows;
+                }
+            }
+        }
+        self.path_from(dest, i, n, bad)
+    }
+
+    /// A token the SSSE3 lane did not take, `b[i..]` up to the first separator `b[e]`: the
+    /// general readers, which must stop exactly at `e` (`None`: not a number followed by a
+    /// separator, the body is for the exact path). Out of line so the hot loop keeps its
+    /// registers.
+    #[cfg(target_arch = "x86_64")]
+    #[cold]
+    #[inline(never)]
+    fn general_token(&mut self, i: usize, e: usize) -> Option<(f64, bool)> {
+        let (value, fits, end) = match common_token(self.b, i) {
+            Some(t) => t,
+            None => {
+                self.i = i;
+                let (v, f) = self.price()?;
+                (v, f, self.i)
+            }
+        };
+        // `e` is the first `,`/`]` at or after `i`, and no number token holds one, so ending
+        // anywhere else means a byte that is not a separator.
+        (end == e).then_some((value, fits))
+    }
+
+    /// Records the `str()` of the price `b[i..e]` that broke the digit rule, if it is the first.
+    #[cold]
+    #[inline(never)]
+    fn note_bad(&mut self, bad: &mut Option<String>, i: usize, e: usize, value: f64) {
+        if bad.is_none() {
+            self.i = e;
+            *bad = Some(self.price_str(i, value));
         }
     }
 
@@ -930,8 +1181,84 @@ mod props {
             })
     }
 
+    /// Price tokens for whole paths: mostly the common shape at every length (trailing zeros,
+    /// 8-digit integer parts, signs), plus every other number shape and some bytes that are not
+    /// numbers at all (the body then belongs to the exact path, in both lanes).
+    fn path_token() -> impl Strategy<Value = String> {
+        let common = (any::<bool>(), 1u64..100_000_000, "[0-9]{1,8}").prop_map(|(neg, int, frac)| {
+            format!("{}{int}.{frac}", if neg { "-" } else { "" })
+        });
+        let short = (1u64..1000, 0u32..1000).prop_map(|(int, frac)| format!("{int}.{frac}"));
+        prop_oneof![
+            30 => common,
+            15 => short,
+            10 => token(),
+            1 => "[-0-9.eE+]{1,6}",
+            1 => r#"[-0-9.eE+"x \[{}a]{0,4}"#,
+        ]
+    }
+
+    /// One body: `paths` in the reply, the name padded by `pad` bytes (every alignment of the
+    /// tokens against the 64-byte windows) and `tail` spaces after it (how close the last
+    /// tokens come to the end of the buffer).
+    fn body_of(paths: &[Vec<String>], pad: usize, tail: usize) -> Vec<u8> {
+        let mut s = format!(
+            r#"{{"name":"Simulation{}","simulation_input":{{"asset":"BTC"}},"simulation_output":[1795528920,60"#,
+            "x".repeat(pad)
+        );
+        for p in paths {
+            s.push_str(",[");
+            s.push_str(&p.join(","));
+            s.push(']');
+        }
+        s.push_str("]}");
+        s.push_str(&" ".repeat(tail));
+        s.into_bytes()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+        /// The SSSE3 lane (64-byte windows, 16-byte token loads, fallbacks, the SWAR tail) gives
+        /// the SWAR lane's verdict and slot bits on the same body, and the slot holds std's value
+        /// of every token when the body is decided.
+        #[test]
+        fn lanes_agree(
+            paths in (0usize..24, 1usize..4).prop_flat_map(|(points, n)| {
+                // Mostly paths of one length (so the price checks are reached), some not.
+                prop::collection::vec(
+                    prop_oneof![
+                        8 => prop::collection::vec(path_token(), points),
+                        1 => prop::collection::vec(path_token(), 0..24),
+                    ],
+                    n,
+                )
+            }),
+            pad in 0usize..64,
+            tail in 0usize..80,
+        ) {
+            let points = paths[0].len();
+            let e = Expected { start: Some(1795528920), increment: 60, paths: paths.len() as i64, points: points as i64 };
+            let body = body_of(&paths, pad, tail);
+            let mut slot_simd = vec![f64::NAN; e.slot_len()];
+            let mut slot_swar = vec![f64::NAN; e.slot_len()];
+            let v_simd = decode_lane(&e, &body, &mut slot_simd, true);
+            let v_swar = decode_lane(&e, &body, &mut slot_swar, false);
+            prop_assert_eq!(&v_simd, &v_swar, "{}", String::from_utf8_lossy(&body));
+            if v_simd.is_some() {
+                let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                prop_assert_eq!(bits(&slot_simd), bits(&slot_swar));
+            }
+            if v_simd.as_ref().is_some_and(|v| v.is_correct()) {
+                for (tok, got) in paths.iter().flatten().zip(&slot_simd) {
+                    let want: f64 = match tok.parse::<i128>() {
+                        Ok(i) => i as f64,
+                        Err(_) => tok.parse().unwrap(),
+                    };
+                    prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", tok);
+                }
+            }
+        }
 
         /// The fused parse gives std's correctly rounded value and the digit count of Python's
         /// repr (pyrepr is itself checked against CPython in tests/pyrepr_python.rs).
@@ -939,7 +1266,7 @@ mod props {
         fn fused_price_matches_std_and_repr(tok in token()) {
             // Followed by the byte a path puts there, and padding, as in a real body.
             let text = format!("{tok},1.0,2.0]");
-            let mut s = Scanner { b: text.as_bytes(), i: 0 };
+            let mut s = Scanner { b: text.as_bytes(), i: 0, simd: false };
             let (v, fits) = s.price().expect("a valid token");
             prop_assert_eq!(s.i, tok.len());
             let is_int = !tok.contains(['.', 'e']);

@@ -161,7 +161,6 @@ fn simd_available() -> bool {
 /// The SSSE3 lane's two kernels (x86-64 only; the SWAR loop is the fallback everywhere).
 #[cfg(target_arch = "x86_64")]
 mod sse {
-    use super::POW10;
     use std::arch::x86_64::*;
 
     /// The positions of `,` and `]` in `p[0..64]`, bit k for byte k.
@@ -183,45 +182,131 @@ mod sse {
         bits
     }
 
-    /// Shuffles for [`token`], one per (dot position `p` in 8..=14, integer digits `d` in
-    /// 1..=7) at index `(p - 8) * 8 + d`: output byte `j > p` is input byte `j` (the fraction),
-    /// `p - d < j <= p` is input byte `j - 1` (the integer part, moved over the dot), lower bytes
-    /// are zero (`0x80`). The digits end up as one right-aligned 16-digit number.
+    /// Why [`run`] stopped.
+    pub(super) enum Stop {
+        /// The path ends at `b[e] == ']'`.
+        Close { e: usize },
+        /// `b[i..e]` (ended by `b[e]`) is not the lane's shape: for the general readers.
+        Other { i: usize, e: usize },
+        /// `b[i..e]` (ended by `b[e]`) breaks the digit rule; its value is stored and counted.
+        Misfit { i: usize, e: usize, value: f64 },
+        /// Less than 64 bytes left, a token of 64+ bytes, or `dest` is full: the SWAR loop
+        /// goes on from the token at `b[i]`.
+        Tail { i: usize },
+    }
+
+    /// Reads the path's tokens from `b[i]` while they take the lane's fast shape and fit the
+    /// digit rule, storing them from `dest[n]` on. Returns why it stopped and the new `n`.
+    ///
+    /// Token ends come from a 64-byte bitmap of `,`/`]` ([`terminators`]); each token is
+    /// checked and parsed by [`token`] from one 16-byte load that ends at its terminator. No
+    /// calls inside, so every value of the loop stays in a register.
+    ///
+    /// # Safety
+    /// SSSE3; `i >= 16`.
+    #[target_feature(enable = "ssse3")]
+    #[inline(never)]
+    pub(super) unsafe fn run(b: &[u8], mut i: usize, dest: &mut [f64], mut n: usize) -> (Stop, usize) {
+        while i + 64 <= b.len() {
+            let w = i;
+            // SAFETY: `w + 64 <= b.len()` (loop condition).
+            let mut marks = unsafe { terminators(b.as_ptr().add(w)) };
+            if marks == 0 {
+                break; // a token of 64+ bytes
+            }
+            loop {
+                let e = w + marks.trailing_zeros() as usize;
+                marks &= marks - 1;
+                // SAFETY: SSSE3; 16 <= i <= e < w + 64 <= b.len() (i ≥ 16 from the caller).
+                let Some((value, fits)) = (unsafe { token(b, i, e) }) else {
+                    return (Stop::Other { i, e }, n);
+                };
+                let Some(slot) = dest.get_mut(n) else {
+                    return (Stop::Tail { i }, n);
+                };
+                *slot = value;
+                n += 1;
+                if !fits {
+                    return (Stop::Misfit { i, e, value }, n);
+                }
+                // SAFETY: `e < w + 64 <= b.len()`.
+                if unsafe { *b.get_unchecked(e) } == b']' {
+                    return (Stop::Close { e }, n);
+                }
+                i = e + 1;
+                if marks == 0 {
+                    break;
+                }
+            }
+        }
+        (Stop::Tail { i }, n)
+    }
+
+    /// Per token length `len` (3..=16) and dot position `p` (byte of the right-aligned
+    /// 16-byte window): whether `-`-less `[1-9]\d{0,6}\.\d{1,7}` can have its dot there (1–7
+    /// integer digits: `p` in `17 - len ..= 23 - len`; 1–7 fraction digits: `p` in 8..=14), as
+    /// a bit per `p`.
+    static DOT_OK: [u16; 17] = {
+        let mut t = [0u16; 17];
+        let mut len = 3;
+        while len <= 16 {
+            let mut p = 8;
+            while p <= 14 {
+                if p + len >= 17 && p + len <= 23 {
+                    t[len] |= 1 << p;
+                }
+                p += 1;
+            }
+            len += 1;
+        }
+        t
+    };
+
+    /// Shuffles for [`token`] at index `len * 16 + p` (rows where `DOT_OK` allows the pair):
+    /// output byte `j > p` is input byte `j` (the fraction), `16 - len < j <= p` is input byte
+    /// `j - 1` (the integer part, moved over the dot), lower bytes are zero (`0x80`). The digits
+    /// end up as one right-aligned 16-digit number.
     #[repr(align(16))]
-    struct Shuffles([[u8; 16]; 64]);
+    struct Shuffles([[u8; 16]; 17 * 16]);
 
     static CLOSE_DOT: Shuffles = {
-        let mut t = [[0x80u8; 16]; 64];
-        let mut p = 8;
-        while p <= 14 {
-            let mut d = 1;
-            while d <= 7 {
-                let mut j = p - d + 1;
-                while j < 16 {
-                    t[(p - 8) * 8 + d][j] = if j > p { j as u8 } else { (j - 1) as u8 };
-                    j += 1;
+        let mut t = [[0x80u8; 16]; 17 * 16];
+        let mut len = 3;
+        while len <= 16 {
+            let mut p = 8;
+            while p <= 14 {
+                if DOT_OK[len] >> p & 1 == 1 {
+                    let mut j = 17 - len;
+                    while j < 16 {
+                        t[len * 16 + p][j] = if j > p { j as u8 } else { (j - 1) as u8 };
+                        j += 1;
+                    }
                 }
-                d += 1;
+                p += 1;
             }
-            p += 1;
+            len += 1;
         }
         Shuffles(t)
     };
 
-    /// The common price token `b[start..e]` = `-?[1-9]\d{0,6}\.\d{1,7}` (the shape of
+    /// `10^(15 - p)`: the divisor for a dot at byte `p` (8..=14) of the window.
+    static SCALE: [f64; 16] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1.0];
+
+    /// The common positive price token `b[start..e]` = `[1-9]\d{0,6}\.\d{1,7}` (the shape of
     /// [`super::common_token`], same value and verdict), from one 16-byte load that ends at the
-    /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape.
+    /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape
+    /// (a sign, an exponent, `0.5`, …: the general readers take it).
     ///
-    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: in the digit region (after the
-    /// optional `-`) the only byte that is not a digit is the window's last `.`, at `p` in
-    /// 8..=14 (1–7 fraction digits) with 1–7 digits before it, the first not `0`. One `pshufb`
-    /// closes the gap of the dot and clears the bytes before the token; `pmaddubsw`/`pmaddwd`/
-    /// `packssdw`/`pmaddwd` turn the 16 digits into two 8-digit halves.
+    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: in the token's bytes the only
+    /// one that is not a digit is the window's last `.`, at a `p` that `DOT_OK` allows for this
+    /// length, and the first byte is not `0`. One `pshufb` closes the gap of the dot and clears
+    /// the bytes before the token; `pmaddubsw`/`pmaddwd`/`packssdw`/`pmaddwd` turn the 16 digits
+    /// into two 8-digit halves.
     ///
     /// Python's repr has the token's own digits (see `common_token`), so its length without the
-    /// point is `int_digits + max(significant_fraction_digits, 1) + neg` ≤ `len - 1`: a token of
-    /// ≤ 9 bytes always fits. Longer ones: with `q` the highest byte that is not `'0'` (≥ `p`,
-    /// the dot), the length is `max(q, p + 1) - 16 + len`.
+    /// point is `int_digits + max(significant_fraction_digits, 1)` ≤ `len - 1`: a token of ≤ 9
+    /// bytes always fits. Longer ones: with `q` the highest byte that is not `'0'` (≥ `p`, the
+    /// dot), the length is `max(q, p + 1) - 16 + len`.
     ///
     /// # Safety
     /// SSSE3; `16 <= e < b.len()` and `start <= e`.
@@ -239,21 +324,16 @@ mod sse {
         let not_digit = _mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(10)), d);
         let not_digit = _mm_movemask_epi8(not_digit) as u32;
         let dots = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
-        // SAFETY: `start < e < b.len()` (len ≥ 3).
-        let neg = unsafe { *b.get_unchecked(start) } == b'-';
-        // The first digit's byte (≤ 13 as len ≥ 3) and the window's last dot (0 if none).
-        let first = 16 - len + usize::from(neg);
+        // The window's last dot (0 if none) must be the token's one non-digit byte.
         let p = (31 - (dots | 1).leading_zeros()) as usize;
-        let odd = not_digit & (0xffff_u32 << first);
-        let int_digits = p.wrapping_sub(first);
-        let shape = (odd == 1 << p) // the dot is the one non-digit of the token…
-            & (p.wrapping_sub(8) < 7) // …with 1..=7 fraction digits…
-            & (int_digits.wrapping_sub(1) < 7); // …and 1..=7 integer digits
-        // SAFETY: `start + neg < e` (the dot lies between).
-        if !shape || unsafe { *b.get_unchecked(start + usize::from(neg)) } == b'0' {
-            return None; // `0.5`, `01.5`: the general readers
+        let dot = 1u32 << p;
+        let odd = not_digit & (0xffff_u32 << (16 - len));
+        // SAFETY: `start < e < b.len()` (len ≥ 3).
+        let lead = unsafe { *b.get_unchecked(start) };
+        if odd != dot || u32::from(DOT_OK[len]) & dot == 0 || lead == b'0' {
+            return None;
         }
-        let shuffle = &CLOSE_DOT.0[((p - 8) * 8 + int_digits) & 63];
+        let shuffle = &CLOSE_DOT.0[len * 16 + (p & 15)]; // len ≤ 16: in bounds
         // SAFETY: a 16-byte row of a 16-aligned static.
         let shuffle = unsafe { _mm_load_si128(shuffle.as_ptr().cast()) };
         let v = _mm_shuffle_epi8(d, shuffle);
@@ -264,8 +344,7 @@ mod sse {
         let halves = _mm_cvtsi128_si64(v) as u64;
         let m = (halves & 0xffff_ffff) * 100_000_000 + (halves >> 32);
         // Below 1e14: exact as i64 and as f64; one correctly rounded division, as common_token.
-        let m = m as i64;
-        let value = (if neg { -m } else { m }) as f64 / POW10[15 - p];
+        let value = m as i64 as f64 / SCALE[p & 15];
         let fits = len <= 9 || {
             let zeros = _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) as u32;
             let q = (31 - (!zeros & 0xffff).leading_zeros()) as usize;
@@ -731,17 +810,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The path loop on SSSE3: token ends come from a 64-byte bitmap of `,`/`]`, each token is
-    /// checked and parsed by [`sse::token`] from one 16-byte load that ends at its terminator.
-    /// Any token that lane does not take goes to [`Scanner::general_token`], which must end
-    /// exactly at the same terminator (else the body is not ours, as in the SWAR loop). The last
-    /// bytes of the body (< 64 left) take the SWAR loop.
+    /// The path loop on SSSE3: [`sse::run`] reads tokens until one needs help (another shape,
+    /// a price that breaks the digit rule), the path ends, or the body does; this loop gives that
+    /// help and starts it again. The last bytes of the body (< 64 left) take the SWAR loop.
     ///
     /// # Safety
     /// The CPU must support SSSE3.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "ssse3")]
-    #[inline(never)]
     unsafe fn path_ssse3(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
@@ -752,42 +827,39 @@ impl<'a> Scanner<'a> {
         let mut i = self.i;
         let mut n = 0usize;
         let mut bad: Option<String> = None;
-        // `i >= 16`: every terminator `e` is then ≥ 16, so the token load `b[e-16..e]` is in
-        // bounds. A real body always has its paths far past byte 16.
-        'windows: while i >= 16 && i + 64 <= b.len() {
-            let w = i;
-            // SAFETY: `w + 64 <= b.len()` (loop condition), and SSSE3 ⊇ SSE2 is enabled.
-            let mut marks = unsafe { sse::terminators(b.as_ptr().add(w)) };
-            if marks == 0 {
-                break; // a token of 64+ bytes: the general loop reads it
-            }
-            loop {
-                let e = w + marks.trailing_zeros() as usize;
-                marks &= marks - 1;
-                // SAFETY: SSSE3 is enabled; 16 <= w <= i <= e < w + 64 <= b.len().
-                let (value, fits) = match unsafe { sse::token(b, i, e) } {
-                    Some(t) => t,
-                    None => self.general_token(i, e)?,
-                };
-                if n < dest.len() {
-                    dest[n] = value;
-                }
-                if !fits {
-                    self.note_bad(&mut bad, i, e, value);
-                }
-                n += 1;
-                // SAFETY: `e < w + 64 <= b.len()`.
-                if unsafe { *b.get_unchecked(e) } == b']' {
-                    self.i = e + 1;
-                    return Some((n as u64, bad));
-                }
-                i = e + 1;
-                if marks == 0 {
-                    continue 'windows;
-                }
-            }
+        if i < 16 {
+            // Not in a real body; `run` needs 16 bytes before every token.
+            return self.path_from(dest, i, n, bad);
         }
-        self.path_from(dest, i, n, bad)
+        loop {
+            // SAFETY: SSSE3 (caller); 16 <= i (checked above, and i only grows).
+            let (stop, read) = unsafe { sse::run(b, i, dest, n) };
+            n = read;
+            let e = match stop {
+                sse::Stop::Close { e } => e,
+                sse::Stop::Tail { i } => return self.path_from(dest, i, n, bad),
+                sse::Stop::Misfit { i, e, value } => {
+                    self.note_bad(&mut bad, i, e, value);
+                    e
+                }
+                sse::Stop::Other { i, e } => {
+                    let (value, fits) = self.general_token(i, e)?;
+                    if let Some(d) = dest.get_mut(n) {
+                        *d = value;
+                    }
+                    n += 1;
+                    if !fits {
+                        self.note_bad(&mut bad, i, e, value);
+                    }
+                    e
+                }
+            };
+            if b[e] == b']' {
+                self.i = e + 1;
+                return Some((n as u64, bad));
+            }
+            i = e + 1;
+        }
     }
 
     /// A token the SSSE3 lane did not take, `b[i..]` up to the first separator `b[e]`: the

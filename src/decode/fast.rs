@@ -131,30 +131,53 @@ fn swar_digits(b: &[u8], i: usize) -> Option<DigitRun> {
 
 /// Decides a status-200 body in the Axon's layout, or gives up (`None`).
 pub fn decode(exp: &Expected, body: &[u8], slot: &mut [f64]) -> Option<Verdict> {
-    decode_lane(exp, body, slot, simd_available())
+    decode_lane(exp, body, slot, Lane::best())
 }
 
-/// [`decode`] with the path lane chosen: `simd` must only be true when the CPU has SSSE3 (the
-/// tests run both lanes on the same bodies).
-fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], simd: bool) -> Option<Verdict> {
-    if slot.len() != exp.slot_len() {
+/// [`decode`] with the path loop chosen (the tests run every lane this CPU has on the same
+/// bodies). `lane` must be one the CPU supports ([`Lane::supported`]).
+fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], lane: Lane) -> Option<Verdict> {
+    if slot.len() != exp.slot_len() || !lane.supported() {
         return None;
     }
-    let mut s = Scanner { b: body, i: 0, simd: simd && simd_available() };
+    let mut s = Scanner { b: body, i: 0, lane };
     let output = s.envelope(exp, slot)?;
     Some(verdict(exp, output))
 }
 
-/// Whether this CPU runs the SSSE3 path lane (std caches the answer: one atomic load).
-#[inline]
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("ssse3")
+/// Which path loop runs. All give the same answer; they differ in speed only.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lane {
+    /// Portable: eight bytes at a time in a `u64` ([`Scanner::path_swar`]).
+    Swar,
+    /// x86-64 with SSSE3 ([`Scanner::path_simd`]).
+    Ssse3,
+    /// x86-64-v3: AVX2, BMI1/2, LZCNT, POPCNT (the same loop, VEX-encoded, 32-byte loads).
+    Avx2,
+}
+
+impl Lane {
+    /// The fastest lane this CPU runs (std caches the feature bits: a few atomic loads).
+    fn best() -> Lane {
+        [Lane::Avx2, Lane::Ssse3].into_iter().find(|l| l.supported()).unwrap_or(Lane::Swar)
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            match self {
+                Lane::Swar => true,
+                Lane::Ssse3 => has!("ssse3"),
+                Lane::Avx2 => {
+                    has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Lane::Swar
+        }
     }
 }
 
@@ -163,13 +186,13 @@ fn simd_available() -> bool {
 mod sse {
     use std::arch::x86_64::*;
 
-    /// The positions of `,` and `]` in `p[0..64]`, bit k for byte k.
+    /// The positions of `,` and `]` in `p[0..64]`, bit k for byte k (SSE2: four 16-byte loads).
     ///
     /// # Safety
-    /// `p[0..64]` must be readable. (SSE2 only: part of the x86-64 baseline.)
+    /// `p[0..64]` must be readable. (SSE2 is part of the x86-64 baseline.)
     #[inline]
     #[target_feature(enable = "sse2")]
-    pub(super) unsafe fn terminators(p: *const u8) -> u64 {
+    unsafe fn terminators_sse2(p: *const u8) -> u64 {
         let comma = _mm_set1_epi8(b',' as i8);
         let close = _mm_set1_epi8(b']' as i8);
         let mut bits = 0u64;
@@ -182,7 +205,26 @@ mod sse {
         bits
     }
 
-    /// Why [`run`] stopped.
+    /// [`terminators_sse2`] with two 32-byte loads.
+    ///
+    /// # Safety
+    /// AVX2; `p[0..64]` must be readable.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn terminators_avx2(p: *const u8) -> u64 {
+        let comma = _mm256_set1_epi8(b',' as i8);
+        let close = _mm256_set1_epi8(b']' as i8);
+        let mut bits = 0u64;
+        for k in 0..2 {
+            // SAFETY: bytes 32k..32k+32 of the 64 the caller vouches for; unaligned load.
+            let x = unsafe { _mm256_loadu_si256(p.add(32 * k).cast()) };
+            let hit = _mm256_or_si256(_mm256_cmpeq_epi8(x, comma), _mm256_cmpeq_epi8(x, close));
+            bits |= u64::from(_mm256_movemask_epi8(hit) as u32) << (32 * k);
+        }
+        bits
+    }
+
+    /// Why a run stopped.
     pub(super) enum Stop {
         /// The path ends at `b[e] == ']'`.
         Close { e: usize },
@@ -195,65 +237,95 @@ mod sse {
         Tail { i: usize },
     }
 
-    /// Reads the path's tokens from `b[i]` while they take the lane's fast shape and fit the
-    /// digit rule, storing them from `dest[n]` on. Returns why it stopped and the new `n`.
-    ///
-    /// Token ends come from a 64-byte bitmap of `,`/`]` ([`terminators`]); each token is
-    /// checked and parsed by [`token`] from one 16-byte load that ends at its terminator. No
-    /// calls inside, so every value of the loop stays in a register.
-    ///
-    /// # Safety
-    /// SSSE3; `i >= 16`.
-    #[target_feature(enable = "ssse3")]
-    #[inline(never)]
-    pub(super) unsafe fn run(b: &[u8], mut i: usize, dest: &mut [f64], mut n: usize) -> (Stop, usize) {
-        while i + 64 <= b.len() {
-            let w = i;
-            // SAFETY: `w + 64 <= b.len()` (loop condition).
-            let mut marks = unsafe { terminators(b.as_ptr().add(w)) };
-            if marks == 0 {
-                break; // a token of 64+ bytes
+    /// Stamps out the run loop for one set of CPU features (the same source; the compiler picks
+    /// the encodings: VEX and BMI2 shifts for `avx2`).
+    macro_rules! run_fn {
+        ($(#[$doc:meta])* $name:ident, $features:literal, $terminators:ident) => {
+            $(#[$doc])*
+            ///
+            /// Reads the path's tokens from `b[i]` while they take the lane's fast shape and fit
+            /// the digit rule, storing them from `dest[n]` on. Returns why it stopped and the new
+            /// `n`. Token ends come from a 64-byte bitmap of `,`/`]`; each token is checked and
+            /// parsed by [`token`] from one 16-byte load that ends at its terminator. No calls
+            /// inside, so every value of the loop stays in a register.
+            ///
+            /// # Safety
+            /// The CPU features named; `i >= 16`.
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            pub(super) unsafe fn $name(
+                b: &[u8],
+                mut i: usize,
+                dest: &mut [f64],
+                mut n: usize,
+            ) -> (Stop, usize) {
+                while i + 64 <= b.len() {
+                    let w = i;
+                    // SAFETY: `w + 64 <= b.len()` (loop condition); the features are enabled.
+                    let mut marks = unsafe { $terminators(b.as_ptr().add(w)) };
+                    if marks == 0 {
+                        break; // a token of 64+ bytes
+                    }
+                    loop {
+                        let e = w + marks.trailing_zeros() as usize;
+                        marks &= marks - 1;
+                        // SAFETY: SSSE3; 16 <= i <= e < w + 64 <= b.len() (i ≥ 16: caller).
+                        let Some((value, fits)) = (unsafe { token(b, i, e) }) else {
+                            return (Stop::Other { i, e }, n);
+                        };
+                        let Some(slot) = dest.get_mut(n) else {
+                            return (Stop::Tail { i }, n);
+                        };
+                        *slot = value;
+                        n += 1;
+                        if !fits {
+                            return (Stop::Misfit { i, e, value }, n);
+                        }
+                        // SAFETY: `e < w + 64 <= b.len()`.
+                        if unsafe { *b.get_unchecked(e) } == b']' {
+                            return (Stop::Close { e }, n);
+                        }
+                        i = e + 1;
+                        if marks == 0 {
+                            break;
+                        }
+                    }
+                }
+                (Stop::Tail { i }, n)
             }
-            loop {
-                let e = w + marks.trailing_zeros() as usize;
-                marks &= marks - 1;
-                // SAFETY: SSSE3; 16 <= i <= e < w + 64 <= b.len() (i ≥ 16 from the caller).
-                let Some((value, fits)) = (unsafe { token(b, i, e) }) else {
-                    return (Stop::Other { i, e }, n);
-                };
-                let Some(slot) = dest.get_mut(n) else {
-                    return (Stop::Tail { i }, n);
-                };
-                *slot = value;
-                n += 1;
-                if !fits {
-                    return (Stop::Misfit { i, e, value }, n);
-                }
-                // SAFETY: `e < w + 64 <= b.len()`.
-                if unsafe { *b.get_unchecked(e) } == b']' {
-                    return (Stop::Close { e }, n);
-                }
-                i = e + 1;
-                if marks == 0 {
-                    break;
-                }
-            }
-        }
-        (Stop::Tail { i }, n)
+        };
     }
 
-    /// Per token length `len` (3..=16) and dot position `p` (byte of the right-aligned
-    /// 16-byte window): whether `-`-less `[1-9]\d{0,6}\.\d{1,7}` can have its dot there (1–7
-    /// integer digits: `p` in `17 - len ..= 23 - len`; 1–7 fraction digits: `p` in 8..=14), as
-    /// a bit per `p`.
-    static DOT_OK: [u16; 17] = {
-        let mut t = [0u16; 17];
+    run_fn!(
+        /// The path loop on SSSE3 (any x86-64 since about 2008).
+        run_ssse3,
+        "ssse3",
+        terminators_sse2
+    );
+    run_fn!(
+        /// The path loop on x86-64-v3 (AVX2, BMI1/2, LZCNT): the same code, VEX-encoded.
+        run_avx2,
+        "avx2,bmi1,bmi2,lzcnt,popcnt",
+        terminators_avx2
+    );
+
+    /// The token lengths [`token`] takes: 3 (`1.5`) to 16 bytes.
+    const MAX_LEN: usize = 16;
+
+    /// Per token length `len` (any: the table covers every distance to the next separator in a
+    /// 64-byte window): the token's bytes in the right-aligned 16-byte window (low half,
+    /// `0xffff << (16 - len)`), and where `[1-9]\d{0,6}\.\d{1,7}` can have its dot (high half,
+    /// bit `16 + p`: 1–7 integer digits, `p` in `17 - len ..= 23 - len`; 1–7 fraction digits,
+    /// `p` in 8..=14). Zero outside 3..=16, lengths no such token has.
+    static SHAPE: [u32; 64] = {
+        let mut t = [0u32; 64];
         let mut len = 3;
-        while len <= 16 {
+        while len <= MAX_LEN {
+            t[len] = (0xffff_u32 << (16 - len)) & 0xffff;
             let mut p = 8;
             while p <= 14 {
                 if p + len >= 17 && p + len <= 23 {
-                    t[len] |= 1 << p;
+                    t[len] |= 1 << (16 + p);
                 }
                 p += 1;
             }
@@ -262,23 +334,24 @@ mod sse {
         t
     };
 
-    /// Shuffles for [`token`] at index `len * 16 + p` (rows where `DOT_OK` allows the pair):
-    /// output byte `j > p` is input byte `j` (the fraction), `16 - len < j <= p` is input byte
-    /// `j - 1` (the integer part, moved over the dot), lower bytes are zero (`0x80`). The digits
-    /// end up as one right-aligned 16-digit number.
+    /// Shuffles for [`token`] at index `len * 16 + p`, for the pairs `SHAPE` allows: the
+    /// token's digits without the dot (`16 - len < j <= p`: input byte `j - 1`; `j > p`: input
+    /// byte `j`), as one right-aligned number ending at byte 15, or at byte 7 when `len <= 9`
+    /// (≤ 8 digits: the first 32-bit lane holds it all). Other bytes are zero (`0x80`).
     #[repr(align(16))]
-    struct Shuffles([[u8; 16]; 17 * 16]);
+    struct Shuffles([[u8; 16]; (MAX_LEN + 1) * 16]);
 
     static CLOSE_DOT: Shuffles = {
-        let mut t = [[0x80u8; 16]; 17 * 16];
+        let mut t = [[0x80u8; 16]; (MAX_LEN + 1) * 16];
         let mut len = 3;
-        while len <= 16 {
+        while len <= MAX_LEN {
+            let shift = if len <= 9 { 8 } else { 0 };
             let mut p = 8;
             while p <= 14 {
-                if DOT_OK[len] >> p & 1 == 1 {
+                if SHAPE[len] >> (16 + p) & 1 == 1 {
                     let mut j = 17 - len;
                     while j < 16 {
-                        t[len * 16 + p][j] = if j > p { j as u8 } else { (j - 1) as u8 };
+                        t[len * 16 + p][j - shift] = if j > p { j as u8 } else { (j - 1) as u8 };
                         j += 1;
                     }
                 }
@@ -297,11 +370,11 @@ mod sse {
     /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape
     /// (a sign, an exponent, `0.5`, …: the general readers take it).
     ///
-    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: in the token's bytes the only
-    /// one that is not a digit is the window's last `.`, at a `p` that `DOT_OK` allows for this
-    /// length, and the first byte is not `0`. One `pshufb` closes the gap of the dot and clears
-    /// the bytes before the token; `pmaddubsw`/`pmaddwd`/`packssdw`/`pmaddwd` turn the 16 digits
-    /// into two 8-digit halves.
+    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: among the token's bytes exactly
+    /// one is not a digit, it is a `.` at a `p` that `SHAPE` allows for this length, and the first
+    /// byte is not `0`. One `pshufb` closes the gap of the dot and clears the bytes before the
+    /// token; `pmaddubsw`/`pmaddwd`/`packssdw`/`pmaddwd` turn the digits into two 8-digit
+    /// halves (tokens of ≤ 9 bytes: one).
     ///
     /// Python's repr has the token's own digits (see `common_token`), so its length without the
     /// point is `int_digits + max(significant_fraction_digits, 1)` ≤ `len - 1`: a token of ≤ 9
@@ -309,14 +382,13 @@ mod sse {
     /// dot), the length is `max(q, p + 1) - 16 + len`.
     ///
     /// # Safety
-    /// SSSE3; `16 <= e < b.len()` and `start <= e`.
+    /// SSSE3; `16 <= e < b.len()`, `start <= e < start + 64`.
     #[inline]
     #[target_feature(enable = "ssse3")]
-    pub(super) unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
+    unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
         let len = e - start;
-        if len.wrapping_sub(3) > 13 {
-            return None; // shorter than `1.5` or longer than 16 bytes
-        }
+        // SAFETY: `len < 64` (caller).
+        let shape = unsafe { *SHAPE.get_unchecked(len) };
         // SAFETY: `16 <= e <= b.len()` (caller), so `b[e-16..e]` is in bounds; unaligned load.
         let x = unsafe { _mm_loadu_si128(b.as_ptr().add(e - 16).cast()) };
         let d = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
@@ -324,16 +396,20 @@ mod sse {
         let not_digit = _mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(10)), d);
         let not_digit = _mm_movemask_epi8(not_digit) as u32;
         let dots = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
-        // The window's last dot (0 if none) must be the token's one non-digit byte.
-        let p = (31 - (dots | 1).leading_zeros()) as usize;
-        let dot = 1u32 << p;
-        let odd = not_digit & (0xffff_u32 << (16 - len));
-        // SAFETY: `start < e < b.len()` (len ≥ 3).
-        let lead = unsafe { *b.get_unchecked(start) };
-        if odd != dot || u32::from(DOT_OK[len]) & dot == 0 || lead == b'0' {
+        // The token's non-digit bytes: exactly one, a dot where this length allows it.
+        let odd = not_digit & shape;
+        if odd & odd.wrapping_sub(1) != 0 || (odd & dots) << 16 & shape == 0 {
             return None;
         }
-        let shuffle = &CLOSE_DOT.0[len * 16 + (p & 15)]; // len ≤ 16: in bounds
+        // SAFETY: `start < e` (the token has a dot and digits); `e < b.len()`.
+        if unsafe { *b.get_unchecked(start) } == b'0' {
+            return None; // `0.5`, `01.5`: the general readers
+        }
+        // 8..=14, and len in 3..=16: `SHAPE` allowed the pair.
+        let p = odd.trailing_zeros() as usize;
+        // SAFETY: `len * 16 + p < (MAX_LEN + 1) * 16` and `p < 16` (just above).
+        let (shuffle, scale) =
+            unsafe { (CLOSE_DOT.0.get_unchecked(len * 16 + p), *SCALE.get_unchecked(p)) };
         // SAFETY: a 16-byte row of a 16-aligned static.
         let shuffle = unsafe { _mm_load_si128(shuffle.as_ptr().cast()) };
         let v = _mm_shuffle_epi8(d, shuffle);
@@ -341,16 +417,19 @@ mod sse {
         let v = _mm_madd_epi16(v, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
         let v = _mm_packs_epi32(v, v); // four 4-digit groups (< 10^4, no saturation)
         let v = _mm_madd_epi16(v, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        // Each mantissa below is an exact integer < 2^53, then one correctly rounded division,
+        // as in common_token.
+        if len <= 9 {
+            // ≤ 8 digits, all in the first 32-bit lane.
+            let m = _mm_cvtsd_f64(_mm_cvtepi32_pd(v));
+            return Some((m / scale, true));
+        }
         let halves = _mm_cvtsi128_si64(v) as u64;
         let m = (halves & 0xffff_ffff) * 100_000_000 + (halves >> 32);
-        // Below 1e14: exact as i64 and as f64; one correctly rounded division, as common_token.
-        let value = m as i64 as f64 / SCALE[p & 15];
-        let fits = len <= 9 || {
-            let zeros = _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) as u32;
-            let q = (31 - (!zeros & 0xffff).leading_zeros()) as usize;
-            q.max(p + 1) + len <= 24
-        };
-        Some((value, fits))
+        let value = m as i64 as f64 / scale;
+        let zeros = _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) as u32;
+        let q = (31 - (!zeros & 0xffff).leading_zeros()) as usize;
+        Some((value, q.max(p + 1) + len <= 24))
     }
 }
 
@@ -412,8 +491,8 @@ fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
-    /// Paths take the SSSE3 lane ([`Scanner::path_ssse3`]); only set when the CPU has SSSE3.
-    simd: bool,
+    /// The path loop; one the CPU supports.
+    lane: Lane,
 }
 
 /// The members of the synapse the scanner accepts, as bits, to refuse duplicates.
@@ -751,9 +830,9 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
         #[cfg(target_arch = "x86_64")]
-        if self.simd {
-            // SAFETY: `simd` is only set when `is_x86_feature_detected!("ssse3")` said yes.
-            return unsafe { self.path_ssse3(dest) };
+        if self.lane != Lane::Swar {
+            // SAFETY: `decode_lane` only takes a lane the CPU supports.
+            return unsafe { self.path_simd(dest) };
         }
         self.path_swar(dest)
     }
@@ -810,14 +889,15 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The path loop on SSSE3: [`sse::run`] reads tokens until one needs help (another shape,
-    /// a price that breaks the digit rule), the path ends, or the body does; this loop gives that
-    /// help and starts it again. The last bytes of the body (< 64 left) take the SWAR loop.
+    /// The path loop on x86-64: a run of the lane's loop ([`sse::run_ssse3`],
+    /// [`sse::run_avx2`]) reads tokens until one needs help (another shape, a price that breaks
+    /// the digit rule), the path ends, or the body does; this loop gives that help and starts it
+    /// again. The last bytes of the body (< 64 left) take the SWAR loop.
     ///
     /// # Safety
-    /// The CPU must support SSSE3.
+    /// `self.lane` is `Ssse3` or `Avx2`, and the CPU supports it.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn path_ssse3(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    unsafe fn path_simd(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.i += 1;
@@ -832,8 +912,13 @@ impl<'a> Scanner<'a> {
             return self.path_from(dest, i, n, bad);
         }
         loop {
-            // SAFETY: SSSE3 (caller); 16 <= i (checked above, and i only grows).
-            let (stop, read) = unsafe { sse::run(b, i, dest, n) };
+            // SAFETY: the lane's features (caller); 16 <= i (checked above, and i only grows).
+            let (stop, read) = unsafe {
+                match self.lane {
+                    Lane::Avx2 => sse::run_avx2(b, i, dest, n),
+                    _ => sse::run_ssse3(b, i, dest, n),
+                }
+            };
             n = read;
             let e = match stop {
                 sse::Stop::Close { e } => e,
@@ -1312,17 +1397,19 @@ mod props {
             let points = paths[0].len();
             let e = Expected { start: Some(1795528920), increment: 60, paths: paths.len() as i64, points: points as i64 };
             let body = body_of(&paths, pad, tail);
-            let mut slot_simd = vec![f64::NAN; e.slot_len()];
             let mut slot_swar = vec![f64::NAN; e.slot_len()];
-            let v_simd = decode_lane(&e, &body, &mut slot_simd, true);
-            let v_swar = decode_lane(&e, &body, &mut slot_swar, false);
-            prop_assert_eq!(&v_simd, &v_swar, "{}", String::from_utf8_lossy(&body));
-            if v_simd.is_some() {
-                let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                prop_assert_eq!(bits(&slot_simd), bits(&slot_swar));
+            let v_swar = decode_lane(&e, &body, &mut slot_swar, Lane::Swar);
+            let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for lane in [Lane::Ssse3, Lane::Avx2].into_iter().filter(|l| l.supported()) {
+                let mut slot = vec![f64::NAN; e.slot_len()];
+                let v = decode_lane(&e, &body, &mut slot, lane);
+                prop_assert_eq!(&v, &v_swar, "{:?}: {}", lane, String::from_utf8_lossy(&body));
+                if v.is_some() {
+                    prop_assert_eq!(bits(&slot), bits(&slot_swar), "{:?}", lane);
+                }
             }
-            if v_simd.as_ref().is_some_and(|v| v.is_correct()) {
-                for (tok, got) in paths.iter().flatten().zip(&slot_simd) {
+            if v_swar.as_ref().is_some_and(|v| v.is_correct()) {
+                for (tok, got) in paths.iter().flatten().zip(&slot_swar) {
                     let want: f64 = match tok.parse::<i128>() {
                         Ok(i) => i as f64,
                         Err(_) => tok.parse().unwrap(),
@@ -1338,7 +1425,7 @@ mod props {
         fn fused_price_matches_std_and_repr(tok in token()) {
             // Followed by the byte a path puts there, and padding, as in a real body.
             let text = format!("{tok},1.0,2.0]");
-            let mut s = Scanner { b: text.as_bytes(), i: 0, simd: false };
+            let mut s = Scanner { b: text.as_bytes(), i: 0, lane: Lane::Swar };
             let (v, fits) = s.price().expect("a valid token");
             prop_assert_eq!(s.i, tok.len());
             let is_int = !tok.contains(['.', 'e']);

@@ -20,7 +20,45 @@
 //! gets the length of Python's `repr` arithmetically from the digit count and exponent: for a
 //! decimal of at most 15 significant digits the shortest round-trip digits are exactly its own
 //! (no other decimal of ≤ 15 digits maps to the same double), so no float formatting is needed.
-//! Tokens outside that window take `str::parse` and [`pyrepr`](super::pyrepr) — rare, still exact.
+//! Tokens outside that window take `str::parse` and [`pyrepr`] — rare, still exact.
+//!
+//! # The path loop: three lanes, one answer
+//!
+//! `Lane` picks the loop once per body from the CPU's features (runtime detection; the x86-64
+//! baseline is only SSE2, so nothing above it is assumed):
+//!
+//! - **SWAR** (portable, and the tail of the others): per token, eight bytes in a `u64` find
+//!   the digit runs and parse them (`common_token`).
+//! - **SSSE3** and **x86-64-v3** (AVX2 + BMI1/2 + LZCNT; same source, VEX-encoded, 32-byte
+//!   loads for the bitmaps): `sse::run_*`. A 64-byte window becomes one `u64` bitmap of `,`/`]`
+//!   (`pcmpeqb` + `pmovmskb`); each set bit is a token end `e`, so the loop-carried work per
+//!   token is a `tzcnt` and a `blsr`. The token `b[i..e]` is then read with **one 16-byte load
+//!   that ends at `e`**: the number sits right-aligned, so the digit weights are fixed. Three
+//!   16-bit masks (not-a-digit, dot, token bytes from a per-length table) check the shape
+//!   `[1-9]\d{0,6}\.\d{1,7}` with a few scalar ops; one `pshufb` (row per length and dot
+//!   position) drops the dot and the bytes before the token; `pmaddubsw`, `pmaddwd`, `packssdw`,
+//!   `pmaddwd` give the mantissa (≤ 8 digits: directly one `i32` lane → `cvtdq2pd`); one `divsd`
+//!   by the exact power of ten rounds it. The repr length needs no work for tokens of ≤ 9 bytes
+//!   (it is at most `len - 1`); longer ones count trailing `'0'`s from one more mask. The run loop
+//!   makes no calls, so nothing spills: any other token (a sign, an exponent, `0.5`, …), a price
+//!   that breaks the digit rule, the path's `]`, or the last 64 bytes of the body stop it, and
+//!   `Scanner::path_simd` hands that token to the general readers and starts a new run.
+//!
+//! Every lane gives the same verdict and the same slot bits (property test `lanes_agree`, at
+//! every alignment and distance from the end of the body; the token readers against std and
+//! CPython in `fused_price_matches_std_and_repr` and `tests/pyrepr_python.rs`).
+//!
+//! Measured on the synthetic 605 KB reply of `examples/scan_speed.rs` (1000 paths × 61 prices),
+//! instructions in this module per price by `N=10 valgrind --tool=callgrind
+//! ./target/release/examples/scan_speed` (deterministic), and one-core MB/s by
+//! `N=300 ./target/release/examples/scan_speed` (noisy: a shared 2-core VM at load average
+//! ≈ 4; each figure is a range over runs interleaved with the baseline, same load):
+//!
+//! | lane | instructions / price | MB/s one core |
+//! |---|---|---|
+//! | SWAR only (before, commit 1b874fa) | 166.7 | 450–830 (≈ 650–750 interleaved) |
+//! | SSSE3 | 67.9 | 1 650–2 500 |
+//! | x86-64-v3 (AVX2) | 56.7 | 2 450–3 050 |
 
 use crate::decode::pyrepr;
 use crate::decode::Verdict;
@@ -131,12 +169,306 @@ fn swar_digits(b: &[u8], i: usize) -> Option<DigitRun> {
 
 /// Decides a status-200 body in the Axon's layout, or gives up (`None`).
 pub fn decode(exp: &Expected, body: &[u8], slot: &mut [f64]) -> Option<Verdict> {
-    if slot.len() != exp.slot_len() {
+    decode_lane(exp, body, slot, Lane::best())
+}
+
+/// [`decode`] with the path loop chosen (the tests run every lane this CPU has on the same
+/// bodies). `lane` must be one the CPU supports ([`Lane::supported`]).
+fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], lane: Lane) -> Option<Verdict> {
+    if slot.len() != exp.slot_len() || !lane.supported() {
         return None;
     }
-    let mut s = Scanner { b: body, i: 0 };
+    let mut s = Scanner { b: body, i: 0, lane };
     let output = s.envelope(exp, slot)?;
     Some(verdict(exp, output))
+}
+
+/// Which path loop runs. All give the same answer; they differ in speed only.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lane {
+    /// Portable: eight bytes at a time in a `u64` ([`Scanner::path_swar`]).
+    Swar,
+    /// x86-64 with SSSE3 ([`Scanner::path_simd`]).
+    Ssse3,
+    /// x86-64-v3: AVX2, BMI1/2, LZCNT, POPCNT (the same loop, VEX-encoded, 32-byte loads).
+    Avx2,
+}
+
+impl Lane {
+    /// The fastest lane this CPU runs (std caches the feature bits: a few atomic loads).
+    fn best() -> Lane {
+        [Lane::Avx2, Lane::Ssse3].into_iter().find(|l| l.supported()).unwrap_or(Lane::Swar)
+    }
+
+    fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            match self {
+                Lane::Swar => true,
+                Lane::Ssse3 => has!("ssse3"),
+                Lane::Avx2 => {
+                    has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Lane::Swar
+        }
+    }
+}
+
+/// The SSSE3 and x86-64-v3 path loops (x86-64 only; the SWAR loop is the fallback everywhere).
+#[cfg(target_arch = "x86_64")]
+mod sse {
+    use std::arch::x86_64::*;
+
+    /// The positions of `,` and `]` in `p[0..64]`, bit k for byte k (SSE2: four 16-byte loads).
+    ///
+    /// # Safety
+    /// `p[0..64]` must be readable. (SSE2 is part of the x86-64 baseline.)
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    unsafe fn terminators_sse2(p: *const u8) -> u64 {
+        let comma = _mm_set1_epi8(b',' as i8);
+        let close = _mm_set1_epi8(b']' as i8);
+        let mut bits = 0u64;
+        for k in 0..4 {
+            // SAFETY: bytes 16k..16k+16 of the 64 the caller vouches for; unaligned load.
+            let x = unsafe { _mm_loadu_si128(p.add(16 * k).cast()) };
+            let hit = _mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, close));
+            bits |= u64::from(_mm_movemask_epi8(hit) as u16) << (16 * k);
+        }
+        bits
+    }
+
+    /// [`terminators_sse2`] with two 32-byte loads.
+    ///
+    /// # Safety
+    /// AVX2; `p[0..64]` must be readable.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn terminators_avx2(p: *const u8) -> u64 {
+        let comma = _mm256_set1_epi8(b',' as i8);
+        let close = _mm256_set1_epi8(b']' as i8);
+        let mut bits = 0u64;
+        for k in 0..2 {
+            // SAFETY: bytes 32k..32k+32 of the 64 the caller vouches for; unaligned load.
+            let x = unsafe { _mm256_loadu_si256(p.add(32 * k).cast()) };
+            let hit = _mm256_or_si256(_mm256_cmpeq_epi8(x, comma), _mm256_cmpeq_epi8(x, close));
+            bits |= u64::from(_mm256_movemask_epi8(hit) as u32) << (32 * k);
+        }
+        bits
+    }
+
+    /// Why a run stopped.
+    pub(super) enum Stop {
+        /// The path ends at `b[e] == ']'`.
+        Close { e: usize },
+        /// `b[i..e]` (ended by `b[e]`) is not the lane's shape: for the general readers.
+        Other { i: usize, e: usize },
+        /// `b[i..e]` (ended by `b[e]`) breaks the digit rule; its value is stored and counted.
+        Misfit { i: usize, e: usize, value: f64 },
+        /// Less than 64 bytes left, a token of 64+ bytes, or `dest` is full: the SWAR loop
+        /// goes on from the token at `b[i]`.
+        Tail { i: usize },
+    }
+
+    /// Stamps out the run loop for one set of CPU features (the same source; the compiler picks
+    /// the encodings: VEX and BMI2 shifts for `avx2`).
+    macro_rules! run_fn {
+        ($(#[$doc:meta])* $name:ident, $features:literal, $terminators:ident) => {
+            $(#[$doc])*
+            ///
+            /// Reads the path's tokens from `b[i]` while they take the lane's fast shape and fit
+            /// the digit rule, storing them from `dest[n]` on. Returns why it stopped and the new
+            /// `n`. Token ends come from a 64-byte bitmap of `,`/`]`; each token is checked and
+            /// parsed by [`token`] from one 16-byte load that ends at its terminator. No calls
+            /// inside, so every value of the loop stays in a register.
+            ///
+            /// # Safety
+            /// The CPU features named; `i >= 16`.
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            pub(super) unsafe fn $name(
+                b: &[u8],
+                mut i: usize,
+                dest: &mut [f64],
+                mut n: usize,
+            ) -> (Stop, usize) {
+                while i + 64 <= b.len() {
+                    let w = i;
+                    // SAFETY: `w + 64 <= b.len()` (loop condition); the features are enabled.
+                    let mut marks = unsafe { $terminators(b.as_ptr().add(w)) };
+                    if marks == 0 {
+                        break; // a token of 64+ bytes
+                    }
+                    loop {
+                        let e = w + marks.trailing_zeros() as usize;
+                        marks &= marks - 1;
+                        // SAFETY: SSSE3; 16 <= i <= e < w + 64 <= b.len() (i ≥ 16: caller).
+                        let Some((value, fits)) = (unsafe { token(b, i, e) }) else {
+                            return (Stop::Other { i, e }, n);
+                        };
+                        let Some(slot) = dest.get_mut(n) else {
+                            return (Stop::Tail { i }, n);
+                        };
+                        *slot = value;
+                        n += 1;
+                        if !fits {
+                            return (Stop::Misfit { i, e, value }, n);
+                        }
+                        // SAFETY: `e < w + 64 <= b.len()`.
+                        if unsafe { *b.get_unchecked(e) } == b']' {
+                            return (Stop::Close { e }, n);
+                        }
+                        i = e + 1;
+                        if marks == 0 {
+                            break;
+                        }
+                    }
+                }
+                (Stop::Tail { i }, n)
+            }
+        };
+    }
+
+    run_fn!(
+        /// The path loop on SSSE3 (any x86-64 since about 2008).
+        run_ssse3,
+        "ssse3",
+        terminators_sse2
+    );
+    run_fn!(
+        /// The path loop on x86-64-v3 (AVX2, BMI1/2, LZCNT): the same code, VEX-encoded.
+        run_avx2,
+        "avx2,bmi1,bmi2,lzcnt,popcnt",
+        terminators_avx2
+    );
+
+    /// The token lengths [`token`] takes: 3 (`1.5`) to 16 bytes.
+    const MAX_LEN: usize = 16;
+
+    /// Per token length `len` (any: the table covers every distance to the next separator in a
+    /// 64-byte window): the token's bytes in the right-aligned 16-byte window (low half,
+    /// `0xffff << (16 - len)`), and where `[1-9]\d{0,6}\.\d{1,7}` can have its dot (high half,
+    /// bit `16 + p`: 1–7 integer digits, `p` in `17 - len ..= 23 - len`; 1–7 fraction digits,
+    /// `p` in 8..=14). Zero outside 3..=16, lengths no such token has.
+    static SHAPE: [u32; 64] = {
+        let mut t = [0u32; 64];
+        let mut len = 3;
+        while len <= MAX_LEN {
+            t[len] = (0xffff_u32 << (16 - len)) & 0xffff;
+            let mut p = 8;
+            while p <= 14 {
+                if p + len >= 17 && p + len <= 23 {
+                    t[len] |= 1 << (16 + p);
+                }
+                p += 1;
+            }
+            len += 1;
+        }
+        t
+    };
+
+    /// Shuffles for [`token`] at index `len * 16 + p`, for the pairs `SHAPE` allows: the
+    /// token's digits without the dot (`16 - len < j <= p`: input byte `j - 1`; `j > p`: input
+    /// byte `j`), as one right-aligned number ending at byte 15, or at byte 7 when `len <= 9`
+    /// (≤ 8 digits: the first 32-bit lane holds it all). Other bytes are zero (`0x80`).
+    #[repr(align(16))]
+    struct Shuffles([[u8; 16]; (MAX_LEN + 1) * 16]);
+
+    static CLOSE_DOT: Shuffles = {
+        let mut t = [[0x80u8; 16]; (MAX_LEN + 1) * 16];
+        let mut len = 3;
+        while len <= MAX_LEN {
+            let shift = if len <= 9 { 8 } else { 0 };
+            let mut p = 8;
+            while p <= 14 {
+                if SHAPE[len] >> (16 + p) & 1 == 1 {
+                    let mut j = 17 - len;
+                    while j < 16 {
+                        t[len * 16 + p][j - shift] = if j > p { j as u8 } else { (j - 1) as u8 };
+                        j += 1;
+                    }
+                }
+                p += 1;
+            }
+            len += 1;
+        }
+        Shuffles(t)
+    };
+
+    /// `10^(15 - p)`: the divisor for a dot at byte `p` (8..=14) of the window.
+    static SCALE: [f64; 16] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1.0];
+
+    /// The common positive price token `b[start..e]` = `[1-9]\d{0,6}\.\d{1,7}` (the shape of
+    /// [`super::common_token`], same value and verdict), from one 16-byte load that ends at the
+    /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape
+    /// (a sign, an exponent, `0.5`, …: the general readers take it).
+    ///
+    /// Bitmaps of the 16 bytes (bit j = byte j) check the shape: among the token's bytes exactly
+    /// one is not a digit, it is a `.` at a `p` that `SHAPE` allows for this length, and the first
+    /// byte is not `0`. One `pshufb` closes the gap of the dot and clears the bytes before the
+    /// token; `pmaddubsw`/`pmaddwd`/`packssdw`/`pmaddwd` turn the digits into two 8-digit
+    /// halves (tokens of ≤ 9 bytes: one).
+    ///
+    /// Python's repr has the token's own digits (see `common_token`), so its length without the
+    /// point is `int_digits + max(significant_fraction_digits, 1)` ≤ `len - 1`: a token of ≤ 9
+    /// bytes always fits. Longer ones: with `q` the highest byte that is not `'0'` (≥ `p`, the
+    /// dot), the length is `max(q, p + 1) - 16 + len`.
+    ///
+    /// # Safety
+    /// SSSE3; `16 <= e < b.len()`, `start <= e < start + 64`.
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
+        let len = e - start;
+        // SAFETY: `len < 64` (caller).
+        let shape = unsafe { *SHAPE.get_unchecked(len) };
+        // SAFETY: `16 <= e <= b.len()` (caller), so `b[e-16..e]` is in bounds; unaligned load.
+        let x = unsafe { _mm_loadu_si128(b.as_ptr().add(e - 16).cast()) };
+        let d = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
+        // Not a digit: `byte - '0'` ≥ 10 unsigned.
+        let not_digit = _mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(10)), d);
+        let not_digit = _mm_movemask_epi8(not_digit) as u32;
+        let dots = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
+        // The token's non-digit bytes: exactly one, a dot where this length allows it.
+        let odd = not_digit & shape;
+        if odd & odd.wrapping_sub(1) != 0 || (odd & dots) << 16 & shape == 0 {
+            return None;
+        }
+        // SAFETY: `start < e` (the token has a dot and digits); `e < b.len()`.
+        if unsafe { *b.get_unchecked(start) } == b'0' {
+            return None; // `0.5`, `01.5`: the general readers
+        }
+        // 8..=14, and len in 3..=16: `SHAPE` allowed the pair.
+        let p = odd.trailing_zeros() as usize;
+        // SAFETY: `len * 16 + p < (MAX_LEN + 1) * 16` and `p < 16` (just above).
+        let (shuffle, scale) =
+            unsafe { (CLOSE_DOT.0.get_unchecked(len * 16 + p), *SCALE.get_unchecked(p)) };
+        // SAFETY: a 16-byte row of a 16-aligned static.
+        let shuffle = unsafe { _mm_load_si128(shuffle.as_ptr().cast()) };
+        let v = _mm_shuffle_epi8(d, shuffle);
+        let v = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+        let v = _mm_madd_epi16(v, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+        let v = _mm_packs_epi32(v, v); // four 4-digit groups (< 10^4, no saturation)
+        let v = _mm_madd_epi16(v, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        // Each mantissa below is an exact integer < 2^53, then one correctly rounded division,
+        // as in common_token.
+        if len <= 9 {
+            // ≤ 8 digits, all in the first 32-bit lane.
+            let m = _mm_cvtsd_f64(_mm_cvtepi32_pd(v));
+            return Some((m / scale, true));
+        }
+        let halves = _mm_cvtsi128_si64(v) as u64;
+        let m = (halves & 0xffff_ffff) * 100_000_000 + (halves >> 32);
+        let value = m as i64 as f64 / scale;
+        let zeros = _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) as u32;
+        let q = (31 - (!zeros & 0xffff).leading_zeros()) as usize;
+        Some((value, q.max(p + 1) + len <= 24))
+    }
 }
 
 /// What the scan of `simulation_output` found, before the ordered checks run.
@@ -197,6 +529,8 @@ fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
+    /// The path loop; one the CPU supports.
+    lane: Lane,
 }
 
 /// The members of the synapse the scanner accepts, as bits, to refuse duplicates.
@@ -529,19 +863,42 @@ impl<'a> Scanner<'a> {
     }
 
     /// One path: `[number, …]`. Returns its length and the `str()` of its first price that
-    /// breaks the digit rule. Kept out of line: with the whole envelope inlined around it, the
+    /// breaks the digit rule. Takes the SSSE3 lane when the CPU has it, else the portable SWAR
+    /// loop; both give the same answer.
+    #[inline]
+    fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+        #[cfg(target_arch = "x86_64")]
+        if self.lane != Lane::Swar {
+            // SAFETY: `decode_lane` only takes a lane the CPU supports.
+            return unsafe { self.path_simd(dest) };
+        }
+        self.path_swar(dest)
+    }
+
+    /// The portable path loop. Kept out of line: with the whole envelope inlined around it, the
     /// token loop ran short of registers and spilled (≈ 175 instructions a price, ≈ 130 alone).
     #[inline(never)]
-    fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    fn path_swar(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.i += 1;
             return Some((0, None));
         }
+        let i = self.i;
+        self.path_from(dest, i, 0, None)
+    }
+
+    /// The rest of a path from the token at `b[i]`, `n` prices already read (the SWAR loop, and
+    /// the tail of the SSSE3 lane).
+    #[inline(always)]
+    fn path_from(
+        &mut self,
+        dest: &mut [f64],
+        mut i: usize,
+        mut n: usize,
+        mut bad: Option<String>,
+    ) -> Option<(u64, Option<String>)> {
         let b = self.b;
-        let mut i = self.i;
-        let mut n = 0usize;
-        let mut bad: Option<String> = None;
         loop {
             let (value, fits, end) = match common_token(b, i) {
                 Some(t) => t,
@@ -567,6 +924,95 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return None,
             }
+        }
+    }
+
+    /// The path loop on x86-64: a run of the lane's loop ([`sse::run_ssse3`],
+    /// [`sse::run_avx2`]) reads tokens until one needs help (another shape, a price that breaks
+    /// the digit rule), the path ends, or the body does; this loop gives that help and starts it
+    /// again. The last bytes of the body (< 64 left) take the SWAR loop.
+    ///
+    /// # Safety
+    /// `self.lane` is `Ssse3` or `Avx2`, and the CPU supports it.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn path_simd(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some((0, None));
+        }
+        let b = self.b;
+        let mut i = self.i;
+        let mut n = 0usize;
+        let mut bad: Option<String> = None;
+        if i < 16 {
+            // Not in a real body; `run` needs 16 bytes before every token.
+            return self.path_from(dest, i, n, bad);
+        }
+        loop {
+            // SAFETY: the lane's features (caller); 16 <= i (checked above, and i only grows).
+            let (stop, read) = unsafe {
+                match self.lane {
+                    Lane::Avx2 => sse::run_avx2(b, i, dest, n),
+                    _ => sse::run_ssse3(b, i, dest, n),
+                }
+            };
+            n = read;
+            let e = match stop {
+                sse::Stop::Close { e } => e,
+                sse::Stop::Tail { i } => return self.path_from(dest, i, n, bad),
+                sse::Stop::Misfit { i, e, value } => {
+                    self.note_bad(&mut bad, i, e, value);
+                    e
+                }
+                sse::Stop::Other { i, e } => {
+                    let (value, fits) = self.general_token(i, e)?;
+                    if let Some(d) = dest.get_mut(n) {
+                        *d = value;
+                    }
+                    n += 1;
+                    if !fits {
+                        self.note_bad(&mut bad, i, e, value);
+                    }
+                    e
+                }
+            };
+            if b[e] == b']' {
+                self.i = e + 1;
+                return Some((n as u64, bad));
+            }
+            i = e + 1;
+        }
+    }
+
+    /// A token the SSSE3 lane did not take, `b[i..]` up to the first separator `b[e]`: the
+    /// general readers, which must stop exactly at `e` (`None`: not a number followed by a
+    /// separator, the body is for the exact path). Out of line so the hot loop keeps its
+    /// registers.
+    #[cfg(target_arch = "x86_64")]
+    #[cold]
+    #[inline(never)]
+    fn general_token(&mut self, i: usize, e: usize) -> Option<(f64, bool)> {
+        let (value, fits, end) = match common_token(self.b, i) {
+            Some(t) => t,
+            None => {
+                self.i = i;
+                let (v, f) = self.price()?;
+                (v, f, self.i)
+            }
+        };
+        // `e` is the first `,`/`]` at or after `i`, and no number token holds one, so ending
+        // anywhere else means a byte that is not a separator.
+        (end == e).then_some((value, fits))
+    }
+
+    /// Records the `str()` of the price `b[i..e]` that broke the digit rule, if it is the first.
+    #[cold]
+    #[inline(never)]
+    fn note_bad(&mut self, bad: &mut Option<String>, i: usize, e: usize, value: f64) {
+        if bad.is_none() {
+            self.i = e;
+            *bad = Some(self.price_str(i, value));
         }
     }
 
@@ -930,8 +1376,88 @@ mod props {
             })
     }
 
+    /// Price tokens for whole paths: mostly the common shape at every length (trailing zeros,
+    /// 8-digit integer parts, signs), plus every other number shape and some bytes that are not
+    /// numbers at all (the body then belongs to the exact path, in both lanes).
+    fn path_token() -> impl Strategy<Value = String> {
+        let common = (any::<bool>(), 1u64..100_000_000, "[0-9]{1,8}").prop_map(|(neg, int, frac)| {
+            format!("{}{int}.{frac}", if neg { "-" } else { "" })
+        });
+        let short = (1u64..1000, 0u32..1000).prop_map(|(int, frac)| format!("{int}.{frac}"));
+        prop_oneof![
+            30 => common,
+            15 => short,
+            10 => token(),
+            1 => "[-0-9.eE+]{1,6}",
+            // 64+ bytes: a window with no separator (the lane hands over to the SWAR loop).
+            1 => (50usize..80).prop_map(|z| format!("0.{}1", "0".repeat(z))),
+            1 => r#"[-0-9.eE+"x \[{}a]{0,4}"#,
+        ]
+    }
+
+    /// One body: `paths` in the reply, the name padded by `pad` bytes (every alignment of the
+    /// tokens against the 64-byte windows) and `tail` spaces after it (how close the last
+    /// tokens come to the end of the buffer).
+    fn body_of(paths: &[Vec<String>], pad: usize, tail: usize) -> Vec<u8> {
+        let mut s = format!(
+            r#"{{"name":"Simulation{}","simulation_input":{{"asset":"BTC"}},"simulation_output":[1795528920,60"#,
+            "x".repeat(pad)
+        );
+        for p in paths {
+            s.push_str(",[");
+            s.push_str(&p.join(","));
+            s.push(']');
+        }
+        s.push_str("]}");
+        s.push_str(&" ".repeat(tail));
+        s.into_bytes()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+        /// The SSSE3 lane (64-byte windows, 16-byte token loads, fallbacks, the SWAR tail) gives
+        /// the SWAR lane's verdict and slot bits on the same body, and the slot holds std's value
+        /// of every token when the body is decided.
+        #[test]
+        fn lanes_agree(
+            paths in (0usize..24, 1usize..4).prop_flat_map(|(points, n)| {
+                // Mostly paths of one length (so the price checks are reached), some not.
+                prop::collection::vec(
+                    prop_oneof![
+                        8 => prop::collection::vec(path_token(), points),
+                        1 => prop::collection::vec(path_token(), 0..24),
+                    ],
+                    n,
+                )
+            }),
+            pad in 0usize..64,
+            tail in 0usize..80,
+        ) {
+            let points = paths[0].len();
+            let e = Expected { start: Some(1795528920), increment: 60, paths: paths.len() as i64, points: points as i64 };
+            let body = body_of(&paths, pad, tail);
+            let mut slot_swar = vec![f64::NAN; e.slot_len()];
+            let v_swar = decode_lane(&e, &body, &mut slot_swar, Lane::Swar);
+            let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for lane in [Lane::Ssse3, Lane::Avx2].into_iter().filter(|l| l.supported()) {
+                let mut slot = vec![f64::NAN; e.slot_len()];
+                let v = decode_lane(&e, &body, &mut slot, lane);
+                prop_assert_eq!(&v, &v_swar, "{:?}: {}", lane, String::from_utf8_lossy(&body));
+                if v.is_some() {
+                    prop_assert_eq!(bits(&slot), bits(&slot_swar), "{:?}", lane);
+                }
+            }
+            if v_swar.as_ref().is_some_and(|v| v.is_correct()) {
+                for (tok, got) in paths.iter().flatten().zip(&slot_swar) {
+                    let want: f64 = match tok.parse::<i128>() {
+                        Ok(i) => i as f64,
+                        Err(_) => tok.parse().unwrap(),
+                    };
+                    prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", tok);
+                }
+            }
+        }
 
         /// The fused parse gives std's correctly rounded value and the digit count of Python's
         /// repr (pyrepr is itself checked against CPython in tests/pyrepr_python.rs).
@@ -939,7 +1465,7 @@ mod props {
         fn fused_price_matches_std_and_repr(tok in token()) {
             // Followed by the byte a path puts there, and padding, as in a real body.
             let text = format!("{tok},1.0,2.0]");
-            let mut s = Scanner { b: text.as_bytes(), i: 0 };
+            let mut s = Scanner { b: text.as_bytes(), i: 0, lane: Lane::Swar };
             let (v, fits) = s.price().expect("a valid token");
             prop_assert_eq!(s.i, tok.len());
             let is_int = !tok.contains(['.', 'e']);

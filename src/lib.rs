@@ -22,12 +22,14 @@
 //! - [`live`]: signed requests → fetch → queue → decode → batch → Parquet, as bodies land.
 //! - [`replay`]: recording → decode → batch → Parquet, with the timing summary.
 //! - [`fleet`]: fake miners on loopback serving a recording (tests, demo, benches).
+//! - [`demo`]: the embedded default: fixture → in-process fleet → signed live cycle → Parquet.
 //! - [`fixture`]: synthetic cycles (GBM paths in the Axon's byte layout) for tests and benches.
 
 pub mod batch;
 pub mod call;
 pub mod columns;
 pub mod decode;
+pub mod demo;
 pub mod fetch;
 pub mod fixture;
 pub mod fleet;

@@ -50,6 +50,8 @@ pub struct LiveOptions {
     pub record: Option<PathBuf>,
     /// Milliseconds the caller spent signing, reported as `timings_ms.sign`.
     pub sign_ms: f64,
+    /// Called on the I/O thread after each call ends: (calls ended, calls in all, body bytes so far).
+    pub on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>>,
 }
 
 /// Runs one cycle against the axons of `request`; `outgoing[i]` goes to `request.axons[i]`.
@@ -95,6 +97,7 @@ pub fn run_cycle(
     let mut first_body: Option<Duration> = None;
     let mut last_body: Option<Duration> = None;
     let mut decoded_before_last_body = 0usize;
+    let (mut ended, mut bytes_in) = (0usize, 0u64);
 
     let CycleColumns { prices, verdict, process_time_s, status, error, ttfb_ms, elapsed_ms, response_bytes, .. } =
         &mut cols;
@@ -124,6 +127,11 @@ pub fn run_cycle(
                     first_body.get_or_insert(at);
                     last_body = Some(at);
                     decoded_before_last_body = decoded.load(Ordering::Relaxed);
+                }
+                ended += 1;
+                bytes_in += response_bytes[row];
+                if let Some(f) = &opts.on_call {
+                    f(ended, n, bytes_in);
                 }
                 if queue.push(call).is_err() {
                     unreachable!("the queue holds one entry per axon");
@@ -220,4 +228,44 @@ fn recorded(request: &CycleRequest, axon: usize, call: Option<FetchedCall>) -> R
             body: None,
         },
     }
+}
+
+/// Signs one request per axon with the cycle's protocol: one nonce and one body for the whole
+/// cycle, one signature per miner (each binds the miner's hotkey). Returns them in axon order.
+pub fn sign_cycle(
+    request: &CycleRequest,
+    hotkey: std::sync::Arc<crate::wire::keys::Hotkey>,
+    external_ip: &str,
+) -> Vec<OutgoingRequest> {
+    use crate::request::Protocol;
+    use crate::wire::{btauth, synapse};
+    let nonce = synapse::nonce_now();
+    let si = &request.simulation_input;
+    let signed: Vec<crate::wire::SignedRequest> = match request.protocol {
+        Protocol::Synapse => {
+            let signer = synapse::SynapseSigner::new(
+                hotkey,
+                external_ip,
+                nonce,
+                synapse::process_dendrite_uuid(),
+                request.timeout_s,
+                si,
+            );
+            request.axons.iter().map(|a| signer.request(a)).collect()
+        }
+        Protocol::Btauth => {
+            let signer = btauth::BtauthSigner::new(hotkey, nonce, si);
+            request.axons.iter().map(|a| signer.request(a)).collect()
+        }
+    };
+    // The body is a few hundred bytes, the same for every miner: one shared `Bytes`.
+    let body = signed.first().map(|s| bytes::Bytes::copy_from_slice(&s.body)).unwrap_or_default();
+    signed
+        .into_iter()
+        .map(|s| OutgoingRequest {
+            url: format!("http://{}{}", s.authority, s.path),
+            headers: s.headers.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            body: body.clone(),
+        })
+        .collect()
 }

@@ -10,9 +10,18 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
 use synth_forward::fixture::{self, Preset};
-use synth_forward::replay;
+use synth_forward::fleet::{signature_verifier, Fleet, FleetOptions};
+use synth_forward::recording::Recording;
+use synth_forward::replay::{self, CycleSummary};
+use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::{ParquetOptions, PriceEncoding};
+use synth_forward::wire::keys::Hotkey;
+use synth_forward::{demo, live};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -39,6 +48,61 @@ enum Command {
         /// Replace the Parquet file if it already exists.
         #[arg(long)]
         overwrite: bool,
+    },
+    /// Run a live cycle: sign, query every miner at once, decode as bodies land, write Parquet.
+    Run {
+        /// The cycle request (schemas/cycle-request.md).
+        #[arg(long)]
+        request: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also record every raw call (replayable with `replay`).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Wallets folder (bittensor's default: ~/.bittensor/wallets).
+        #[arg(long = "wallet.path")]
+        wallet_path: Option<String>,
+        #[arg(long = "wallet.name")]
+        wallet_name: Option<String>,
+        #[arg(long = "wallet.hotkey")]
+        wallet_hotkey: Option<String>,
+        /// The validator's external IP as the miners should see it (bt_header_dendrite_ip).
+        #[arg(long = "external-ip", default_value = "127.0.0.1")]
+        external_ip: String,
+        #[arg(long)]
+        compact: bool,
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
+    Serve {
+        recording: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// First port (uid rows take consecutive ports); 0 = ephemeral ports.
+        #[arg(long = "base-port", default_value_t = 0)]
+        base_port: u16,
+        /// Multiplies the recorded response times (0 answers at once).
+        #[arg(long = "time-scale", default_value_t = 1.0)]
+        time_scale: f64,
+        /// Check each request's signature, receiver and nonce; 401 on a bad one.
+        #[arg(long)]
+        verify: bool,
+        /// Where to write the cycle request that points at the fleet.
+        #[arg(long = "request-out")]
+        request_out: PathBuf,
+    },
+    /// The embedded default: a full live cycle against an in-process fleet of fake miners.
+    Demo {
+        #[arg(long, value_parser = parse_preset, default_value = "small")]
+        preset: Preset,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        #[arg(long = "time-scale", default_value_t = 0.2)]
+        time_scale: f64,
+        /// Per-miner deadline in seconds (default: just past the slowest recorded answer).
+        #[arg(long)]
+        timeout: Option<f64>,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -80,13 +144,71 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Replay { recording, out, compact, overwrite } => {
-            let opts = ParquetOptions {
-                prices: if compact { PriceEncoding::Compact } else { PriceEncoding::Float64 },
-                overwrite,
-                ..ParquetOptions::default()
-            };
+            let opts = parquet_options(compact, overwrite);
             let summary = replay::replay(&recording, &out, &opts)
                 .with_context(|| format!("replaying {}", recording.display()))?;
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Command::Run {
+            request,
+            out,
+            record,
+            wallet_path,
+            wallet_name,
+            wallet_hotkey,
+            external_ip,
+            compact,
+            overwrite,
+        } => {
+            let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
+            let req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
+            let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
+            let t = Instant::now();
+            let outgoing = live::sign_cycle(&req, Arc::new(hotkey), &external_ip);
+            let sign_ms = t.elapsed().as_secs_f64() * 1e3;
+            let opts = live::LiveOptions {
+                out_dir: out,
+                parquet: parquet_options(compact, overwrite),
+                record,
+                sign_ms,
+                on_call: None,
+            };
+            let summary = live::run_cycle(&req, outgoing, &opts)?;
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Command::Serve { recording, host, base_port, time_scale, verify, request_out } => {
+            let rec = Recording::read(&recording).with_context(|| format!("reading {}", recording.display()))?;
+            let fleet = Fleet::start(
+                &rec,
+                FleetOptions { host, base_port, time_scale, verify: verify.then(signature_verifier) },
+            )?;
+            let tmp = request_out.with_extension("json.tmp");
+            std::fs::write(&tmp, fleet.request().to_json())?;
+            std::fs::rename(&tmp, &request_out)?;
+            tracing::info!(miners = rec.rows(), "fleet serving; request written to {}", request_out.display());
+            eprintln!("serving {} miners; request in {}; Ctrl-C to stop", rec.rows(), request_out.display());
+            wait_for_signal()?;
+            fleet.stop();
+        }
+        Command::Demo { preset, out, time_scale, timeout } => {
+            let tty = std::io::stderr().is_terminal();
+            let on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>> = tty.then(|| {
+                Box::new(|done: usize, all: usize, bytes: u64| {
+                    let width = 30;
+                    let filled = done * width / all.max(1);
+                    eprint!(
+                        "\r[{}{}] {done}/{all} miners, {:.1} MB",
+                        "#".repeat(filled),
+                        " ".repeat(width - filled),
+                        bytes as f64 / 1e6
+                    );
+                }) as Box<dyn Fn(usize, usize, u64) + Sync>
+            });
+            let summary = demo::demo(demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call })?;
+            if tty {
+                eprintln!();
+                eprint!("{}", human_table(&summary));
+            }
             println!("{}", serde_json::to_string(&summary)?);
         }
         Command::Fixture { preset, seed, out } => {
@@ -96,4 +218,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parquet_options(compact: bool, overwrite: bool) -> ParquetOptions {
+    ParquetOptions {
+        prices: if compact { PriceEncoding::Compact } else { PriceEncoding::Float64 },
+        overwrite,
+        ..ParquetOptions::default()
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_signal() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    Ok(())
+}
+
+/// The short table `demo` prints on a terminal.
+fn human_table(s: &CycleSummary) -> String {
+    let mut out = format!("{} miners, {:.1} MB of bodies → {}\n", s.rows, s.body_bytes as f64 / 1e6, s.parquet.display());
+    for (verdict, n) in &s.verdicts {
+        out.push_str(&format!("  {n:>5}  {verdict}\n"));
+    }
+    for (phase, ms) in &s.timings_ms {
+        out.push_str(&format!("  {phase:>15}  {ms:>9.1} ms\n"));
+    }
+    out
 }

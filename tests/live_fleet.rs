@@ -77,6 +77,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
             parquet: ParquetOptions::default(),
             record: Some(recorded.clone()),
             sign_ms: 0.0,
+            on_call: None,
         },
     )
     .unwrap();

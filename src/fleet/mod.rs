@@ -23,6 +23,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+mod verify;
+
+pub use verify::signature_verifier;
+
 use crate::call::CallError;
 use crate::recording::Recording;
 use crate::request::{Axon, CycleRequest};

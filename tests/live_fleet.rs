@@ -94,3 +94,35 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     assert_eq!(a, c, "live run and replay of the fixture it served");
     assert!(a.iter().filter(|r| r.1 == "CORRECT").count() >= 5);
 }
+
+#[test]
+fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadline() {
+    let rec = fixture();
+    let fleet = Fleet::start(
+        &rec,
+        FleetOptions {
+            host: "127.0.0.1".parse().unwrap(),
+            base_port: 0,
+            time_scale: 0.001,
+            verify: Some(synth_forward::fleet::signature_verifier()),
+        },
+    )
+    .unwrap();
+    let mut request = fleet.request().clone();
+    request.timeout_s = 1.0;
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let live = run_cycle(
+        &request,
+        plain_requests(&request),
+        &LiveOptions { out_dir: dir.path().into(), parquet: ParquetOptions::default(), record: None, sign_ms: 0.0, on_call: None },
+    )
+    .unwrap();
+    let took = t.elapsed();
+    fleet.stop();
+    // 401 from every miner that answers; the hanging ones are cut at the deadline.
+    assert_eq!(live.verdicts.len(), 1, "{:?}", live.verdicts);
+    assert_eq!(live.verdicts["time out or internal server error (process time is None)"], rec.rows());
+    // Bounded by the deadline (plus generous room for a loaded CI machine), not by the hang.
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}

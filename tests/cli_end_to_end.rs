@@ -1,0 +1,117 @@
+//! The binary end to end over loopback: `serve --verify` a recording, `run --record` a signed
+//! cycle against it with a real hotkey keyfile, `replay` what was recorded; all three agree.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A bittensor wallet folder holding the shared throwaway validator hotkey.
+fn wallet(dir: &Path) -> PathBuf {
+    let hotkeys = dir.join("wallets/validator/hotkeys");
+    std::fs::create_dir_all(&hotkeys).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/wire-samples/wallet/validator-hotkey.json");
+    let dst = hotkeys.join("default");
+    std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("{}: {e} (../shared must sit beside the repo)", src.display()));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir.join("wallets")
+}
+
+fn json_line(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
+#[test]
+fn serve_run_record_replay_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow");
+    let request = dir.path().join("request.json");
+    let _fleet = Killed(
+        Command::new(BIN)
+            .args(["serve"])
+            .arg(&fixture)
+            .args(["--time-scale", "0.01", "--verify", "--request-out"])
+            .arg(&request)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while !request.exists() {
+        assert!(t.elapsed() < Duration::from_secs(30), "serve never wrote its request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The recorded 60 s deadline would hold the hanging miners that long.
+    let mut req: serde_json::Value = serde_json::from_slice(&std::fs::read(&request).unwrap()).unwrap();
+    req["timeout_s"] = serde_json::json!(2.0);
+    std::fs::write(&request, serde_json::to_vec(&req).unwrap()).unwrap();
+
+    let recorded = dir.path().join("live.cycle.arrow");
+    let live = json_line(
+        &Command::new(BIN)
+            .arg("run")
+            .arg("--request")
+            .arg(&request)
+            .arg("--out")
+            .arg(dir.path().join("live"))
+            .arg("--record")
+            .arg(&recorded)
+            .arg("--wallet.path")
+            .arg(wallet(dir.path()))
+            .args(["--wallet.name", "validator"])
+            .output()
+            .unwrap(),
+    );
+    for k in ["sign", "first_body", "last_body", "decode_busy", "batch", "write", "total", "after_network"] {
+        assert!(live["timings_ms"][k].is_number(), "timing {k} in {live}");
+    }
+    let replayed = json_line(
+        &Command::new(BIN).arg("replay").arg(&recorded).arg("--out").arg(dir.path().join("again")).output().unwrap(),
+    );
+    let original = json_line(
+        &Command::new(BIN).arg("replay").arg(&fixture).arg("--out").arg(dir.path().join("orig")).output().unwrap(),
+    );
+    // Every signature passed the fleet's checks: the verdicts are the recording's own.
+    assert_eq!(live["verdicts"], original["verdicts"], "live vs the fixture");
+    assert_eq!(live["verdicts"], replayed["verdicts"], "live vs replay of its recording");
+    let a = std::fs::read(live["parquet"].as_str().unwrap()).unwrap();
+    let b = std::fs::read(replayed["parquet"].as_str().unwrap()).unwrap();
+    assert!(!a.is_empty() && !b.is_empty());
+}
+
+#[test]
+fn run_reports_a_missing_wallet_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = dir.path().join("r.json");
+    std::fs::write(
+        &request,
+        r#"{"simulation_input":{"asset":"BTC","start_time":"2026-11-24T12:01:00+00:00","time_increment":60,"time_length":600,"num_simulations":3},"timeout_s":5.0,"protocol":"synapse","axons":[{"uid":0,"ip":"127.0.0.1","port":9,"hotkey":"5CXhQmTAVFLkun74AxwsGRzUo4LmNuAqgQZuiYcHqqCLwpmc"}]}"#,
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .arg("run")
+        .arg("--request")
+        .arg(&request)
+        .arg("--out")
+        .arg(dir.path())
+        .arg("--wallet.path")
+        .arg(dir.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("nowhere"), "names the keyfile: {err}");
+}

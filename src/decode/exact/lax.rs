@@ -45,25 +45,7 @@ fn canonical_int(s: &str) -> Option<Int> {
 
 /// ASCII digits with single underscores strictly between digits, underscores removed.
 fn strip_digit_underscores(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(b.len());
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'_' {
-            let before = i > 0 && b[i - 1].is_ascii_digit();
-            let after = b.get(i + 1).is_some_and(|x| x.is_ascii_digit());
-            if !(before && after) {
-                return None;
-            }
-        } else if c.is_ascii_digit() {
-            out.push(c as char);
-        } else {
-            return None;
-        }
-    }
-    Some(out)
+    super::pynum::drop_underscores(s).filter(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// STR→FLOAT: pydantic's lax `float` from a string.

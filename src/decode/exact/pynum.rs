@@ -44,7 +44,7 @@ fn to_ascii(s: &str) -> Option<String> {
 }
 
 /// Underscores only between two digits (`_Py_string_to_number_with_underscores`), removed.
-fn drop_underscores(s: &str) -> Option<String> {
+pub(super) fn drop_underscores(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = String::with_capacity(b.len());
     for (i, &c) in b.iter().enumerate() {

@@ -23,7 +23,11 @@ use crate::queue::{CallQueue, RowSlots};
 use crate::recording::{self, RecordedCall};
 use crate::replay::{decode_one, CycleSummary};
 use crate::request::{CycleRequest, Expected};
-use crate::sink::parquet::{self as parquet_sink, ParquetOptions};
+use crate::decode::Verdict;
+use crate::request::{Axon, CycleShape};
+use crate::sink::parquet::{
+    self as parquet_sink, CycleParquetWriter, EncodedRowGroup, ParquetOptions, PriceEncoding, PriceLayout, SinkError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -99,6 +103,25 @@ pub fn run_cycle(
     let mut decoded_before_last_body = 0usize;
     let (mut ended, mut bytes_in) = (0usize, 0u64);
 
+    // Encode early, splice late: each miner's row group is encoded on the pool as soon as it is
+    // decoded, so when the network is done only the splice into the file remains. (Compact mode
+    // picks its decimal scale from the whole cycle, so it writes once at the end.)
+    let writer = match opts.parquet.prices {
+        PriceEncoding::Float64 => Some(CycleParquetWriter::new(
+            &batch::output_schema(shape.paths as i32, shape.points as i32),
+            request,
+            shape.start_unix,
+            n,
+            &opts.out_dir,
+            PriceLayout::Float64,
+            &opts.parquet,
+        )?),
+        _ => None,
+    };
+    let groups: Vec<Mutex<Option<Result<EncodedRowGroup, SinkError>>>> =
+        (0..if writer.is_some() { n } else { 0 }).map(|_| Mutex::new(None)).collect();
+    let encode_busy_ns = AtomicU64::new(0);
+
     let CycleColumns { prices, verdict, process_time_s, status, error, ttfb_ms, elapsed_ms, response_bytes, .. } =
         &mut cols;
     let slots = RowSlots::new(prices, shape.slot_len(), verdict, process_time_s);
@@ -139,12 +162,22 @@ pub fn run_cycle(
                 scope.spawn(|_| {
                     let Some(call) = queue.pop() else { return };
                     let t = Instant::now();
-                    if let Some(out) = slots.take(out_row[call.axon]) {
+                    let row = out_row[call.axon];
+                    if let Some(out) = slots.take(row) {
                         let v = decode_one(&exp, &call.raw(), out.prices);
                         *out.process_time_s = v.arrived().then(|| call.started.elapsed().as_secs_f64());
                         *out.verdict = v;
+                        decode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        if let Some(w) = &writer {
+                            let t = Instant::now();
+                            let one = one_row(shape, &request.axons[call.axon], &call, out.verdict, *out.process_time_s, out.prices);
+                            let encoded = batch::build(one, request)
+                                .map_err(SinkError::Arrow)
+                                .and_then(|b| w.encode_batch(row, &b));
+                            *groups[row].lock().unwrap_or_else(|p| p.into_inner()) = Some(encoded);
+                            encode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        }
                     }
-                    decode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     decoded.fetch_add(1, Ordering::Relaxed);
                     if let Some(k) = kept.get(call.axon) {
                         *k.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
@@ -160,9 +193,22 @@ pub fn run_cycle(
     let verdicts = cols.verdict_counts();
     let rows = cols.rows();
     let body_bytes: u64 = cols.response_bytes.iter().sum();
-    let batch = batch::build(cols, request)?;
-    let t_batch = Instant::now();
-    let parquet = parquet_sink::write(&batch, request, &opts.out_dir, &opts.parquet)?;
+    let encoded: Option<Vec<EncodedRowGroup>> = groups
+        .into_iter()
+        .map(|g| g.into_inner().unwrap_or_else(|p| p.into_inner()).transpose())
+        .collect::<Result<Option<Vec<_>>, _>>()?;
+    let (parquet, t_batch) = match (writer, encoded) {
+        (Some(w), Some(groups)) if groups.len() == n => {
+            let t_batch = Instant::now();
+            (w.finish(groups)?, t_batch)
+        }
+        // Not encoded early (compact mode, or a row never came back): one batch, one write.
+        _ => {
+            let batch = batch::build(cols, request)?;
+            let t_batch = Instant::now();
+            (parquet_sink::write(&batch, request, &opts.out_dir, &opts.parquet)?, t_batch)
+        }
+    };
     let t_write = Instant::now();
 
     if let Some(path) = &opts.record {
@@ -181,6 +227,7 @@ pub fn run_cycle(
     let mut timings_ms = BTreeMap::from([
         ("sign", opts.sign_ms),
         ("decode_busy", decode_busy_ns.load(Ordering::Relaxed) as f64 / 1e6),
+        ("encode_busy", encode_busy_ns.load(Ordering::Relaxed) as f64 / 1e6),
         ("decode_tail", ms(t_decoded - network_end)),
         ("batch", ms(t_batch - t_decoded)),
         ("write", ms(t_write - t_batch)),
@@ -200,6 +247,28 @@ pub fn run_cycle(
         timings_ms,
         decoded_before_last_body: Some(decoded_before_last_body),
     })
+}
+
+/// One miner's row as its own one-row columns, for encoding its row group early. The prices are
+/// copied only for a CORRECT row (the only kind whose prices are written).
+fn one_row(
+    shape: CycleShape,
+    axon: &Axon,
+    call: &FetchedCall,
+    verdict: &Verdict,
+    process_time_s: Option<f64>,
+    prices: &[f64],
+) -> CycleColumns {
+    let mut c = CycleColumns::new(shape, 1);
+    c.uid[0] = axon.uid;
+    c.hotkey[0] = axon.hotkey.clone();
+    c.set_call(0, &call.raw());
+    c.verdict[0] = verdict.clone();
+    c.process_time_s[0] = process_time_s;
+    if verdict.is_correct() {
+        c.prices.copy_from_slice(prices);
+    }
+    c
 }
 
 /// A finished call as the recording stores it; an axon whose call never came back (impossible

@@ -50,6 +50,7 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     let t0 = Instant::now();
     let rec = Recording::read(recording)?;
     let t_read = Instant::now();
+    log_memory("read");
     let shape = rec.request.shape()?;
 
     // Output rows are sorted by uid; `source[out]` is the recording row that lands there.
@@ -64,13 +65,18 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     }
     decode_rows(&rec.request, &mut cols, |out| rec.call(source[out]));
     let t_decode = Instant::now();
+    log_memory("decode");
 
     let verdicts = cols.verdict_counts();
     let rows = cols.rows();
-    let batch = batch::build(cols, &rec.request)?;
+    let body_bytes = rec.body_bytes();
+    // The bodies are decoded: free the recording (the size of the cycle) before encoding.
+    let Recording { request, .. } = rec;
+    let batch = batch::build(cols, &request)?;
     let t_batch = Instant::now();
-    let parquet = parquet_sink::write(&batch, &rec.request, out_dir, opts)?;
+    let parquet = parquet_sink::write(&batch, &request, out_dir, opts)?;
     let t_write = Instant::now();
+    log_memory("write");
 
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
     let timings_ms = BTreeMap::from([
@@ -80,7 +86,7 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
         ("write", ms(t_batch, t_write)),
         ("total", ms(t0, t_write)),
     ]);
-    Ok(CycleSummary { parquet, rows, verdicts, body_bytes: rec.body_bytes(), timings_ms, decoded_before_last_body: None })
+    Ok(CycleSummary { parquet, rows, verdicts, body_bytes, timings_ms, decoded_before_last_body: None })
 }
 
 /// Decodes every row of `cols` on the decode pool: `call(row)` gives the raw call that belongs in
@@ -117,4 +123,13 @@ pub fn decode_one(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verdi
 /// start, and every call starts with the cycle, so the time is cycle start → call end.
 fn process_time_s(verdict: &Verdict, elapsed_ms: f64) -> Option<f64> {
     verdict.arrived().then_some(elapsed_ms / 1e3)
+}
+
+/// Logs the process's resident and peak resident memory (Linux) at the end of a phase.
+pub(crate) fn log_memory(phase: &str) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return };
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?").to_owned()
+    };
+    tracing::info!(phase, rss_kb = %field("VmRSS:"), peak_kb = %field("VmHWM:"), "memory");
 }

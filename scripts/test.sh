@@ -4,4 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
 export SYNTH_FORWARD_PYTHON="$PWD/.venv/bin/python"
+# The real bittensor peers (10.0.1 Axon, 11.x http_auth) for tests/interop_bittensor.rs.
+scripts/setup-bt-venvs.sh
+export SYNTH_FORWARD_BT10_PYTHON="$PWD/.venv-bt10/bin/python"
+export SYNTH_FORWARD_BT11_PYTHON="$PWD/.venv-bt11/bin/python"
 cargo test --locked "$@"

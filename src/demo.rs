@@ -74,6 +74,7 @@ pub fn demo(opts: DemoOptions) -> anyhow::Result<CycleSummary> {
             parquet: ParquetOptions { overwrite: true, ..ParquetOptions::default() },
             record: None,
             sign_ms,
+            max_memory: crate::request::default_max_memory(),
             on_call: opts.on_call,
         },
     )?;

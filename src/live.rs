@@ -54,6 +54,8 @@ pub struct LiveOptions {
     pub record: Option<PathBuf>,
     /// Milliseconds the caller spent signing, reported as `timings_ms.sign`.
     pub sign_ms: f64,
+    /// The price buffer's ceiling in bytes (`--max-memory`); checked before any traffic.
+    pub max_memory: u64,
     /// Called on the I/O thread after each call ends: (calls ended, calls in all, body bytes so far).
     pub on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>>,
 }
@@ -66,7 +68,7 @@ pub fn run_cycle(
 ) -> Result<CycleSummary, LiveError> {
     let cycle_start = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let shape = request.shape()?;
+    let shape = request.check_live(opts.max_memory)?;
     let n = request.axons.len();
     if outgoing.len() != n {
         return Err(LiveError::Requests { requests: outgoing.len(), axons: n });

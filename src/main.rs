@@ -73,6 +73,10 @@ enum Command {
         compact: bool,
         #[arg(long)]
         overwrite: bool,
+        /// Ceiling for the cycle's price buffer, e.g. 512M or 8G (default: half of RAM); a
+        /// request over it is refused before any traffic.
+        #[arg(long = "max-memory", value_parser = parse_bytes)]
+        max_memory: Option<u64>,
     },
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
     Serve {
@@ -159,9 +163,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             external_ip,
             compact,
             overwrite,
+            max_memory,
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
             let req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
+            let max_memory = max_memory.unwrap_or_else(synth_forward::request::default_max_memory);
+            req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let t = Instant::now();
             let outgoing = live::sign_cycle(&req, Arc::new(hotkey), &external_ip);
@@ -171,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 parquet: parquet_options(compact, overwrite),
                 record,
                 sign_ms,
+                max_memory,
                 on_call: None,
             };
             let summary = live::run_cycle(&req, outgoing, &opts)?;
@@ -218,6 +226,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `123`, `512K`, `512M`, `8G` (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.trim().to_ascii_uppercase().as_str() {
+        t if t.ends_with('G') => (t[..t.len() - 1].to_owned(), 30),
+        t if t.ends_with('M') => (t[..t.len() - 1].to_owned(), 20),
+        t if t.ends_with('K') => (t[..t.len() - 1].to_owned(), 10),
+        t => (t.to_owned(), 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a size like 512M or 8G"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn parquet_options(compact: bool, overwrite: bool) -> ParquetOptions {

@@ -115,3 +115,36 @@ fn run_reports_a_missing_wallet_on_one_line() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("nowhere"), "names the keyfile: {err}");
 }
+
+#[test]
+fn run_refuses_bad_requests_before_any_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"{"simulation_input":{"asset":"BTC","start_time":"2026-11-24T12:01:00+00:00","time_increment":60,"time_length":3600,"num_simulations":1000},"timeout_s":5.0,"protocol":"PROTO","axons":AXONS}"#;
+    let one = r#"[{"uid":0,"ip":"IP","port":PORT,"hotkey":"5CXhQmTAVFLkun74AxwsGRzUo4LmNuAqgQZuiYcHqqCLwpmc"}]"#;
+    let axon = |ip: &str, port: &str| one.replace("IP", ip).replace("PORT", port);
+    for (proto, axons, extra, want) in [
+        ("synapse", "[]".to_owned(), vec![], "no axons"),
+        ("synapse", axon("not-an-ip", "9000"), vec![], "not an IPv4 or IPv6 address"),
+        ("synapse", axon("127.0.0.1", "0"), vec![], "port 0"),
+        ("carrier-pigeon", axon("127.0.0.1", "9000"), vec![], "carrier-pigeon"),
+        ("synapse", axon("127.0.0.1", "9000"), vec!["--max-memory", "100K"], "more than --max-memory"),
+    ] {
+        let request = dir.path().join("r.json");
+        std::fs::write(&request, base.replace("PROTO", proto).replace("AXONS", &axons)).unwrap();
+        let o = Command::new(BIN)
+            .arg("run")
+            .arg("--request")
+            .arg(&request)
+            .arg("--out")
+            .arg(dir.path())
+            .arg("--wallet.path")
+            .arg(dir.path().join("no-wallet-needed"))
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+}

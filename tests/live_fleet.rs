@@ -77,6 +77,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
             parquet: ParquetOptions::default(),
             record: Some(recorded.clone()),
             sign_ms: 0.0,
+            max_memory: 1 << 30,
             on_call: None,
         },
     )
@@ -115,7 +116,7 @@ fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadlin
     let live = run_cycle(
         &request,
         plain_requests(&request),
-        &LiveOptions { out_dir: dir.path().into(), parquet: ParquetOptions::default(), record: None, sign_ms: 0.0, on_call: None },
+        &LiveOptions { out_dir: dir.path().into(), parquet: ParquetOptions::default(), record: None, sign_ms: 0.0, max_memory: 1 << 30, on_call: None },
     )
     .unwrap();
     let took = t.elapsed();

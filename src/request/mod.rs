@@ -65,6 +65,17 @@ pub enum RequestError {
     DuplicateUid(u16),
     #[error("cycle request: {0} prices per cycle do not fit in memory")]
     TooLarge(String),
+    #[error("cycle request: no axons to query")]
+    NoAxons,
+    #[error("cycle request: uid {uid} has ip {ip:?}, which is not an IPv4 or IPv6 address")]
+    BadIp { uid: u16, ip: String },
+    #[error("cycle request: uid {uid} has port 0")]
+    BadPort { uid: u16 },
+    #[error(
+        "cycle request: {rows} miners × {paths} paths × {points} points need {need_mib} MiB of \
+         price buffer, more than --max-memory ({max_mib} MiB)"
+    )]
+    OverMemory { rows: usize, paths: usize, points: usize, need_mib: u64, max_mib: u64 },
 }
 
 /// How big one cycle is: the sizes every preallocated buffer is derived from.
@@ -100,6 +111,34 @@ impl CycleRequest {
             }
         }
         Ok(req)
+    }
+
+    /// The checks a live cycle needs before any traffic: something to query, addresses that
+    /// parse, and a price buffer (`axons × paths × points` f64) within `max_memory` bytes.
+    pub fn check_live(&self, max_memory: u64) -> Result<CycleShape, RequestError> {
+        let shape = self.shape()?;
+        if self.axons.is_empty() {
+            return Err(RequestError::NoAxons);
+        }
+        for a in &self.axons {
+            if a.ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(RequestError::BadIp { uid: a.uid, ip: a.ip.clone() });
+            }
+            if a.port == 0 {
+                return Err(RequestError::BadPort { uid: a.uid });
+            }
+        }
+        let need = (self.axons.len() as u128) * (shape.slot_len() as u128) * 8;
+        if need > u128::from(max_memory) {
+            return Err(RequestError::OverMemory {
+                rows: self.axons.len(),
+                paths: shape.paths,
+                points: shape.points,
+                need_mib: u64::try_from(need >> 20).unwrap_or(u64::MAX),
+                max_mib: max_memory >> 20,
+            });
+        }
+        Ok(shape)
     }
 
     pub fn to_json(&self) -> String {
@@ -178,9 +217,56 @@ impl Expected {
     }
 }
 
+/// The default `--max-memory`: half of the machine's RAM (`/proc/meminfo`), or 4 GiB when that
+/// cannot be read. A cycle's price buffer is its one large allocation.
+pub fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(4 << 30, |kib| kib * 1024 / 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live_request(axons: Vec<Axon>) -> CycleRequest {
+        CycleRequest {
+            simulation_input: SimulationInput {
+                asset: "BTC".into(),
+                start_time: "2026-11-24T12:01:00+00:00".into(),
+                time_increment: 60,
+                time_length: 3600,
+                num_simulations: 1000,
+            },
+            timeout_s: 60.0,
+            protocol: Protocol::Synapse,
+            axons,
+        }
+    }
+
+    fn axon(uid: u16, ip: &str, port: u16) -> Axon {
+        Axon { uid, ip: ip.into(), port, hotkey: "5F".into() }
+    }
+
+    #[test]
+    fn live_requests_are_checked_before_any_traffic() {
+        let gib = 1u64 << 30;
+        let ok = live_request(vec![axon(0, "127.0.0.1", 9000), axon(1, "::1", 9001)]);
+        assert_eq!(ok.check_live(gib).unwrap().slot_len(), 61_000);
+        assert!(matches!(live_request(vec![]).check_live(gib), Err(RequestError::NoAxons)));
+        let bad_ip = live_request(vec![axon(7, "300.1.2.3", 9000)]).check_live(gib).unwrap_err();
+        assert_eq!(bad_ip.to_string(), "cycle request: uid 7 has ip \"300.1.2.3\", which is not an IPv4 or IPv6 address");
+        assert!(matches!(live_request(vec![axon(3, "10.0.0.1", 0)]).check_live(gib), Err(RequestError::BadPort { uid: 3 })));
+        // 256 × 1000 × 61 × 8 B = 119 MiB.
+        let many: Vec<Axon> = (0..256).map(|u| axon(u, "127.0.0.1", 9000 + u)).collect();
+        let err = live_request(many).check_live(100 << 20).unwrap_err();
+        assert!(err.to_string().contains("need 119 MiB"), "{err}");
+        assert!(default_max_memory() >= 1 << 30);
+    }
 
     fn input(inc: i64, len: i64) -> SimulationInput {
         SimulationInput {

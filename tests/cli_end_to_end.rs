@@ -27,6 +27,21 @@ fn wallet(dir: &Path) -> PathBuf {
     dir.join("wallets")
 }
 
+/// `synth-forward run` on a request file, with a wallets folder and extra flags.
+fn run_with(request: &Path, out: &Path, wallets: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("run")
+        .arg("--request")
+        .arg(request)
+        .arg("--out")
+        .arg(out)
+        .arg("--wallet.path")
+        .arg(wallets)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn json_line(out: &std::process::Output) -> serde_json::Value {
     assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("one JSON line")
@@ -100,16 +115,7 @@ fn run_reports_a_missing_wallet_on_one_line() {
         r#"{"simulation_input":{"asset":"BTC","start_time":"2026-11-24T12:01:00+00:00","time_increment":60,"time_length":600,"num_simulations":3},"timeout_s":5.0,"protocol":"synapse","axons":[{"uid":0,"ip":"127.0.0.1","port":9,"hotkey":"5CXhQmTAVFLkun74AxwsGRzUo4LmNuAqgQZuiYcHqqCLwpmc"}]}"#,
     )
     .unwrap();
-    let o = Command::new(BIN)
-        .arg("run")
-        .arg("--request")
-        .arg(&request)
-        .arg("--out")
-        .arg(dir.path())
-        .arg("--wallet.path")
-        .arg(dir.path().join("nowhere"))
-        .output()
-        .unwrap();
+    let o = run_with(&request, dir.path(), &dir.path().join("nowhere"), &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -131,17 +137,7 @@ fn run_refuses_bad_requests_before_any_traffic() {
     ] {
         let request = dir.path().join("r.json");
         std::fs::write(&request, base.replace("PROTO", proto).replace("AXONS", &axons)).unwrap();
-        let o = Command::new(BIN)
-            .arg("run")
-            .arg("--request")
-            .arg(&request)
-            .arg("--out")
-            .arg(dir.path())
-            .arg("--wallet.path")
-            .arg(dir.path().join("no-wallet-needed"))
-            .args(&extra)
-            .output()
-            .unwrap();
+        let o = run_with(&request, dir.path(), &dir.path().join("no-wallet-needed"), &extra);
         assert!(!o.status.success());
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");

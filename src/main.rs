@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
 use std::io::IsTerminal;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -98,7 +99,7 @@ enum Command {
     },
     /// The embedded default: a full live cycle against an in-process fleet of fake miners.
     Demo {
-        #[arg(long, value_parser = parse_preset, default_value = "small")]
+        #[arg(long, value_parser = Preset::from_str, default_value = "small")]
         preset: Preset,
         #[arg(long, default_value = "out")]
         out: PathBuf,
@@ -111,7 +112,7 @@ enum Command {
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
         /// small (16 miners × 100 × 61), hf-90mb (256 × 1000 × 61), lf-full (256 × 1000 × 289).
-        #[arg(long, value_parser = parse_preset)]
+        #[arg(long, value_parser = Preset::from_str)]
         preset: Preset,
         #[arg(long, default_value_t = fixture::DEFAULT_SEED)]
         seed: u64,
@@ -119,13 +120,6 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-fn parse_preset(s: &str) -> Result<Preset, String> {
-    Preset::ALL
-        .into_iter()
-        .find(|p| p.as_str() == s)
-        .ok_or_else(|| format!("unknown preset {s:?} (small, hf-90mb, lf-full)"))
 }
 
 fn main() -> ExitCode {

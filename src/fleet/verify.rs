@@ -45,7 +45,8 @@ pub fn signature_verifier() -> Verifier {
             );
             let caller = synapse::verify_synapse(&pairs, body, me, now_ns, last.get(&key).copied())
                 .map_err(|e| e.to_string())?;
-            last.insert(format!("{me}|{}", caller.endpoint_key()), caller.nonce);
+            // `caller.endpoint_key()` is the same `hotkey:uuid` the lookup key was built from.
+            last.insert(key, caller.nonce);
             Ok(())
         }
     })

@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use crate::fixture::{self, Preset};
 use crate::fleet::{signature_verifier, Fleet, FleetOptions};
-use crate::live::{run_cycle, sign_cycle, LiveOptions};
+use crate::live::{run_cycle, sign_cycle, LiveCycle, LiveOptions};
 use crate::recording::Recording;
-use crate::replay::CycleSummary;
 use crate::sink::parquet::ParquetOptions;
 use crate::wire::keys::Hotkey;
 
@@ -37,7 +36,7 @@ pub fn fixture_path(preset: Preset) -> PathBuf {
     }
 }
 
-pub fn demo(opts: DemoOptions) -> anyhow::Result<CycleSummary> {
+pub fn demo(opts: DemoOptions) -> anyhow::Result<LiveCycle> {
     let path = fixture_path(opts.preset);
     fixture::ensure(opts.preset, &path)?;
     let rec = Recording::read(&path)?;
@@ -53,6 +52,7 @@ pub fn demo(opts: DemoOptions) -> anyhow::Result<CycleSummary> {
             base_port: 0,
             time_scale: opts.time_scale,
             verify: Some(signature_verifier()),
+            faults: Default::default(),
         },
     )?;
     let mut request = fleet.request().clone();
@@ -76,6 +76,7 @@ pub fn demo(opts: DemoOptions) -> anyhow::Result<CycleSummary> {
             sign_ms,
             max_memory: crate::request::default_max_memory(),
             on_call: opts.on_call,
+            stop_on_signals: true,
         },
     )?;
     fleet.stop();

@@ -20,6 +20,7 @@
 //! - [`batch`]: the columns → one Arrow `RecordBatch`, sorted by uid, prices zero-copy.
 //! - [`sink`]: the batch → one Parquet file, hive-partitioned, temp name then rename.
 //! - [`live`]: signed requests → fetch → queue → decode → batch → Parquet, as bodies land.
+//! - [`shutdown`]: SIGINT / SIGTERM mid-cycle: stop asking, keep what arrived, exit 128 + n.
 //! - [`replay`]: recording → decode → batch → Parquet, with the timing summary.
 //! - [`fleet`]: fake miners on loopback serving a recording (tests, demo, benches).
 //! - [`demo`]: the embedded default: fixture → in-process fleet → signed live cycle → Parquet.
@@ -39,5 +40,6 @@ pub mod queue;
 pub mod recording;
 pub mod replay;
 pub mod request;
+pub mod shutdown;
 pub mod sink;
 pub mod wire;

@@ -25,6 +25,7 @@ use crate::replay::{decode_one, CycleSummary};
 use crate::request::{CycleRequest, Expected};
 use crate::decode::Verdict;
 use crate::request::{Axon, CycleShape};
+use crate::shutdown::{Signals, StopSignal};
 use crate::sink::parquet::{
     self as parquet_sink, CycleParquetWriter, EncodedRowGroup, ParquetOptions, PriceEncoding, PriceLayout, SinkError,
 };
@@ -58,6 +59,15 @@ pub struct LiveOptions {
     pub max_memory: u64,
     /// Called on the I/O thread after each call ends: (calls ended, calls in all, body bytes so far).
     pub on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>>,
+    /// End the cycle early on SIGINT/SIGTERM, keeping what arrived (see [`crate::shutdown`]).
+    pub stop_on_signals: bool,
+}
+
+/// A finished live cycle: the summary, and the signal that cut it short, if one did.
+#[derive(Debug)]
+pub struct LiveCycle {
+    pub summary: CycleSummary,
+    pub stopped_by: Option<StopSignal>,
 }
 
 /// Runs one cycle against the axons of `request`; `outgoing[i]` goes to `request.axons[i]`.
@@ -65,7 +75,7 @@ pub fn run_cycle(
     request: &CycleRequest,
     outgoing: Vec<OutgoingRequest>,
     opts: &LiveOptions,
-) -> Result<CycleSummary, LiveError> {
+) -> Result<LiveCycle, LiveError> {
     let cycle_start = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let shape = request.check_live(opts.max_memory)?;
@@ -127,64 +137,104 @@ pub fn run_cycle(
     let CycleColumns { prices, verdict, process_time_s, status, error, ttfb_ms, elapsed_ms, response_bytes, .. } =
         &mut cols;
     let slots = RowSlots::new(prices, shape.slot_len(), verdict, process_time_s);
+    // Listening replaces the signals' default action for the rest of the process: from here on a
+    // SIGINT/SIGTERM ends the cycle early instead of killing it (see `crate::shutdown`).
+    let mut signals = if opts.stop_on_signals {
+        let _rt = runtime.enter();
+        Some(Signals::listen().map_err(LiveError::Runtime)?)
+    } else {
+        None
+    };
+    let mut stopped_by: Option<StopSignal> = None;
     let network_end = decode_pool().in_place_scope(|scope| {
+        // Everything one ended call needs, whatever ended it: its row's transport columns, then
+        // the queue and a decode job on the pool.
+        let mut deliver = |call: FetchedCall| {
+            let row = out_row[call.axon];
+            status[row] = call.status;
+            error[row] = call.error;
+            ttfb_ms[row] = call.ttfb_ms;
+            elapsed_ms[row] = call.elapsed_ms;
+            response_bytes[row] = call.body.as_ref().map_or(0, |b| b.len() as u64);
+            if call.body.is_some() && call.error.is_none() {
+                let at = cycle_start.elapsed();
+                first_body.get_or_insert(at);
+                last_body = Some(at);
+                decoded_before_last_body = decoded.load(Ordering::Relaxed);
+            }
+            ended += 1;
+            bytes_in += response_bytes[row];
+            if let Some(f) = &opts.on_call {
+                f(ended, n, bytes_in);
+            }
+            if queue.push(call).is_err() {
+                unreachable!("the queue holds one entry per axon");
+            }
+            scope.spawn(|_| {
+                let Some(call) = queue.pop() else { return };
+                let t = Instant::now();
+                let row = out_row[call.axon];
+                if let Some(out) = slots.take(row) {
+                    let v = decode_one(&exp, &call.raw(), out.prices);
+                    *out.process_time_s = v.arrived().then(|| call.started.elapsed().as_secs_f64());
+                    *out.verdict = v;
+                    decode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    if let Some(w) = &writer {
+                        let t = Instant::now();
+                        let one = one_row(shape, &request.axons[call.axon], &call, out.verdict, *out.process_time_s, out.prices);
+                        let encoded = batch::build(one, request)
+                            .map_err(SinkError::Arrow)
+                            .and_then(|b| w.encode_batch(row, &b));
+                        *groups[row].lock().unwrap_or_else(|p| p.into_inner()) = Some(encoded);
+                        encode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    }
+                }
+                decoded.fetch_add(1, Ordering::Relaxed);
+                if let Some(k) = kept.get(call.axon) {
+                    *k.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+                }
+            });
+        };
         runtime.block_on(async {
             let deadline = tokio::time::Instant::from_std(cycle_start + timeout);
             let mut calls = tokio::task::JoinSet::new();
+            let mut open = vec![true; n];
             for (a, req) in outgoing.into_iter().enumerate() {
                 calls.spawn(fetch::call_miner(client.clone(), a, req, cycle_start, deadline, cap));
             }
-            while let Some(joined) = calls.join_next().await {
+            loop {
+                let joined = tokio::select! {
+                    // A signal wins over a call that ended at the same instant: stop promptly.
+                    biased;
+                    sig = async { Some(signals.as_mut()?.recv().await) }, if signals.is_some() => {
+                        stopped_by = sig;
+                        break;
+                    }
+                    joined = calls.join_next() => match joined {
+                        Some(j) => j,
+                        None => break,
+                    },
+                };
                 let Ok(call) = joined else {
                     // A call task cannot panic by construction; if one did, its row stays
                     // "time out …" with no body, like any other failed call.
                     tracing::error!("a miner call task failed: {joined:?}");
                     continue;
                 };
-                let row = out_row[call.axon];
-                status[row] = call.status;
-                error[row] = call.error;
-                ttfb_ms[row] = call.ttfb_ms;
-                elapsed_ms[row] = call.elapsed_ms;
-                response_bytes[row] = call.body.as_ref().map_or(0, |b| b.len() as u64);
-                if call.body.is_some() && call.error.is_none() {
-                    let at = cycle_start.elapsed();
-                    first_body.get_or_insert(at);
-                    last_body = Some(at);
-                    decoded_before_last_body = decoded.load(Ordering::Relaxed);
+                open[call.axon] = false;
+                deliver(call);
+            }
+            if let Some(sig) = stopped_by {
+                // Stop asking: abort the calls still in flight (their sockets close as the tasks
+                // drop) and give each of those miners a `cancelled` row.
+                calls.abort_all();
+                while calls.join_next().await.is_some() {}
+                let cut = open.iter().filter(|o| **o).count();
+                tracing::warn!(signal = sig.name(), cancelled = cut, "stopping the cycle: unfinished miners marked cancelled");
+                let elapsed = cycle_start.elapsed().as_secs_f64() * 1e3;
+                for a in (0..n).filter(|&a| open[a]) {
+                    deliver(FetchedCall::cancelled(a, cycle_start, elapsed));
                 }
-                ended += 1;
-                bytes_in += response_bytes[row];
-                if let Some(f) = &opts.on_call {
-                    f(ended, n, bytes_in);
-                }
-                if queue.push(call).is_err() {
-                    unreachable!("the queue holds one entry per axon");
-                }
-                scope.spawn(|_| {
-                    let Some(call) = queue.pop() else { return };
-                    let t = Instant::now();
-                    let row = out_row[call.axon];
-                    if let Some(out) = slots.take(row) {
-                        let v = decode_one(&exp, &call.raw(), out.prices);
-                        *out.process_time_s = v.arrived().then(|| call.started.elapsed().as_secs_f64());
-                        *out.verdict = v;
-                        decode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                        if let Some(w) = &writer {
-                            let t = Instant::now();
-                            let one = one_row(shape, &request.axons[call.axon], &call, out.verdict, *out.process_time_s, out.prices);
-                            let encoded = batch::build(one, request)
-                                .map_err(SinkError::Arrow)
-                                .and_then(|b| w.encode_batch(row, &b));
-                            *groups[row].lock().unwrap_or_else(|p| p.into_inner()) = Some(encoded);
-                            encode_busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                        }
-                    }
-                    decoded.fetch_add(1, Ordering::Relaxed);
-                    if let Some(k) = kept.get(call.axon) {
-                        *k.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
-                    }
-                });
             }
             Instant::now()
         })
@@ -212,6 +262,11 @@ pub fn run_cycle(
         }
     };
     let t_write = Instant::now();
+    // A signal that came while the file was written still says "this cycle was cut short".
+    if stopped_by.is_none() {
+        let _rt = runtime.enter();
+        stopped_by = signals.as_mut().and_then(Signals::take_pending);
+    }
 
     if let Some(path) = &opts.record {
         let calls: Vec<RecordedCall> = kept
@@ -241,13 +296,16 @@ pub fn run_cycle(
         timings_ms.insert("first_body", ms(f));
         timings_ms.insert("last_body", ms(l));
     }
-    Ok(CycleSummary {
-        parquet,
-        rows,
-        verdicts,
-        body_bytes,
-        timings_ms,
-        decoded_before_last_body: Some(decoded_before_last_body),
+    Ok(LiveCycle {
+        summary: CycleSummary {
+            parquet,
+            rows,
+            verdicts,
+            body_bytes,
+            timings_ms,
+            decoded_before_last_body: Some(decoded_before_last_body),
+        },
+        stopped_by,
     })
 }
 

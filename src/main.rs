@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use synth_forward::fixture::{self, Preset};
-use synth_forward::fleet::{signature_verifier, Fleet, FleetOptions};
+use synth_forward::fleet::{parse_faults, signature_verifier, Fleet, FleetOptions};
 use synth_forward::recording::Recording;
 use synth_forward::replay::{self, CycleSummary};
 use synth_forward::request::CycleRequest;
@@ -96,6 +96,10 @@ enum Command {
         /// Where to write the cycle request that points at the fleet.
         #[arg(long = "request-out")]
         request_out: PathBuf,
+        /// Make some miners misbehave: a JSON object of uid → fault, e.g.
+        /// {"3": "slow_drip", "7": "redirect:2"} (names in src/fleet/faults.rs and the README).
+        #[arg(long)]
+        faults: Option<PathBuf>,
     },
     /// The embedded default: a full live cycle against an in-process fleet of fake miners.
     Demo {
@@ -131,7 +135,7 @@ fn main() -> ExitCode {
         )
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("synth-forward: error: {e:#}");
             ExitCode::FAILURE
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay { recording, out, compact, overwrite } => {
             let opts = parquet_options(compact, overwrite);
@@ -174,15 +178,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sign_ms,
                 max_memory,
                 on_call: None,
+                stop_on_signals: true,
             };
-            let summary = live::run_cycle(&req, outgoing, &opts)?;
-            println!("{}", serde_json::to_string(&summary)?);
+            let cycle = live::run_cycle(&req, outgoing, &opts)?;
+            return print_live(&cycle);
         }
-        Command::Serve { recording, host, base_port, time_scale, verify, request_out } => {
+        Command::Serve { recording, host, base_port, time_scale, verify, request_out, faults } => {
             let rec = Recording::read(&recording).with_context(|| format!("reading {}", recording.display()))?;
+            let faults = match faults {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                    parse_faults(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?
+                }
+                None => Default::default(),
+            };
             let fleet = Fleet::start(
                 &rec,
-                FleetOptions { host, base_port, time_scale, verify: verify.then(signature_verifier) },
+                FleetOptions { host, base_port, time_scale, verify: verify.then(signature_verifier), faults },
             )?;
             let tmp = request_out.with_extension("json.tmp");
             std::fs::write(&tmp, fleet.request().to_json())?;
@@ -206,12 +218,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }) as Box<dyn Fn(usize, usize, u64) + Sync>
             });
-            let summary = demo::demo(demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call })?;
+            let cycle = demo::demo(demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call })?;
             if tty {
                 eprintln!();
-                eprint!("{}", human_table(&summary));
+                eprint!("{}", human_table(&cycle.summary));
             }
-            println!("{}", serde_json::to_string(&summary)?);
+            return print_live(&cycle);
         }
         Command::Fixture { preset, seed, out } => {
             let summary = fixture::write(preset, seed, &out)
@@ -219,7 +231,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&summary)?);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a live cycle's summary line; a cycle cut short by a signal says which and exits with
+/// 128 + its number (the file it wrote is whole, with the unfinished miners `cancelled`).
+fn print_live(cycle: &live::LiveCycle) -> anyhow::Result<ExitCode> {
+    let mut line = serde_json::to_value(&cycle.summary)?;
+    if let Some(obj) = line.as_object_mut() {
+        if let Some(sig) = cycle.stopped_by {
+            obj.insert("stopped_by".into(), sig.name().into());
+        }
+        if let Some(peak) = peak_rss_bytes() {
+            obj.insert("peak_rss_bytes".into(), peak.into());
+        }
+    }
+    println!("{line}");
+    Ok(match cycle.stopped_by {
+        Some(sig) => ExitCode::from(sig.exit_code()),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// The process's peak resident set so far (`VmHWM`), where the OS tells it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim();
+    kb.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
 /// `123`, `512K`, `512M`, `8G` (powers of 1024).

@@ -1,11 +1,13 @@
 //! The binary end to end over loopback: `serve --verify` a recording, `run --record` a signed
 //! cycle against it with a real hotkey keyfile, `replay` what was recorded; all three agree.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");
+mod common;
+
+use common::{wallet, BIN};
 
 struct Killed(Child);
 impl Drop for Killed {
@@ -15,31 +17,9 @@ impl Drop for Killed {
     }
 }
 
-/// A bittensor wallet folder holding the shared throwaway validator hotkey.
-fn wallet(dir: &Path) -> PathBuf {
-    let hotkeys = dir.join("wallets/validator/hotkeys");
-    std::fs::create_dir_all(&hotkeys).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/wire-samples/wallet/validator-hotkey.json");
-    let dst = hotkeys.join("default");
-    std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("{}: {e} (../shared must sit beside the repo)", src.display()));
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600)).unwrap();
-    dir.join("wallets")
-}
-
 /// `synth-forward run` on a request file, with a wallets folder and extra flags.
 fn run_with(request: &Path, out: &Path, wallets: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("run")
-        .arg("--request")
-        .arg(request)
-        .arg("--out")
-        .arg(out)
-        .arg("--wallet.path")
-        .arg(wallets)
-        .args(extra)
-        .output()
-        .unwrap()
+    common::run_command(request, out, wallets, extra).output().unwrap()
 }
 
 fn json_line(out: &std::process::Output) -> serde_json::Value {
@@ -85,7 +65,6 @@ fn serve_run_record_replay_agree() {
             .arg(&recorded)
             .arg("--wallet.path")
             .arg(wallet(dir.path()))
-            .args(["--wallet.name", "validator"])
             .output()
             .unwrap(),
     );

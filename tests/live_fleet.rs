@@ -3,29 +3,15 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use synth_forward::fetch::OutgoingRequest;
+mod common;
+
 use synth_forward::fleet::{Fleet, FleetOptions};
-use synth_forward::live::{run_cycle, LiveOptions};
 use synth_forward::recording::Recording;
 use synth_forward::replay::replay;
-use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::ParquetOptions;
 
 fn fixture() -> Recording {
     Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")).unwrap()
-}
-
-fn plain_requests(req: &CycleRequest) -> Vec<OutgoingRequest> {
-    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({"simulation_input": req.simulation_input})).unwrap());
-    req.axons
-        .iter()
-        .map(|a| OutgoingRequest {
-            url: format!("http://{}:{}/Simulation", a.ip, a.port),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.clone(),
-        })
-        .collect()
 }
 
 /// Verdict and price bits per uid, read back from a Parquet file.
@@ -60,7 +46,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     let rec = fixture();
     let fleet = Fleet::start(
         &rec,
-        FleetOptions { host: "127.0.0.1".parse().unwrap(), base_port: 0, time_scale: 0.001, verify: None },
+        FleetOptions { host: "127.0.0.1".parse().unwrap(), base_port: 0, time_scale: 0.001, verify: None, faults: Default::default() },
     )
     .unwrap();
     let mut request = fleet.request().clone();
@@ -69,19 +55,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("live.cycle.arrow");
     let t = Instant::now();
-    let live = run_cycle(
-        &request,
-        plain_requests(&request),
-        &LiveOptions {
-            out_dir: dir.path().join("live"),
-            parquet: ParquetOptions::default(),
-            record: Some(recorded.clone()),
-            sign_ms: 0.0,
-            max_memory: 1 << 30,
-            on_call: None,
-        },
-    )
-    .unwrap();
+    let live = common::plain_cycle(&request, &dir.path().join("live"), Some(recorded.clone()));
     let took = t.elapsed();
     fleet.stop();
     assert!(took >= Duration::from_millis(1400), "the hanging miners hold the cycle to its deadline");
@@ -106,6 +80,7 @@ fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadlin
             base_port: 0,
             time_scale: 0.001,
             verify: Some(synth_forward::fleet::signature_verifier()),
+            faults: Default::default(),
         },
     )
     .unwrap();
@@ -113,12 +88,7 @@ fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadlin
     request.timeout_s = 1.0;
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let live = run_cycle(
-        &request,
-        plain_requests(&request),
-        &LiveOptions { out_dir: dir.path().into(), parquet: ParquetOptions::default(), record: None, sign_ms: 0.0, max_memory: 1 << 30, on_call: None },
-    )
-    .unwrap();
+    let live = common::plain_cycle(&request, dir.path(), None);
     let took = t.elapsed();
     fleet.stop();
     // 401 from every miner that answers; the hanging ones are cut at the deadline.

@@ -44,6 +44,20 @@ pub struct FetchedCall {
 }
 
 impl FetchedCall {
+    /// A call stopped by the cycle's shutdown before it ended: no status, no body.
+    pub fn cancelled(axon: usize, cycle_start: Instant, elapsed_ms: f64) -> FetchedCall {
+        FetchedCall {
+            axon,
+            status: None,
+            error: Some(CallError::Cancelled),
+            ttfb_ms: None,
+            elapsed_ms,
+            started: cycle_start,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
     pub fn raw(&self) -> RawCall<'_> {
         RawCall {
             status: self.status,

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::rows_of;
+
 use synth_forward::fleet::{Fleet, FleetOptions};
 use synth_forward::recording::Recording;
 use synth_forward::replay::replay;
@@ -12,33 +14,6 @@ use synth_forward::sink::parquet::ParquetOptions;
 
 fn fixture() -> Recording {
     Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")).unwrap()
-}
-
-/// Verdict and price bits per uid, read back from a Parquet file.
-fn rows_of(parquet: &Path) -> Vec<(u16, String, Vec<u64>)> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Float64Type, UInt16Type};
-    let file = std::fs::File::open(parquet).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
-    let mut out = Vec::new();
-    for batch in reader {
-        let b = batch.unwrap();
-        let uid = b.column_by_name("uid").unwrap().as_primitive::<UInt16Type>().clone();
-        let verdict = arrow::compute::cast(b.column_by_name("format_validation").unwrap(), &arrow::datatypes::DataType::Utf8).unwrap();
-        let verdict = verdict.as_string::<i32>();
-        let paths = b.column_by_name("paths").unwrap().as_fixed_size_list().clone();
-        for r in 0..b.num_rows() {
-            let prices = if paths.is_valid(r) {
-                let row = paths.value(r);
-                let inner = row.as_fixed_size_list();
-                inner.values().as_primitive::<Float64Type>().values().iter().map(|x| x.to_bits()).collect()
-            } else {
-                Vec::new()
-            };
-            out.push((uid.value(r), verdict.value(r).to_owned(), prices));
-        }
-    }
-    out
 }
 
 #[test]
@@ -67,7 +42,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     let (a, b, c) = (rows_of(&live.parquet), rows_of(&again.parquet), rows_of(&original.parquet));
     assert_eq!(a, b, "live run and replay of its recording");
     assert_eq!(a, c, "live run and replay of the fixture it served");
-    assert!(a.iter().filter(|r| r.1 == "CORRECT").count() >= 5);
+    assert!(a.iter().filter(|r| r.verdict == "CORRECT").count() >= 5);
 }
 
 #[test]

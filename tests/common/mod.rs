@@ -60,3 +60,54 @@ pub fn plain_cycle(request: &CycleRequest, out_dir: &Path, record: Option<PathBu
     };
     run_cycle(request, plain_requests(request), &opts).unwrap().summary
 }
+
+/// One output row, everything that does not depend on timing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub uid: u16,
+    pub verdict: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub response_bytes: u64,
+    /// Price bits, empty unless CORRECT.
+    pub prices: Vec<u64>,
+}
+
+/// Every row of a Parquet file the engine wrote, in file order.
+pub fn rows_of(parquet: &Path) -> Vec<Row> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Float64Type, UInt16Type, UInt64Type};
+    let file = std::fs::File::open(parquet).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let b = batch.unwrap();
+        let col = |name: &str| b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).clone();
+        let uid = col("uid").as_primitive::<UInt16Type>().clone();
+        let verdict = arrow::compute::cast(&col("format_validation"), &DataType::Utf8).unwrap();
+        let verdict = verdict.as_string::<i32>();
+        let status = col("status_code").as_primitive::<UInt16Type>().clone();
+        let error = arrow::compute::cast(&col("error"), &DataType::Utf8).unwrap();
+        let error = error.as_string::<i32>();
+        let bytes = col("response_bytes").as_primitive::<UInt64Type>().clone();
+        let paths = col("paths").as_fixed_size_list().clone();
+        for r in 0..b.num_rows() {
+            let prices = if paths.is_valid(r) {
+                let row = paths.value(r);
+                row.as_fixed_size_list().values().as_primitive::<Float64Type>().values().iter().map(|x| x.to_bits()).collect()
+            } else {
+                Vec::new()
+            };
+            out.push(Row {
+                uid: uid.value(r),
+                verdict: verdict.value(r).to_owned(),
+                status: status.is_valid(r).then(|| status.value(r)),
+                error: error.is_valid(r).then(|| error.value(r).to_owned()),
+                response_bytes: bytes.value(r),
+                prices,
+            });
+        }
+    }
+    out
+}
+

@@ -8,6 +8,10 @@
 //! decode job is spawned on the persistent rayon pool, which writes that miner's verdict and prices
 //! into its preallocated row while the other miners are still sending. When the last call ends
 //! only the last body's decode, the batch and the file remain.
+//!
+//! Shutdown: with [`LiveOptions::stop_on_signals`], SIGINT/SIGTERM end the network phase early;
+//! unfinished miners get `cancelled` rows through the same queue, and the file is still written
+//! whole ([`crate::shutdown`] has the steps).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

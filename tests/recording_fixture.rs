@@ -8,8 +8,7 @@
 //!   `SYNTH_FORWARD_MEASURE_LF=1`) under `fixtures/large/` and times generation and reading.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use serde_json::Value;
 use synth_forward::call::CallError;
@@ -327,7 +326,7 @@ fn correct_replies_take_a_few_seconds_sized_by_body() {
 #[test]
 fn committed_small_fixture_is_what_the_generator_makes() {
     let path = crate_dir().join("fixtures/small.cycle.arrow");
-    let rec = Recording::read(&path).unwrap_or_else(|e| panic!("{e} (regenerate: cargo test --test recording_fixture -- --ignored regenerate_small_fixture)"));
+    let rec = Recording::read(&path).unwrap_or_else(|e| panic!("{e} (regenerate: cargo run --release -- fixture --preset small --out fixtures/small.cycle.arrow)"));
     let (req, started_at, calls) = fixture::generate(Preset::Small, DEFAULT_SEED);
     assert_eq!(rec.request, req);
     assert_eq!(rec.started_at, started_at);
@@ -358,76 +357,3 @@ fn ensure_writes_only_when_missing() {
     );
 }
 
-#[test]
-#[ignore = "rewrites fixtures/small.cycle.arrow"]
-fn regenerate_small_fixture() {
-    let path = crate_dir().join("fixtures/small.cycle.arrow");
-    let s = fixture::write(Preset::Small, DEFAULT_SEED, &path).unwrap();
-    eprintln!("{}", serde_json::to_string(&s).unwrap());
-}
-
-fn measure(preset: Preset, path: &Path) {
-    let s = fixture::write(preset, DEFAULT_SEED, path).unwrap();
-    eprintln!(
-        "{preset}: generated+written in {:.2} s: {} rows, {} batches, {:.1} MB bodies, {:.1} MB file",
-        s.seconds,
-        s.rows,
-        s.batches,
-        s.body_bytes as f64 / 1e6,
-        s.file_bytes as f64 / 1e6
-    );
-    // Generation alone (no file), for the same rows.
-    let t = Instant::now();
-    let spec = preset.spec();
-    let cycle = Cycle::new(&spec, DEFAULT_SEED);
-    let mut bytes = 0usize;
-    for row in 0..cycle.rows() {
-        bytes += cycle.call(row).body.map_or(0, |b| b.len());
-    }
-    eprintln!(
-        "{preset}: generation alone, one thread: {:.2} s ({bytes} body bytes)",
-        t.elapsed().as_secs_f64()
-    );
-    for _ in 0..3 {
-        let t = Instant::now();
-        let rec = Recording::read(path).unwrap();
-        let dt = t.elapsed().as_secs_f64();
-        let mut sum = 0u64;
-        for i in 0..rec.rows() {
-            sum += rec.call(i).body.map_or(0, |b| b.len() as u64);
-        }
-        assert_eq!(sum, s.body_bytes);
-        eprintln!(
-            "{preset}: read {:.1} MB in {:.1} ms ({:.2} GB/s)",
-            rec.file_bytes() as f64 / 1e6,
-            dt * 1e3,
-            rec.file_bytes() as f64 / dt / 1e9
-        );
-    }
-    // One plain memcpy of the same size, for scale.
-    let src = std::fs::read(path).unwrap();
-    let t = Instant::now();
-    let dst = src.clone();
-    eprintln!(
-        "memcpy of {:.1} MB (into fresh pages): {:.1} ms",
-        dst.len() as f64 / 1e6,
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    let t = Instant::now();
-    let again = std::fs::read(path).unwrap();
-    eprintln!(
-        "std::fs::read of it: {:.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    drop((src, dst, again));
-}
-
-#[test]
-#[ignore = "writes hundreds of MB under fixtures/large/; run with --release"]
-fn measure_large_presets() {
-    let dir = crate_dir().join("fixtures/large");
-    measure(Preset::Hf90mb, &dir.join("hf-90mb.cycle.arrow"));
-    if std::env::var_os("SYNTH_FORWARD_MEASURE_LF").is_some() {
-        measure(Preset::LfFull, &dir.join("lf-full.cycle.arrow"));
-    }
-}

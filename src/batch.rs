@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array, StringArray,
+    ArrayRef, AsArray, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array, StringArray,
     TimestampMicrosecondArray, UInt16Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
@@ -206,6 +206,27 @@ pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatc
         Arc::new(paths_array),
     ];
     RecordBatch::try_new(schema, columns)
+}
+
+/// Takes the price buffer back out of a batch made by [`build`] once nothing else shares it (the
+/// reverse of the zero-copy move), so a caller that builds many small batches can reuse one
+/// buffer's warm pages. `None` if the buffer is still shared or was not allocated as a `Vec`.
+pub fn take_prices(batch: RecordBatch) -> Option<Vec<f64>> {
+    let (_, mut columns, _) = batch.into_parts();
+    let paths = columns.pop()?;
+    drop(columns);
+    // Each level: clone the concrete array out of its `Arc`, drop the `Arc`, so the child's
+    // reference count falls back to one.
+    let outer = paths.as_fixed_size_list_opt()?.clone();
+    drop(paths);
+    let (_, _, per_path, _) = outer.into_parts();
+    let inner = per_path.as_fixed_size_list_opt()?.clone();
+    drop(per_path);
+    let (_, _, leaf, _) = inner.into_parts();
+    let values = leaf.as_primitive_opt::<Float64Type>()?.clone();
+    drop(leaf);
+    let (_, values, _) = values.into_parts();
+    values.into_inner().into_vec::<f64>().ok()
 }
 
 /// The `paths` field of a schema built by [`output_schema`] / [`schema_with_paths_leaf`].

@@ -1,11 +1,25 @@
 //! Replay: a recorded cycle → decode → record batch → Parquet, with the timing summary.
 //!
 //! In: a `.cycle.arrow` recording and the output options. Out: the Parquet file (renamed into
-//! place) and a [`CycleSummary`]. Decoding runs on the process-wide pool through
-//! [`decode_rows`], the same code the live client feeds from its queue.
+//! place) and a [`CycleSummary`]. Decoding runs on the process-wide pool through [`decode_one`],
+//! the same code the live client feeds from its queue.
+//!
+//! With the default (float64) prices, decoding and encoding are pipelined: the uid-sorted rows are
+//! cut into windows (at most `correct_rows_per_group` rows with a body each), and each pool thread
+//! takes a window, decodes it into its own reused price buffer, builds the window's batch and
+//! appends it to the file as one row group, while the other thread does the next window. No
+//! whole-cycle price buffer exists, so memory is the recording plus two windows, and the pages
+//! are faulted in once per thread rather than once per price. The summary's phases then mean:
+//! `decode` = the pipelined phase (decode + batch + encode + append of every window, wall
+//! clock), `batch` / `decode_busy` / `encode_busy` = thread time summed over the pool in each
+//! step, `write` = the footer, the last fsync and the rename. Compact prices need the whole
+//! cycle's decimal scale before the first group, so that mode decodes everything, builds one
+//! batch and writes it ([`decode_rows`]), with `decode`, `batch`, `write` as consecutive phases.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,12 +27,14 @@ use serde::Serialize;
 
 use crate::batch;
 use crate::call::RawCall;
-use crate::columns::CycleColumns;
+use crate::columns::{self, CycleColumns};
 use crate::decode::{self, Verdict};
 use crate::pool::decode_pool;
 use crate::recording::Recording;
-use crate::request::{CycleRequest, Expected};
-use crate::sink::parquet::{self as parquet_sink, ParquetOptions};
+use crate::request::{CycleRequest, CycleShape, Expected};
+use crate::sink::parquet::{
+    self as parquet_sink, CycleParquetWriter, EncodedRowGroup, ParquetOptions, PriceEncoding, PriceLayout,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -56,6 +72,122 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     // Output rows are sorted by uid; `source[out]` is the recording row that lands there.
     let mut source: Vec<usize> = (0..rec.rows()).collect();
     source.sort_by_key(|&r| rec.uid(r));
+    if opts.prices != PriceEncoding::Float64 {
+        return replay_whole(rec, &source, shape, out_dir, opts, t0, t_read);
+    }
+
+    // Pipelined: each window of rows is decoded into a reused buffer, built into a small batch
+    // and encoded into the file as one row group, while the other thread does the next window.
+    let writer = CycleParquetWriter::new(
+        &batch::output_schema(shape.paths as i32, shape.points as i32),
+        &rec.request,
+        shape.start_unix,
+        source.len(),
+        out_dir,
+        PriceLayout::Float64,
+        opts,
+    )?;
+    // Windows hold at most `correct_rows_per_group` rows with a body: rows without one are
+    // nearly free (and never CORRECT), so they ride along.
+    let has_body: Vec<bool> = source.iter().map(|&r| rec.body(r).is_some_and(|b| !b.is_empty())).collect();
+    let windows = parquet_sink::plan_row_groups(&has_body, opts.correct_rows_per_group);
+    let exp = Expected::from_input(&rec.request.simulation_input);
+    let busy = Busy::default();
+    let done: Vec<(EncodedRowGroup, Vec<Verdict>)> = decode_pool().install(|| {
+        windows
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|rows| window(&rec, &source, shape, &exp, &writer, rows, &busy))
+            .collect::<Result<_, ReplayError>>()
+    })?;
+    let t_encoded = Instant::now();
+    log_memory("decode");
+
+    let verdicts = columns::verdict_counts(done.iter().flat_map(|(_, v)| v));
+    let rows = source.len();
+    let body_bytes = rec.body_bytes();
+    drop(rec);
+    let parquet = writer.finish(done.into_iter().map(|(g, _)| g).collect())?;
+    let t_write = Instant::now();
+    log_memory("write");
+
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let ns_ms = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / 1e6;
+    let timings_ms = BTreeMap::from([
+        ("read", ms(t0, t_read)),
+        ("decode", ms(t_read, t_encoded)),
+        ("batch", ns_ms(&busy.batch)),
+        ("decode_busy", ns_ms(&busy.decode)),
+        ("encode_busy", ns_ms(&busy.encode)),
+        ("write", ms(t_encoded, t_write)),
+        ("total", ms(t0, t_write)),
+    ]);
+    Ok(CycleSummary { parquet, rows, verdicts, body_bytes, timings_ms, decoded_before_last_body: None })
+}
+
+/// Nanoseconds the pool threads spent in each step of [`window`], summed over threads.
+#[derive(Default)]
+struct Busy {
+    decode: AtomicU64,
+    batch: AtomicU64,
+    encode: AtomicU64,
+}
+
+thread_local! {
+    /// The price buffer of this thread's current window, reused from window to window.
+    static WINDOW_PRICES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Output rows `rows`: decoded into this thread's window buffer, built into a batch and written
+/// to the file as one row group. Returns the group and the rows' verdicts.
+fn window(
+    rec: &Recording,
+    source: &[usize],
+    shape: CycleShape,
+    exp: &Expected,
+    writer: &CycleParquetWriter,
+    rows: Range<usize>,
+    busy: &Busy,
+) -> Result<(EncodedRowGroup, Vec<Verdict>), ReplayError> {
+    let t = Instant::now();
+    let prices = WINDOW_PRICES.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let mut cols = CycleColumns::with_prices(shape, rows.len(), prices);
+    for (i, out) in rows.clone().enumerate() {
+        let r = source[out];
+        let call = rec.call(r);
+        cols.uid[i] = rec.uid(r);
+        cols.hotkey[i] = rec.hotkey(r).to_owned();
+        cols.set_call(i, &call);
+        let v = decode_one(exp, &call, cols.slot_mut(i));
+        cols.process_time_s[i] = process_time_s(&v, call.elapsed_ms);
+        cols.verdict[i] = v;
+    }
+    let verdicts = cols.verdict.clone();
+    let t_decoded = Instant::now();
+    let b = batch::build(cols, &rec.request)?;
+    let t_batch = Instant::now();
+    let group = writer.encode_batch(rows.start, &b)?;
+    if let Some(p) = batch::take_prices(b) {
+        WINDOW_PRICES.with(|w| *w.borrow_mut() = p);
+    }
+    let add = |n: &AtomicU64, a: Instant, b: Instant| n.fetch_add((b - a).as_nanos() as u64, Ordering::Relaxed);
+    add(&busy.decode, t, t_decoded);
+    add(&busy.batch, t_decoded, t_batch);
+    add(&busy.encode, t_batch, Instant::now());
+    Ok((group, verdicts))
+}
+
+/// Compact prices: the decimal scale depends on every price of the cycle, so the whole cycle is
+/// decoded first, then built into one batch and written.
+fn replay_whole(
+    rec: Recording,
+    source: &[usize],
+    shape: CycleShape,
+    out_dir: &Path,
+    opts: &ParquetOptions,
+    t0: Instant,
+    t_read: Instant,
+) -> Result<CycleSummary, ReplayError> {
     let mut cols = CycleColumns::new(shape, source.len());
     for (out, &r) in source.iter().enumerate() {
         let call = rec.call(r);

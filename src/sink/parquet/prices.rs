@@ -92,6 +92,11 @@ impl Levels {
         Levels { def: vec![max_def; paths * points], rep, null_def: Vec::new() }
     }
 
+    /// Prices per CORRECT row (`paths × points`).
+    pub fn slot_len(&self) -> usize {
+        self.def.len()
+    }
+
     fn nulls(&mut self, n: usize) -> &[i16] {
         if self.null_def.len() < n {
             self.null_def.resize(n, 0);

@@ -233,3 +233,21 @@ pub fn take_prices(batch: RecordBatch) -> Option<Vec<f64>> {
 pub fn paths_field(schema: &Schema) -> &FieldRef {
     schema.fields().last().expect("the output schema has columns")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::synthetic;
+
+    #[test]
+    fn prices_come_back_out_of_the_batch_unshared() {
+        let (cols, req) = synthetic::cycle(6, 3, 4, 5, 1);
+        let (ptr, len) = (cols.prices.as_ptr(), cols.prices.len());
+        let b = build(cols, &req).unwrap();
+        let kept = b.clone();
+        // Still shared with `kept`: refused, nothing leaks or panics.
+        assert!(take_prices(b).is_none());
+        let back = take_prices(kept).expect("sole owner again");
+        assert_eq!((back.as_ptr(), back.len()), (ptr, len), "the same allocation, not a copy");
+    }
+}

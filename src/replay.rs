@@ -93,15 +93,19 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     let has_body: Vec<bool> = source.iter().map(|&r| rec.body(r).is_some_and(|b| !b.is_empty())).collect();
     let per_window = (WINDOW_PRICE_BYTES / (shape.slot_len() * 8).max(1)).clamp(1, opts.correct_rows_per_group.max(1));
     let windows = parquet_sink::plan_row_groups(&has_body, per_window);
-    let exp = Expected::from_input(&rec.request.simulation_input);
-    let busy = Busy::default();
+    let pipeline = Pipeline {
+        rec: &rec,
+        source: &source,
+        shape,
+        exp: Expected::from_input(&rec.request.simulation_input),
+        writer: &writer,
+        widest: windows.iter().map(|w| w.len()).max().unwrap_or(0) * shape.slot_len(),
+        busy: Busy::default(),
+    };
     let done: Vec<(EncodedRowGroup, Vec<Verdict>)> = decode_pool().install(|| {
-        windows
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|rows| window(&rec, &source, shape, &exp, &writer, rows, &busy))
-            .collect::<Result<_, ReplayError>>()
+        windows.into_par_iter().with_max_len(1).map(|rows| pipeline.window(rows)).collect::<Result<_, ReplayError>>()
     })?;
+    let busy = pipeline.busy;
     let t_encoded = Instant::now();
     log_memory("decode");
 
@@ -146,43 +150,54 @@ thread_local! {
     static WINDOW_PRICES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Output rows `rows`: decoded into this thread's window buffer, built into a batch and written
-/// to the file as one row group. Returns the group and the rows' verdicts.
-fn window(
-    rec: &Recording,
-    source: &[usize],
+/// What every window of a pipelined replay shares.
+struct Pipeline<'a> {
+    rec: &'a Recording,
+    /// `source[out]`: the recording row of output row `out`.
+    source: &'a [usize],
     shape: CycleShape,
-    exp: &Expected,
-    writer: &CycleParquetWriter,
-    rows: Range<usize>,
-    busy: &Busy,
-) -> Result<(EncodedRowGroup, Vec<Verdict>), ReplayError> {
-    let t = Instant::now();
-    let prices = WINDOW_PRICES.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let mut cols = CycleColumns::with_prices(shape, rows.len(), prices);
-    for (i, out) in rows.clone().enumerate() {
-        let r = source[out];
-        let call = rec.call(r);
-        cols.uid[i] = rec.uid(r);
-        cols.hotkey[i] = rec.hotkey(r).to_owned();
-        cols.set_call(i, &call);
-        let v = decode_one(exp, &call, cols.slot_mut(i));
-        cols.process_time_s[i] = process_time_s(&v, call.elapsed_ms);
-        cols.verdict[i] = v;
+    exp: Expected,
+    writer: &'a CycleParquetWriter,
+    /// Prices in the widest window: each thread's buffer is sized for it once.
+    widest: usize,
+    busy: Busy,
+}
+
+impl Pipeline<'_> {
+    /// Output rows `rows`: decoded into this thread's window buffer, built into a batch and
+    /// written to the file as one row group. Returns the group and the rows' verdicts.
+    fn window(&self, rows: Range<usize>) -> Result<(EncodedRowGroup, Vec<Verdict>), ReplayError> {
+        let (rec, busy) = (self.rec, &self.busy);
+        let t = Instant::now();
+        let mut prices = WINDOW_PRICES.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        // Sized once for the widest window, so a wider one later never reallocates (a copy into
+        // fresh pages).
+        prices.reserve_exact(self.widest.saturating_sub(prices.len()));
+        let mut cols = CycleColumns::with_prices(self.shape, rows.len(), prices);
+        for (i, out) in rows.clone().enumerate() {
+            let r = self.source[out];
+            let call = rec.call(r);
+            cols.uid[i] = rec.uid(r);
+            cols.hotkey[i] = rec.hotkey(r).to_owned();
+            cols.set_call(i, &call);
+            let v = decode_one(&self.exp, &call, cols.slot_mut(i));
+            cols.process_time_s[i] = process_time_s(&v, call.elapsed_ms);
+            cols.verdict[i] = v;
+        }
+        let verdicts = cols.verdict.clone();
+        let t_decoded = Instant::now();
+        let b = batch::build(cols, &rec.request)?;
+        let t_batch = Instant::now();
+        let group = self.writer.encode_batch(rows.start, &b)?;
+        if let Some(p) = batch::take_prices(b) {
+            WINDOW_PRICES.with(|w| *w.borrow_mut() = p);
+        }
+        let add = |n: &AtomicU64, a: Instant, b: Instant| n.fetch_add((b - a).as_nanos() as u64, Ordering::Relaxed);
+        add(&busy.decode, t, t_decoded);
+        add(&busy.batch, t_decoded, t_batch);
+        add(&busy.encode, t_batch, Instant::now());
+        Ok((group, verdicts))
     }
-    let verdicts = cols.verdict.clone();
-    let t_decoded = Instant::now();
-    let b = batch::build(cols, &rec.request)?;
-    let t_batch = Instant::now();
-    let group = writer.encode_batch(rows.start, &b)?;
-    if let Some(p) = batch::take_prices(b) {
-        WINDOW_PRICES.with(|w| *w.borrow_mut() = p);
-    }
-    let add = |n: &AtomicU64, a: Instant, b: Instant| n.fetch_add((b - a).as_nanos() as u64, Ordering::Relaxed);
-    add(&busy.decode, t, t_decoded);
-    add(&busy.batch, t_decoded, t_batch);
-    add(&busy.encode, t_batch, Instant::now());
-    Ok((group, verdicts))
 }
 
 /// Compact prices: the decimal scale depends on every price of the cycle, so the whole cycle is

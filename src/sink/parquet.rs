@@ -370,7 +370,11 @@ impl CycleParquetWriter {
         // chunks), instead of growing through doublings that each copy into fresh pages.
         let correct = n - paths.null_count();
         let slot = self.levels.slot_len();
-        buf.reserve(correct * slot * 6 + 64 * 1024);
+        let need = correct * slot * 6 + 64 * 1024;
+        if buf.capacity() < need {
+            // A new buffer, not `reserve`: growing would copy the old capacity across.
+            buf = Vec::with_capacity(need);
+        }
         let mut sink = TrackedWrite::new(buf);
         let mut closed = None;
         {

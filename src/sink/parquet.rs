@@ -10,15 +10,16 @@
 //! A file is a sequence of row groups, each a few consecutive rows (in uid order). A
 //! [`CycleParquetWriter`] fixes the file's schema and encodings up front and opens the temp file;
 //! then [`CycleParquetWriter::encode_rows`] turns any run of rows into a row group (every column
-//! chunk encoded and compressed in the thread's reused buffer) and appends it to the file at once,
-//! at an offset reserved with one atomic add; what it hands back, an [`EncodedRowGroup`], is only
-//! the group's metadata with its real file offsets. It takes `&self`, so row groups are encoded
-//! in parallel on pool threads, in any order, as soon as their rows are ready. A writeback thread
-//! `fdatasync`s behind the appends, so the disk writes overlap the encoding (and, in a live cycle,
-//! the network). [`CycleParquetWriter::finish`] then only writes the footer, which lists the row
-//! groups in row order wherever they sit in the file (a reader seeks by the footer's offsets, so
-//! the byte order of the groups does not matter), waits for the last writeback and moves the file
-//! into place. The one-shot [`write`] is that machinery run over the whole batch on
+//! chunk encoded and compressed into a reused buffer) and appends it to the file at once: an
+//! offset reserved with one atomic add, the buffer handed to the file's I/O thread, which
+//! `pwrite`s it there and `fdatasync`s behind the writes, so the page-cache copy and the disk
+//! overlap the encoding (and, in a live cycle, the network). What it hands back, an
+//! [`EncodedRowGroup`], is only the group's metadata with its real file offsets. It takes `&self`,
+//! so row groups are encoded in parallel on pool threads, in any order, as soon as their rows are
+//! ready. [`CycleParquetWriter::finish`] then only writes the footer, which lists the row groups in
+//! row order wherever they sit in the file (a reader seeks by the footer's offsets, so the byte
+//! order of the groups does not matter), waits for the I/O thread and the last fsync, and moves the
+//! file into place. The one-shot [`write`] is that machinery run over the whole batch on
 //! [`crate::pool::decode_pool`].
 //!
 //! Measured (`schemas/output.md`): holding the encoded groups until the end and splicing them
@@ -53,7 +54,6 @@
 mod file;
 pub mod prices;
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -200,13 +200,6 @@ impl EncodedRowGroup {
     }
 }
 
-thread_local! {
-    /// Each pool thread's row-group buffer, kept between groups so encoding reuses warm pages
-    /// instead of faulting in fresh ones (a cycle's worth of fresh pages costs more than the
-    /// compression itself on this VM).
-    static GROUP_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 /// One cycle's Parquet file in the making: fixed schema, properties and price layout; the temp
 /// file is open from the start. Row groups are encoded independently ([`Self::encode_rows`],
 /// `&self`, any thread, any order) and appended to the file as soon as each is done; at the end
@@ -307,7 +300,7 @@ impl CycleParquetWriter {
 
         let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
         let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync)?;
-        out.append(MAGIC)?;
+        out.append(MAGIC.to_vec())?;
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
             file_schema,
@@ -342,9 +335,9 @@ impl CycleParquetWriter {
     /// group and appends it to the temp file: the entry point for a live cycle, whose caller
     /// builds a small batch for the rows that just completed.
     ///
-    /// The group is assembled in this thread's reused buffer (the scalar chunks spliced in, the
-    /// `paths` pages written in place), then written with one `pwrite` at a reserved offset; the
-    /// metadata's offsets are shifted to where it landed.
+    /// The group is assembled in a reused buffer (the scalar chunks spliced in, the `paths` pages
+    /// written in place), which goes to the file's I/O thread to be written at a reserved offset;
+    /// the metadata's offsets are shifted to that offset.
     pub fn encode_batch(&self, first_row: usize, rows: &RecordBatch) -> Result<EncodedRowGroup, SinkError> {
         let n = rows.num_rows();
         let last = rows.num_columns() - 1;
@@ -365,7 +358,7 @@ impl CycleParquetWriter {
             chunks.push(w.close()?);
         }
 
-        let mut buf = GROUP_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let mut buf = self.out.buffer();
         // Room for the group at once (≈ 5.4 of 8 bytes per price compressed, plus the scalar
         // chunks), instead of growing through doublings that each copy into fresh pages.
         let correct = n - paths.null_count();
@@ -409,10 +402,7 @@ impl CycleParquetWriter {
             }
             rg.close()?;
         }
-        let mut buf = sink.into_inner()?;
-        let at = self.out.append(&buf)?;
-        buf.clear();
-        GROUP_BUFFER.with(|b| *b.borrow_mut() = buf);
+        let at = self.out.append(sink.into_inner()?)?;
 
         let (meta, column_indexes, mut offset_indexes) =
             closed.ok_or_else(|| SinkError::RowGroups("the row group writer did not report its metadata".into()))?;
@@ -503,7 +493,7 @@ impl CycleParquetWriter {
                 .with_preserve_page_index_locations(false)
                 .finish()?;
         }
-        self.out.append(&footer.bytes)?;
+        self.out.append(footer.bytes)?;
         self.out.commit()?;
         Ok(self.final_path)
     }

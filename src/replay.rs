@@ -5,11 +5,12 @@
 //! the same code the live client feeds from its queue.
 //!
 //! With the default (float64) prices, decoding and encoding are pipelined: the uid-sorted rows are
-//! cut into windows (at most `correct_rows_per_group` rows with a body each), and each pool thread
-//! takes a window, decodes it into its own reused price buffer, builds the window's batch and
-//! appends it to the file as one row group, while the other thread does the next window. No
-//! whole-cycle price buffer exists, so memory is the recording plus two windows, and the pages
-//! are faulted in once per thread rather than once per price. The summary's phases then mean:
+//! cut into equal windows (at most `correct_rows_per_group` rows and 8 MiB of prices each), and
+//! each pool thread takes a window, decodes it into its own reused price buffer, builds the
+//! window's batch and appends it to the file as one row group, while the other thread does the
+//! next window. No whole-cycle price buffer exists, so memory is the recording plus two windows,
+//! and the pages are faulted in once per thread rather than once per price. The summary's phases
+//! then mean:
 //! `decode` = the pipelined phase (decode + batch + encode + append of every window, wall
 //! clock), `batch` / `decode_busy` / `encode_busy` = thread time summed over the pool in each
 //! step, `write` = the footer, the last fsync and the rename. Compact prices need the whole
@@ -87,12 +88,13 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
         PriceLayout::Float64,
         opts,
     )?;
-    // Windows hold at most `correct_rows_per_group` rows with a body, and at most
-    // WINDOW_PRICE_BYTES of their prices: rows without a body are nearly free (and never
-    // CORRECT), so they ride along.
-    let has_body: Vec<bool> = source.iter().map(|&r| rec.body(r).is_some_and(|b| !b.is_empty())).collect();
+    // Windows of equal row counts: at most `correct_rows_per_group` rows and WINDOW_PRICE_BYTES
+    // of prices each. Every row, CORRECT or not, takes a slot in the window's buffer, so counting
+    // all rows (not just those with a body) keeps each thread's buffer, and the pages it faults
+    // in, at one window's worth; equal windows never grow it again.
     let per_window = (WINDOW_PRICE_BYTES / (shape.slot_len() * 8).max(1)).clamp(1, opts.correct_rows_per_group.max(1));
-    let windows = parquet_sink::plan_row_groups(&has_body, per_window);
+    let windows: Vec<Range<usize>> =
+        (0..source.len()).step_by(per_window).map(|start| start..(start + per_window).min(source.len())).collect();
     let pipeline = Pipeline {
         rec: &rec,
         source: &source,

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-BIN=$PWD/target/release/synth-forward
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/synth-forward
 fx=$1; scale=$2; timeout=$3; runs=$4
 d=$(mktemp -d)
 if [ $# -ge 6 ]; then wallets=$5; name=$6; else

@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array, StringArray,
+    ArrayRef, AsArray, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array, StringArray,
     TimestampMicrosecondArray, UInt16Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
@@ -208,7 +208,46 @@ pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatc
     RecordBatch::try_new(schema, columns)
 }
 
+/// Takes the price buffer back out of a batch made by [`build`] once nothing else shares it (the
+/// reverse of the zero-copy move), so a caller that builds many small batches can reuse one
+/// buffer's warm pages. `None` if the buffer is still shared or was not allocated as a `Vec`.
+pub fn take_prices(batch: RecordBatch) -> Option<Vec<f64>> {
+    let (_, mut columns, _) = batch.into_parts();
+    let paths = columns.pop()?;
+    drop(columns);
+    // Each level: clone the concrete array out of its `Arc`, drop the `Arc`, so the child's
+    // reference count falls back to one.
+    let outer = paths.as_fixed_size_list_opt()?.clone();
+    drop(paths);
+    let (_, _, per_path, _) = outer.into_parts();
+    let inner = per_path.as_fixed_size_list_opt()?.clone();
+    drop(per_path);
+    let (_, _, leaf, _) = inner.into_parts();
+    let values = leaf.as_primitive_opt::<Float64Type>()?.clone();
+    drop(leaf);
+    let (_, values, _) = values.into_parts();
+    values.into_inner().into_vec::<f64>().ok()
+}
+
 /// The `paths` field of a schema built by [`output_schema`] / [`schema_with_paths_leaf`].
 pub fn paths_field(schema: &Schema) -> &FieldRef {
     schema.fields().last().expect("the output schema has columns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::synthetic;
+
+    #[test]
+    fn prices_come_back_out_of_the_batch_unshared() {
+        let (cols, req) = synthetic::cycle(6, 3, 4, 5, 1);
+        let (ptr, len) = (cols.prices.as_ptr(), cols.prices.len());
+        let b = build(cols, &req).unwrap();
+        let kept = b.clone();
+        // Still shared with `kept`: refused, nothing leaks or panics.
+        assert!(take_prices(b).is_none());
+        let back = take_prices(kept).expect("sole owner again");
+        assert_eq!((back.as_ptr(), back.len()), (ptr, len), "the same allocation, not a copy");
+    }
 }

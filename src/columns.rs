@@ -48,6 +48,31 @@ impl CycleColumns {
         }
     }
 
+    /// As [`CycleColumns::new`], but the price buffer is `prices`, reused: resized to fit (its
+    /// values are not cleared; a row's slot is meaningful only once decoded CORRECT, and the
+    /// decoder writes every price of such a slot).
+    pub fn with_prices(shape: CycleShape, rows: usize, mut prices: Vec<f64>) -> CycleColumns {
+        prices.resize(rows * shape.slot_len(), 0.0);
+        let mut c = CycleColumns::new(shape, 0);
+        c.uid = vec![0; rows];
+        c.hotkey = vec![String::new(); rows];
+        c.status = vec![None; rows];
+        c.error = vec![None; rows];
+        c.ttfb_ms = vec![None; rows];
+        c.elapsed_ms = vec![0.0; rows];
+        c.process_time_s = vec![None; rows];
+        c.response_bytes = vec![0; rows];
+        c.verdict = vec![Verdict::NoResponse; rows];
+        c.prices = prices;
+        c
+    }
+
+    /// Row `row`'s slot, to decode into.
+    pub fn slot_mut(&mut self, row: usize) -> &mut [f64] {
+        let n = self.shape.slot_len();
+        &mut self.prices[row * n..(row + 1) * n]
+    }
+
     pub fn rows(&self) -> usize {
         self.uid.len()
     }
@@ -82,10 +107,15 @@ impl CycleColumns {
 
     /// Count of each verdict, for the summary line.
     pub fn verdict_counts(&self) -> std::collections::BTreeMap<String, usize> {
-        let mut m = std::collections::BTreeMap::new();
-        for v in &self.verdict {
-            *m.entry(v.as_str().to_owned()).or_insert(0) += 1;
-        }
-        m
+        verdict_counts(&self.verdict)
     }
+}
+
+/// Count of each verdict, for the summary line.
+pub fn verdict_counts<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for v in verdicts {
+        *m.entry(v.as_str().to_owned()).or_insert(0) += 1;
+    }
+    m
 }

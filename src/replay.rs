@@ -1,11 +1,26 @@
 //! Replay: a recorded cycle → decode → record batch → Parquet, with the timing summary.
 //!
 //! In: a `.cycle.arrow` recording and the output options. Out: the Parquet file (renamed into
-//! place) and a [`CycleSummary`]. Decoding runs on the process-wide pool through
-//! [`decode_rows`], the same code the live client feeds from its queue.
+//! place) and a [`CycleSummary`]. Decoding runs on the process-wide pool through [`decode_one`],
+//! the same code the live client feeds from its queue.
+//!
+//! With the default (float64) prices, decoding and encoding are pipelined: the uid-sorted rows are
+//! cut into equal windows (at most `correct_rows_per_group` rows and 8 MiB of prices each), and
+//! each pool thread takes a window, decodes it into its own reused price buffer, builds the
+//! window's batch and appends it to the file as one row group, while the other thread does the
+//! next window. No whole-cycle price buffer exists, so memory is the recording plus two windows,
+//! and the pages are faulted in once per thread rather than once per price. The summary's phases
+//! then mean:
+//! `decode` = the pipelined phase (decode + batch + encode + append of every window, wall
+//! clock), `batch` / `decode_busy` / `encode_busy` = thread time summed over the pool in each
+//! step, `write` = the footer, the last fsync and the rename. Compact prices need the whole
+//! cycle's decimal scale before the first group, so that mode decodes everything, builds one
+//! batch and writes it ([`decode_rows`]), with `decode`, `batch`, `write` as consecutive phases.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,12 +28,14 @@ use serde::Serialize;
 
 use crate::batch;
 use crate::call::RawCall;
-use crate::columns::CycleColumns;
+use crate::columns::{self, CycleColumns};
 use crate::decode::{self, Verdict};
 use crate::pool::decode_pool;
 use crate::recording::Recording;
-use crate::request::{CycleRequest, Expected};
-use crate::sink::parquet::{self as parquet_sink, ParquetOptions};
+use crate::request::{CycleRequest, CycleShape, Expected};
+use crate::sink::parquet::{
+    self as parquet_sink, CycleParquetWriter, EncodedRowGroup, ParquetOptions, PriceEncoding, PriceLayout,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -56,6 +73,146 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     // Output rows are sorted by uid; `source[out]` is the recording row that lands there.
     let mut source: Vec<usize> = (0..rec.rows()).collect();
     source.sort_by_key(|&r| rec.uid(r));
+    if opts.prices != PriceEncoding::Float64 {
+        return replay_whole(rec, &source, shape, out_dir, opts, t0, t_read);
+    }
+
+    // Pipelined: each window of rows is decoded into a reused buffer, built into a small batch
+    // and encoded into the file as one row group, while the other thread does the next window.
+    let writer = CycleParquetWriter::new(
+        &batch::output_schema(shape.paths as i32, shape.points as i32),
+        &rec.request,
+        shape.start_unix,
+        source.len(),
+        out_dir,
+        PriceLayout::Float64,
+        opts,
+    )?;
+    // Windows of equal row counts: at most `correct_rows_per_group` rows and WINDOW_PRICE_BYTES
+    // of prices each. Every row, CORRECT or not, takes a slot in the window's buffer, so counting
+    // all rows (not just those with a body) keeps each thread's buffer, and the pages it faults
+    // in, at one window's worth; equal windows never grow it again.
+    let per_window = (WINDOW_PRICE_BYTES / (shape.slot_len() * 8).max(1)).clamp(1, opts.correct_rows_per_group.max(1));
+    let windows: Vec<Range<usize>> =
+        (0..source.len()).step_by(per_window).map(|start| start..(start + per_window).min(source.len())).collect();
+    let pipeline = Pipeline {
+        rec: &rec,
+        source: &source,
+        shape,
+        exp: Expected::from_input(&rec.request.simulation_input),
+        writer: &writer,
+        widest: windows.iter().map(|w| w.len()).max().unwrap_or(0) * shape.slot_len(),
+        busy: Busy::default(),
+    };
+    let done: Vec<(EncodedRowGroup, Vec<Verdict>)> = decode_pool().install(|| {
+        windows.into_par_iter().with_max_len(1).map(|rows| pipeline.window(rows)).collect::<Result<_, ReplayError>>()
+    })?;
+    let busy = pipeline.busy;
+    let t_encoded = Instant::now();
+    log_memory("decode");
+
+    let verdicts = columns::verdict_counts(done.iter().flat_map(|(_, v)| v));
+    let rows = source.len();
+    let body_bytes = rec.body_bytes();
+    drop(rec);
+    let parquet = writer.finish(done.into_iter().map(|(g, _)| g).collect())?;
+    let t_write = Instant::now();
+    log_memory("write");
+
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let ns_ms = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / 1e6;
+    let timings_ms = BTreeMap::from([
+        ("read", ms(t0, t_read)),
+        ("decode", ms(t_read, t_encoded)),
+        ("batch", ns_ms(&busy.batch)),
+        ("decode_busy", ns_ms(&busy.decode)),
+        ("encode_busy", ns_ms(&busy.encode)),
+        ("write", ms(t_encoded, t_write)),
+        ("total", ms(t0, t_write)),
+    ]);
+    Ok(CycleSummary { parquet, rows, verdicts, body_bytes, timings_ms, decoded_before_last_body: None })
+}
+
+/// The most price bytes a replay window decodes before encoding them: 16 rows of an hf cycle
+/// (1000 × 61), 3 of an lf one (1000 × 289). Small windows keep the two threads' buffers (and the
+/// pages they fault in) small and leave a short tail when the last window runs alone; 16-row
+/// groups compress ~3 % better than 1-row ones (`schemas/output.md`).
+const WINDOW_PRICE_BYTES: usize = 8 << 20;
+
+/// Nanoseconds the pool threads spent in each step of [`window`], summed over threads.
+#[derive(Default)]
+struct Busy {
+    decode: AtomicU64,
+    batch: AtomicU64,
+    encode: AtomicU64,
+}
+
+thread_local! {
+    /// The price buffer of this thread's current window, reused from window to window.
+    static WINDOW_PRICES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What every window of a pipelined replay shares.
+struct Pipeline<'a> {
+    rec: &'a Recording,
+    /// `source[out]`: the recording row of output row `out`.
+    source: &'a [usize],
+    shape: CycleShape,
+    exp: Expected,
+    writer: &'a CycleParquetWriter,
+    /// Prices in the widest window: each thread's buffer is sized for it once.
+    widest: usize,
+    busy: Busy,
+}
+
+impl Pipeline<'_> {
+    /// Output rows `rows`: decoded into this thread's window buffer, built into a batch and
+    /// written to the file as one row group. Returns the group and the rows' verdicts.
+    fn window(&self, rows: Range<usize>) -> Result<(EncodedRowGroup, Vec<Verdict>), ReplayError> {
+        let (rec, busy) = (self.rec, &self.busy);
+        let t = Instant::now();
+        let mut prices = WINDOW_PRICES.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        // Sized once for the widest window, so a wider one later never reallocates (a copy into
+        // fresh pages).
+        prices.reserve_exact(self.widest.saturating_sub(prices.len()));
+        let mut cols = CycleColumns::with_prices(self.shape, rows.len(), prices);
+        for (i, out) in rows.clone().enumerate() {
+            let r = self.source[out];
+            let call = rec.call(r);
+            cols.uid[i] = rec.uid(r);
+            cols.hotkey[i] = rec.hotkey(r).to_owned();
+            cols.set_call(i, &call);
+            let v = decode_one(&self.exp, &call, cols.slot_mut(i));
+            cols.process_time_s[i] = process_time_s(&v, call.elapsed_ms);
+            cols.verdict[i] = v;
+        }
+        let verdicts = cols.verdict.clone();
+        let t_decoded = Instant::now();
+        let b = batch::build(cols, &rec.request)?;
+        let t_batch = Instant::now();
+        let group = self.writer.encode_batch(rows.start, &b)?;
+        if let Some(p) = batch::take_prices(b) {
+            WINDOW_PRICES.with(|w| *w.borrow_mut() = p);
+        }
+        let add = |n: &AtomicU64, a: Instant, b: Instant| n.fetch_add((b - a).as_nanos() as u64, Ordering::Relaxed);
+        add(&busy.decode, t, t_decoded);
+        add(&busy.batch, t_decoded, t_batch);
+        add(&busy.encode, t_batch, Instant::now());
+        Ok((group, verdicts))
+    }
+}
+
+/// Compact prices: the decimal scale depends on every price of the cycle, so the whole cycle is
+/// decoded first, then built into one batch and written.
+fn replay_whole(
+    rec: Recording,
+    source: &[usize],
+    shape: CycleShape,
+    out_dir: &Path,
+    opts: &ParquetOptions,
+    t0: Instant,
+    t_read: Instant,
+) -> Result<CycleSummary, ReplayError> {
     let mut cols = CycleColumns::new(shape, source.len());
     for (out, &r) in source.iter().enumerate() {
         let call = rec.call(r);

@@ -5,16 +5,27 @@
 //! file, written under a temp name in the same folder, fsync'd and renamed into place, so a reader
 //! never sees half of it.
 //!
-//! # Encode early, splice late
+//! # Encode early, append at once, footer last
 //!
 //! A file is a sequence of row groups, each a few consecutive rows (in uid order). A
-//! [`CycleParquetWriter`] fixes the file's schema and encodings up front; then
-//! [`CycleParquetWriter::encode_rows`] turns any run of rows into an [`EncodedRowGroup`] (every
-//! column chunk fully encoded and compressed, in memory). It takes `&self`, so row groups are
-//! encoded in parallel on pool threads, in any order, as soon as their rows are ready.
-//! [`CycleParquetWriter::finish`] then only splices the encoded chunks in row order (a memcpy per
-//! chunk), writes the footer and moves the file into place. The one-shot [`write`] is that
-//! machinery run over the whole batch on [`crate::pool::decode_pool`].
+//! [`CycleParquetWriter`] fixes the file's schema and encodings up front and opens the temp file;
+//! then [`CycleParquetWriter::encode_rows`] turns any run of rows into a row group (every column
+//! chunk encoded and compressed into a reused buffer) and appends it to the file at once: an
+//! offset reserved with one atomic add, the buffer handed to the file's I/O thread, which
+//! `pwrite`s it there and `fdatasync`s behind the writes, so the page-cache copy and the disk
+//! overlap the encoding (and, in a live cycle, the network). What it hands back, an
+//! [`EncodedRowGroup`], is only the group's metadata with its real file offsets. It takes `&self`,
+//! so row groups are encoded in parallel on pool threads, in any order, as soon as their rows are
+//! ready. [`CycleParquetWriter::finish`] then only writes the footer, which lists the row groups in
+//! row order wherever they sit in the file (a reader seeks by the footer's offsets, so the byte
+//! order of the groups does not matter), waits for the I/O thread and the last fsync, and moves the
+//! file into place. The one-shot [`write`] is that machinery run over the whole batch on
+//! [`crate::pool::decode_pool`].
+//!
+//! Measured (`schemas/output.md`): holding the encoded groups until the end and splicing them
+//! cost a copy of the whole file, ~50 MB of extra memory on `hf-90mb`, and an fsync of all of it
+//! after the last miner (≈ 110 ms of the live `after_network`); appending as encoded leaves the
+//! footer, the fsync of the last megabyte or so, and the rename.
 //!
 //! # Encodings
 //!
@@ -43,8 +54,7 @@
 mod file;
 pub mod prices;
 
-use std::fs::File;
-use std::io::BufWriter;
+use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,16 +62,19 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, FixedSizeListArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
-use bytes::Bytes;
-use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::page_index::PageIndexBuilder;
+use parquet::file::metadata::{
+    FileMetaData, KeyValue, ParquetMetaDataBuilder, ParquetMetaDataWriter, RowGroupMetaData,
+};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr, WriterVersion};
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::{ColumnDescPtr, SchemaDescPtr, SchemaDescriptor};
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter, TrackedWrite};
+use parquet::schema::types::{SchemaDescPtr, SchemaDescriptor};
 use rayon::prelude::*;
 
 pub use file::{partition_path, temp_path};
@@ -163,20 +176,16 @@ pub enum SinkError {
     RowGroups(String),
 }
 
-/// One encoded column chunk, waiting to be spliced.
-enum Chunk {
-    /// A scalar column, encoded by parquet's Arrow column writer.
-    Arrow(ArrowColumnChunk),
-    /// The `paths` column, encoded by the low-level writer: page bytes from offset 0.
-    Raw(Bytes, ColumnCloseResult),
-}
-
-/// A run of consecutive rows with every column chunk encoded and compressed, ready to be spliced
-/// into the file by [`CycleParquetWriter::finish`]. `Send`, so pool threads can hand it back.
+/// A run of consecutive rows already written into the temp file as one row group: what the footer
+/// needs to list it (its metadata, with the real file offsets, and its page indexes). Small and
+/// `Send`, so pool threads hand it back; [`CycleParquetWriter::finish`] lists the groups in row
+/// order whatever order they were written in.
 pub struct EncodedRowGroup {
     first_row: usize,
     num_rows: usize,
-    chunks: Vec<Chunk>,
+    meta: RowGroupMetaData,
+    column_indexes: Vec<Option<ColumnIndexMetaData>>,
+    offset_indexes: Vec<Option<OffsetIndexMetaData>>,
 }
 
 impl EncodedRowGroup {
@@ -185,35 +194,28 @@ impl EncodedRowGroup {
         self.first_row..self.first_row + self.num_rows
     }
 
-    /// Encoded bytes held (all chunks, compressed).
+    /// Encoded bytes the group occupies in the file (all column chunks, compressed).
     pub fn encoded_bytes(&self) -> usize {
-        self.chunks
-            .iter()
-            .map(|c| match c {
-                Chunk::Arrow(a) => a.close().metadata.compressed_size() as usize,
-                Chunk::Raw(b, _) => b.len(),
-            })
-            .sum()
+        self.meta.compressed_size() as usize
     }
 }
 
-/// One cycle's Parquet file in the making: fixed schema, properties and price layout; row groups
-/// encoded independently ([`Self::encode_rows`], `&self`, any thread, any order) and spliced in
-/// row order at the end ([`Self::finish`]).
+/// One cycle's Parquet file in the making: fixed schema, properties and price layout; the temp
+/// file is open from the start. Row groups are encoded independently ([`Self::encode_rows`],
+/// `&self`, any thread, any order) and appended to the file as soon as each is done; at the end
+/// ([`Self::finish`]) only the footer, listing them in row order, remains.
 pub struct CycleParquetWriter {
     /// The file's Arrow schema (`paths` leaf is Float64 or Decimal128(18, s)).
     file_schema: SchemaRef,
     parquet_schema: SchemaDescPtr,
     props: WriterPropertiesPtr,
     factory: ArrowRowGroupWriterFactory,
-    paths_desc: ColumnDescPtr,
-    levels: Arc<Levels>,
+    levels: Levels,
     layout: PriceLayout,
     paths_via_arrow: bool,
     rows: usize,
     final_path: PathBuf,
-    overwrite: bool,
-    fsync: bool,
+    out: file::TempFile,
 }
 
 impl CycleParquetWriter {
@@ -223,6 +225,10 @@ impl CycleParquetWriter {
     ///
     /// The decimal scale is a property of the whole file: a live cycle must choose it before the
     /// first row group is encoded (e.g. from the asset's price grid), see [`choose_layout`].
+    ///
+    /// Creates the partition folder and the temp file (magic bytes written) now; an existing file
+    /// without `opts.overwrite` is [`SinkError::Exists`] before any work is done. Dropping the
+    /// writer without [`Self::finish`] removes the temp file.
     pub fn new(
         schema: &Schema,
         request: &CycleRequest,
@@ -250,8 +256,8 @@ impl CycleParquetWriter {
         let parquet_schema: SchemaDescriptor = ArrowSchemaConverter::new().convert(&file_schema)?;
         let paths_desc = parquet_schema.column(parquet_schema.num_columns() - 1);
         let paths_col = paths_desc.path().clone();
-
         let si = &request.simulation_input;
+
         let kv = vec![
             KeyValue::new(REQUEST_KEY.into(), request.to_json()),
             KeyValue::new(ENGINE_VERSION_KEY.into(), env!("CARGO_PKG_VERSION").to_owned()),
@@ -292,19 +298,20 @@ impl CycleParquetWriter {
         let factory = ArrowRowGroupWriterFactory::new(&probe, file_schema.clone());
         drop(probe);
 
+        let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
+        let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync)?;
+        out.append(MAGIC.to_vec())?;
         Ok(CycleParquetWriter {
-            levels: Arc::new(Levels::new(&paths_desc, paths, points)),
+            levels: Levels::new(&paths_desc, paths, points),
             file_schema,
             parquet_schema,
             props,
             factory,
-            paths_desc,
             layout,
             paths_via_arrow: opts.paths_via_arrow && layout == PriceLayout::Float64,
             rows,
-            final_path: file::partition_path(dir, &si.asset, start_unix, si.time_length)?,
-            overwrite: opts.overwrite,
-            fsync: opts.fsync,
+            final_path,
+            out,
         })
     }
 
@@ -325,51 +332,103 @@ impl CycleParquetWriter {
     }
 
     /// Encodes a batch holding output rows `first_row..first_row + rows.num_rows()` as one row
-    /// group: the entry point for a live cycle, whose caller builds a small batch for the rows
-    /// that just completed.
+    /// group and appends it to the temp file: the entry point for a live cycle, whose caller
+    /// builds a small batch for the rows that just completed.
+    ///
+    /// The group is assembled in a reused buffer (the scalar chunks spliced in, the `paths` pages
+    /// written in place), which goes to the file's I/O thread to be written at a reserved offset;
+    /// the metadata's offsets are shifted to that offset.
     pub fn encode_batch(&self, first_row: usize, rows: &RecordBatch) -> Result<EncodedRowGroup, SinkError> {
         let n = rows.num_rows();
-        let mut writers = self.factory.create_column_writers(0)?;
-        let paths_writer = writers.pop().expect("paths is a leaf");
-        let mut chunks = Vec::with_capacity(writers.len() + 1);
         let last = rows.num_columns() - 1;
+        let paths = rows.column(last).as_fixed_size_list_opt().ok_or_else(|| {
+            SinkError::Schema("the last column, paths, is not a fixed-size list".into())
+        })?;
+        // The scalar columns (and `paths` too, in the benchmark-only Arrow mode) through parquet's
+        // Arrow column writers: a few KB per group.
+        let mut writers = self.factory.create_column_writers(0)?;
+        if !self.paths_via_arrow {
+            writers.pop();
+        }
+        let mut chunks = Vec::with_capacity(writers.len());
         for ((field, column), mut w) in self.file_schema.fields().iter().zip(rows.columns()).zip(writers) {
             for leaf in compute_leaves(field, column)? {
                 w.write(&leaf)?;
             }
-            chunks.push(Chunk::Arrow(w.close()?));
+            chunks.push(w.close()?);
         }
-        let paths = rows.column(last).as_fixed_size_list_opt().ok_or_else(|| {
-            SinkError::Schema("the last column, paths, is not a fixed-size list".into())
-        })?;
-        if self.paths_via_arrow {
-            let mut w = paths_writer;
-            for leaf in compute_leaves(self.file_schema.field(last), rows.column(last))? {
-                w.write(&leaf)?;
+
+        let mut buf = self.out.buffer();
+        // Room for the group at once (≈ 5.4 of 8 bytes per price compressed, plus the scalar
+        // chunks), instead of growing through doublings that each copy into fresh pages.
+        let correct = n - paths.null_count();
+        let slot = self.levels.slot_len();
+        let need = correct * slot * 6 + 64 * 1024;
+        if buf.capacity() < need {
+            // A new buffer, not `reserve`: growing would copy the old capacity across.
+            buf = Vec::with_capacity(need);
+        }
+        let mut sink = TrackedWrite::new(buf);
+        let mut closed = None;
+        {
+            let on_close: parquet::file::writer::OnCloseRowGroup<'_, Vec<u8>> =
+                Box::new(|_, meta, _bloom, column_index, offset_index| {
+                    closed = Some((meta, column_index, offset_index));
+                    Ok(())
+                });
+            let mut rg = SerializedRowGroupWriter::new(
+                self.parquet_schema.clone(),
+                self.props.clone(),
+                &mut sink,
+                0,
+                Some(on_close),
+            );
+            for c in chunks {
+                c.append_to_row_group(&mut rg)?;
             }
-            chunks.push(Chunk::Arrow(w.close()?));
-        } else {
-            drop(paths_writer);
-            let values = leaf_values(paths)?;
-            let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
-            let (bytes, close) =
-                prices::encode_chunk(&self.paths_desc, &self.props, self.layout, &self.levels, values, &valid)
-                    .map_err(|e| match e {
-                        EncodeError::Parquet(e) => SinkError::Parquet(e),
-                        EncodeError::NotRepresentable { row, index, value, scale } => SinkError::NotRepresentable {
-                            uid: uid_at(rows, row),
-                            index,
-                            value,
-                            scale,
-                        },
-                    })?;
-            chunks.push(Chunk::Raw(bytes, close));
+            if !self.paths_via_arrow {
+                let values = leaf_values(paths)?;
+                let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
+                let mut col = rg
+                    .next_column()?
+                    .ok_or_else(|| SinkError::Schema("the file schema has no paths column".into()))?;
+                prices::write_paths(col.untyped(), self.layout, &self.levels, values, &valid).map_err(|e| match e {
+                    EncodeError::Parquet(e) => SinkError::Parquet(e),
+                    EncodeError::NotRepresentable { row, index, value, scale } => {
+                        SinkError::NotRepresentable { uid: uid_at(rows, row), index, value, scale }
+                    }
+                })?;
+                col.close()?;
+            }
+            rg.close()?;
         }
-        Ok(EncodedRowGroup { first_row, num_rows: n, chunks })
+        let at = self.out.append(sink.into_inner()?)?;
+
+        let (meta, column_indexes, mut offset_indexes) =
+            closed.ok_or_else(|| SinkError::RowGroups("the row group writer did not report its metadata".into()))?;
+        let by = at as i64;
+        for oi in offset_indexes.iter_mut().flatten() {
+            for page in &mut oi.page_locations {
+                page.offset += by;
+            }
+        }
+        let mut builder = meta.into_builder();
+        let columns = builder
+            .take_columns()
+            .into_iter()
+            .map(|c| {
+                let data = c.data_page_offset() + by;
+                let dict = c.dictionary_page_offset().map(|o| o + by);
+                c.into_builder().set_data_page_offset(data).set_dictionary_page_offset(dict).build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = builder.set_column_metadata(columns).set_file_offset(by).build()?;
+        Ok(EncodedRowGroup { first_row, num_rows: n, meta, column_indexes, offset_indexes })
     }
 
-    /// Splices `groups` (any order; they must tile rows `0..rows` exactly) into the file, writes
-    /// the footer, fsyncs and renames it into place. Returns the final path.
+    /// Writes the footer listing `groups` (any order; they must tile rows `0..rows` exactly) in
+    /// row order, fsyncs and moves the file into place. Returns the final path. The row groups'
+    /// bytes are already in the file (and, with `fsync`, mostly on disk already).
     pub fn finish(self, mut groups: Vec<EncodedRowGroup>) -> Result<PathBuf, SinkError> {
         groups.sort_by_key(|g| g.first_row);
         let mut next = 0;
@@ -382,23 +441,83 @@ impl CycleParquetWriter {
         if next != self.rows {
             return Err(SinkError::RowGroups(format!("groups cover {next} rows, the cycle has {}", self.rows)));
         }
-        let root = self.parquet_schema.root_schema_ptr();
-        let props = self.props.clone();
-        file::write_atomically(&self.final_path, self.overwrite, self.fsync, |out: BufWriter<File>| {
-            let mut w = SerializedFileWriter::new(out, root, props)?;
-            for g in groups {
-                let mut rg = w.next_row_group()?;
-                for c in g.chunks {
-                    match c {
-                        Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
-                        Chunk::Raw(bytes, close) => rg.append_column(&bytes, close)?,
+
+        let columns = self.parquet_schema.num_columns();
+        let mut index = PageIndexBuilder::new(groups.len(), columns);
+        let mut row_groups = Vec::with_capacity(groups.len());
+        for (i, g) in groups.into_iter().enumerate() {
+            for (c, ci) in g.column_indexes.into_iter().enumerate() {
+                if let Some(ci) = ci {
+                    index.put_column_index(ci, i, c);
+                }
+            }
+            if !self.props.offset_index_disabled() {
+                for (c, oi) in g.offset_indexes.into_iter().enumerate() {
+                    if let Some(oi) = oi {
+                        index.put_offset_index(oi, i, c);
                     }
                 }
-                rg.close()?;
             }
-            Ok(w.into_inner()?)
-        })?;
+            let ordinal = i32::try_from(i).map_err(|_| SinkError::RowGroups("more than 2^31 row groups".into()))?;
+            row_groups.push(g.meta.into_builder().set_ordinal(ordinal).build()?);
+        }
+        let num_rows = row_groups.iter().map(|g| g.num_rows()).sum();
+        let file_meta = FileMetaData::new(
+            self.props.writer_version().as_num(),
+            num_rows,
+            Some(self.props.created_by().to_owned()),
+            self.props.key_value_metadata().cloned(),
+            self.parquet_schema.clone(),
+            None,
+        );
+        let meta = ParquetMetaDataBuilder::new(file_meta)
+            .set_row_groups(row_groups)
+            .set_page_index(Some(Arc::new(index.build())))
+            .build();
+
+        // The footer's page-index offsets are positions in the file, so its writer must count
+        // from where the footer starts: the bytes before it are counted, not kept.
+        let at = self.out.len();
+        let mut footer = Positioned { skip: at, bytes: Vec::new() };
+        {
+            let mut tracked = TrackedWrite::new(&mut footer);
+            let zeros = [0u8; 1 << 16];
+            let mut left = at;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                tracked.write_all(&zeros[..n]).map_err(ParquetError::from)?;
+                left -= n as u64;
+            }
+            ParquetMetaDataWriter::new_with_tracked(tracked, &meta)
+                .with_write_path_in_schema(self.props.write_path_in_schema())
+                .with_preserve_page_index_locations(false)
+                .finish()?;
+        }
+        self.out.append(footer.bytes)?;
+        self.out.commit()?;
         Ok(self.final_path)
+    }
+}
+
+/// The 4 bytes a Parquet file starts with (and its footer ends with).
+const MAGIC: &[u8; 4] = b"PAR1";
+
+/// A writer that counts the first `skip` bytes without keeping them, then keeps the rest.
+struct Positioned {
+    skip: u64,
+    bytes: Vec<u8>,
+}
+
+impl Write for Positioned {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let dropped = (self.skip.min(buf.len() as u64)) as usize;
+        self.skip -= dropped as u64;
+        self.bytes.extend_from_slice(&buf[dropped..]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

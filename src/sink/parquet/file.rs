@@ -1,12 +1,16 @@
 //! The output file's life: partition path, temp name, fsync, rename into place.
 //!
-//! In: the final path and a closure that writes the bytes. Out: the file at its final path, whole,
-//! or no file at all (the temp file is removed on every error path, including a panic in the
-//! closure).
+//! In: the final path, then encoded byte ranges appended as they are ready (any thread, any order)
+//! and the footer. Out: the file at its final path, whole, or no file at all (the temp file is
+//! removed on every error path, including a panic, when the [`TempFile`] is dropped).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use super::SinkError;
 
@@ -42,85 +46,202 @@ pub fn temp_path(final_path: &Path) -> PathBuf {
     final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Removes the temp file when dropped, unless disarmed after the rename.
-struct TempGuard<'a> {
-    path: &'a Path,
+/// The I/O thread `fdatasync`s whenever this many bytes have been written since its last sync. A
+/// live cycle appends one miner (≈ 0.3–1.5 MB encoded) at a time, so every miner or two is pushed
+/// to disk while the others still send; a replay appends row groups of a few MB, each pushed while
+/// the next encodes. The final fsync then only waits for the last megabyte or so.
+const WRITEBACK_BYTES: u64 = 1 << 20;
+
+/// Appended buffers waiting for the I/O thread, at most. When the disk is slower than encoding the
+/// encoders wait here (a few row groups of memory, not the whole file).
+const QUEUED_WRITES: usize = 6;
+
+/// Written buffers kept for reuse: one per encoding thread and some slack.
+const SPARE_BUFFERS: usize = 4;
+
+/// The cycle's file while it is being written: created (empty, under the temp name) when the
+/// writer is made, appended to from any thread as row groups finish encoding, and moved into place
+/// by [`TempFile::commit`]. Dropped without a commit (an error, a panic), it removes the temp file.
+///
+/// An append reserves its byte range with one atomic add and hands the buffer to the file's I/O
+/// thread, which `pwrite`s it there (and `fdatasync`s behind the writes when `fsync`), then
+/// returns the buffer for reuse. Encoding threads never wait for the page cache or the disk unless
+/// [`QUEUED_WRITES`] buffers are already waiting; measured on this VM a 4.5 MB `pwrite` takes
+/// 4–35 ms (≈ 330 MB/s, throttled dirty pages), which on the encoding threads was most of the
+/// `lf-full` write. The file has no holes once [`TempFile::commit`] has drained the thread.
+pub(super) struct TempFile {
+    final_path: PathBuf,
+    temp: PathBuf,
+    file: Arc<File>,
+    end: AtomicU64,
+    overwrite: bool,
+    fsync: bool,
+    io: Option<IoThread>,
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// Remove the temp name on drop.
     armed: bool,
 }
 
-impl Drop for TempGuard<'_> {
+impl TempFile {
+    /// Creates the partition folder and the empty temp file next to `final_path` and starts its
+    /// I/O thread. Without `overwrite`, an existing `final_path` is an error now (and again,
+    /// atomically, at the move).
+    pub fn create(final_path: &Path, overwrite: bool, fsync: bool) -> Result<TempFile, SinkError> {
+        let parent = final_path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io_err("creating the partition folder", parent))?;
+        if !overwrite && final_path.exists() {
+            return Err(SinkError::Exists(final_path.to_owned()));
+        }
+        let temp = temp_path(final_path);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .map_err(io_err("creating the temp file", &temp))?;
+        let mut out = TempFile {
+            final_path: final_path.to_owned(),
+            temp,
+            file: Arc::new(file),
+            end: AtomicU64::new(0),
+            overwrite,
+            fsync,
+            io: None,
+            spare: Arc::new(Mutex::new(Vec::new())),
+            armed: true,
+        };
+        out.io = Some(
+            IoThread::start(out.file.clone(), fsync, out.spare.clone())
+                .map_err(io_err("starting the temp file's I/O thread", &out.temp))?,
+        );
+        Ok(out)
+    }
+
+    /// An empty buffer to encode the next append into: a written one back from the I/O thread
+    /// (its pages already faulted in) when there is one.
+    pub fn buffer(&self) -> Vec<u8> {
+        self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+    }
+
+    /// Appends `bytes` after everything appended so far (by any thread) and returns the offset
+    /// they start at. The write itself happens on the I/O thread; its errors surface at
+    /// [`TempFile::commit`] (or here, once the thread has stopped on one).
+    pub fn append(&self, bytes: Vec<u8>) -> Result<u64, SinkError> {
+        let at = self.end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let sent = self.io.as_ref().and_then(|io| io.tx.as_ref()).map(|tx| tx.send((at, bytes)));
+        match sent {
+            Some(Ok(())) => Ok(at),
+            _ => Err(SinkError::Io {
+                what: "writing the temp file",
+                path: self.temp.clone(),
+                source: io::Error::other("its I/O thread stopped on an earlier error"),
+            }),
+        }
+    }
+
+    /// Bytes appended so far (reserved; the I/O thread may still be writing them).
+    pub fn len(&self) -> u64 {
+        self.end.load(Ordering::Relaxed)
+    }
+
+    /// Waits for every append to be written, makes the file durable (when `fsync`) and moves it
+    /// into place: a rename with `overwrite`, else a hard link, which fails if the name exists.
+    pub fn commit(mut self) -> Result<(), SinkError> {
+        if let Some(io) = self.io.take()
+            && let Err(e) = io.finish()
+        {
+            return Err(SinkError::Io { what: "writing the temp file", path: self.temp.clone(), source: e });
+        }
+        if self.fsync {
+            self.file.sync_all().map_err(io_err("syncing the temp file", &self.temp))?;
+        }
+        let (temp, final_path) = (&self.temp, &self.final_path);
+        if self.overwrite {
+            fs::rename(temp, final_path).map_err(io_err("renaming the temp file into place", final_path))?;
+            self.armed = false;
+        } else {
+            match fs::hard_link(temp, final_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(SinkError::Exists(final_path.to_owned()));
+                }
+                // No hard links here (some network/FUSE filesystems): check-then-rename instead.
+                Err(_) if !final_path.exists() => {
+                    fs::rename(temp, final_path)
+                        .map_err(io_err("renaming the temp file into place", final_path))?;
+                    self.armed = false;
+                }
+                Err(_) => return Err(SinkError::Exists(final_path.to_owned())),
+            }
+            // After a hard link the temp name still exists; drop removes it.
+        }
+        if self.fsync {
+            // Make the new directory entry durable too.
+            if let Some(d) = final_path.parent().and_then(|p| File::open(p).ok()) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
     fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            let _ = io.finish();
+        }
         if self.armed {
-            let _ = fs::remove_file(self.path);
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The thread that writes appended buffers at their offsets and, with `fsync`, `fdatasync`s every
+/// [`WRITEBACK_BYTES`], so the disk writes overlap encoding (and, live, the network) instead of
+/// all landing in the final fsync. It stops at its first error and reports it from
+/// [`IoThread::finish`] (a writeback error seen by its `fdatasync` would not be reported again to
+/// the final fsync on the same file description).
+struct IoThread {
+    tx: Option<SyncSender<(u64, Vec<u8>)>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl IoThread {
+    fn start(file: Arc<File>, fsync: bool, spare: Arc<Mutex<Vec<Vec<u8>>>>) -> io::Result<IoThread> {
+        let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(QUEUED_WRITES);
+        let thread = std::thread::Builder::new().name("parquet-io".into()).spawn(move || {
+            let mut unsynced = 0u64;
+            for (at, mut buf) in rx {
+                file.write_all_at(&buf, at)?;
+                unsynced += buf.len() as u64;
+                if fsync && unsynced >= WRITEBACK_BYTES {
+                    file.sync_data()?;
+                    unsynced = 0;
+                }
+                buf.clear();
+                let mut spare = spare.lock().unwrap_or_else(|p| p.into_inner());
+                if spare.len() < SPARE_BUFFERS {
+                    spare.push(buf);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(IoThread { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// Lets the thread write what is queued, then joins it; its first error, if any.
+    fn finish(mut self) -> io::Result<()> {
+        drop(self.tx.take());
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the temp file's I/O thread panicked")),
+            None => Ok(()),
         }
     }
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SinkError + 'a {
     move |source| SinkError::Io { what, path: path.to_owned(), source }
-}
-
-/// Writes `final_path` atomically: `write` fills a buffered temp file in the same folder, which
-/// is fsync'd (when `fsync`) and then moved into place. Without `overwrite`, an existing file is
-/// an error, checked before writing and again, atomically, at the move (a hard link, which fails
-/// if the name exists).
-pub fn write_atomically(
-    final_path: &Path,
-    overwrite: bool,
-    fsync: bool,
-    write: impl FnOnce(BufWriter<File>) -> Result<BufWriter<File>, SinkError>,
-) -> Result<(), SinkError> {
-    let parent = final_path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io_err("creating the partition folder", parent))?;
-    if !overwrite && final_path.exists() {
-        return Err(SinkError::Exists(final_path.to_owned()));
-    }
-    let temp = temp_path(final_path);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temp)
-        .map_err(io_err("creating the temp file", &temp))?;
-    let mut guard = TempGuard { path: &temp, armed: true };
-
-    let out = write(BufWriter::with_capacity(4 << 20, file))?;
-    let file = out.into_inner().map_err(|e| SinkError::Io {
-        what: "flushing the temp file",
-        path: temp.clone(),
-        source: e.into_error(),
-    })?;
-    if fsync {
-        file.sync_all().map_err(io_err("syncing the temp file", &temp))?;
-    }
-    drop(file);
-
-    if overwrite {
-        fs::rename(&temp, final_path).map_err(io_err("renaming the temp file into place", final_path))?;
-    } else {
-        match fs::hard_link(&temp, final_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(SinkError::Exists(final_path.to_owned()));
-            }
-            // No hard links here (some network/FUSE filesystems): check-then-rename instead.
-            Err(_) if !final_path.exists() => {
-                fs::rename(&temp, final_path)
-                    .map_err(io_err("renaming the temp file into place", final_path))?;
-            }
-            Err(_) => return Err(SinkError::Exists(final_path.to_owned())),
-        }
-        // After a hard link the temp name still exists; the guard removes it.
-    }
-    guard.armed = !overwrite;
-    drop(guard);
-    if fsync {
-        // Make the new directory entry durable too.
-        if let Ok(d) = File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The `paths` column chunk, written through the low-level Parquet column writer.
 //!
 //! In: a run of rows' price slots (`rows × paths × points` f64, row-major) and which rows are
-//! CORRECT. Out: one encoded column chunk (page bytes + its [`ColumnCloseResult`]) ready to be
-//! spliced into a row group.
+//! CORRECT. Out: the values and levels written into the row group's `paths` column writer, whose
+//! pages land directly in the row group's buffer (no intermediate chunk copy).
 //!
 //! The generic Arrow writer derives definition/repetition levels by walking the nested
 //! `FixedSizeList<FixedSizeList<f64>>` (~7 ns per value on this machine). The structure is
@@ -12,13 +12,8 @@
 //! The compact layout stores `round(p × 10^scale)` as INT64 (DECIMAL(18, scale)); [`min_scale`]
 //! picks the smallest scale at which every price round-trips bit for bit.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
-use parquet::column::writer::{ColumnCloseResult, ColumnWriter, get_column_writer};
+use parquet::column::writer::ColumnWriter;
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterPropertiesPtr;
-use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 /// How prices are stored in the file.
@@ -97,6 +92,11 @@ impl Levels {
         Levels { def: vec![max_def; paths * points], rep, null_def: Vec::new() }
     }
 
+    /// Prices per CORRECT row (`paths × points`).
+    pub fn slot_len(&self) -> usize {
+        self.def.len()
+    }
+
     fn nulls(&mut self, n: usize) -> &[i16] {
         if self.null_def.len() < n {
             self.null_def.resize(n, 0);
@@ -119,78 +119,66 @@ impl From<ParquetError> for EncodeError {
     }
 }
 
-/// Encodes one `paths` column chunk. `values` holds `valid.len()` slots of `slot` prices each;
-/// a row is written as its slot when `valid[row]`, as a null otherwise.
-pub fn encode_chunk(
-    desc: &ColumnDescPtr,
-    props: &WriterPropertiesPtr,
+/// Writes one `paths` column chunk's values into `writer` (the row group's `paths` column, whose
+/// pages go straight into the row group's buffer). `values` holds `valid.len()` slots of `slot`
+/// prices each; a row is written as its slot when `valid[row]`, as a null otherwise. The caller
+/// closes the writer.
+pub fn write_paths(
+    writer: &mut ColumnWriter<'_>,
     layout: PriceLayout,
-    levels: &Arc<Levels>,
+    levels: &Levels,
     values: &[f64],
     valid: &[bool],
-) -> Result<(Bytes, ColumnCloseResult), EncodeError> {
+) -> Result<(), EncodeError> {
     let slot = levels.def.len();
     debug_assert_eq!(values.len(), slot * valid.len());
-    let correct = valid.iter().filter(|&&v| v).count();
+    let correct = valid.iter().any(|&v| v);
     let mut nulls = Levels { def: Vec::new(), rep: Vec::new(), null_def: Vec::new() };
-    let mut sink = TrackedWrite::new(Vec::with_capacity(correct * slot * 6 + 4096));
-    let close = {
-        let page_writer = SerializedPageWriter::new(&mut sink);
-        let writer = get_column_writer(desc.clone(), props.clone(), Box::new(page_writer));
-        match (writer, layout) {
-            (ColumnWriter::DoubleColumnWriter(mut w), PriceLayout::Float64) => {
-                for_each_run(valid, |start, len, ok| {
-                    if ok {
-                        for r in start..start + len {
-                            w.write_batch(&values[r * slot..(r + 1) * slot], Some(&levels.def), Some(&levels.rep))?;
-                        }
-                    } else {
-                        let z = nulls.nulls(len);
-                        w.write_batch(&[], Some(z), Some(z))?;
-                    }
-                    Ok::<(), EncodeError>(())
-                })?;
-                w.close()?
+    match (writer, layout) {
+        (ColumnWriter::DoubleColumnWriter(w), PriceLayout::Float64) => for_each_run(valid, |start, len, ok| {
+            if ok {
+                for r in start..start + len {
+                    w.write_batch(&values[r * slot..(r + 1) * slot], Some(&levels.def), Some(&levels.rep))?;
+                }
+            } else {
+                let z = nulls.nulls(len);
+                w.write_batch(&[], Some(z), Some(z))?;
             }
-            (ColumnWriter::Int64ColumnWriter(mut w), PriceLayout::Decimal { scale }) => {
-                let mut ints = vec![0i64; if correct > 0 { slot } else { 0 }];
-                for_each_run(valid, |start, len, ok| {
-                    if ok {
-                        for r in start..start + len {
-                            let row = &values[r * slot..(r + 1) * slot];
-                            let mut bad = None;
-                            for (i, (o, &p)) in ints.iter_mut().zip(row).enumerate() {
-                                match to_scaled(p, scale) {
-                                    Some(m) => *o = m,
-                                    None => {
-                                        bad = Some(i);
-                                        break;
-                                    }
+            Ok::<(), EncodeError>(())
+        }),
+        (ColumnWriter::Int64ColumnWriter(w), PriceLayout::Decimal { scale }) => {
+            let mut ints = vec![0i64; if correct { slot } else { 0 }];
+            for_each_run(valid, |start, len, ok| {
+                if ok {
+                    for r in start..start + len {
+                        let row = &values[r * slot..(r + 1) * slot];
+                        let mut bad = None;
+                        for (i, (o, &p)) in ints.iter_mut().zip(row).enumerate() {
+                            match to_scaled(p, scale) {
+                                Some(m) => *o = m,
+                                None => {
+                                    bad = Some(i);
+                                    break;
                                 }
                             }
-                            if let Some(index) = bad {
-                                return Err(EncodeError::NotRepresentable { row: r, index, value: row[index], scale });
-                            }
-                            w.write_batch(&ints, Some(&levels.def), Some(&levels.rep))?;
                         }
-                    } else {
-                        let z = nulls.nulls(len);
-                        w.write_batch(&[], Some(z), Some(z))?;
+                        if let Some(index) = bad {
+                            return Err(EncodeError::NotRepresentable { row: r, index, value: row[index], scale });
+                        }
+                        w.write_batch(&ints, Some(&levels.def), Some(&levels.rep))?;
                     }
-                    Ok::<(), EncodeError>(())
-                })?;
-                w.close()?
-            }
-            (w, layout) => {
-                return Err(EncodeError::Parquet(ParquetError::General(format!(
-                    "paths leaf is {:?}, which does not match the price layout {layout:?}",
-                    w_type(&w)
-                ))));
-            }
+                } else {
+                    let z = nulls.nulls(len);
+                    w.write_batch(&[], Some(z), Some(z))?;
+                }
+                Ok::<(), EncodeError>(())
+            })
         }
-    };
-    let bytes = sink.into_inner()?;
-    Ok((Bytes::from(bytes), close))
+        (w, layout) => Err(EncodeError::Parquet(ParquetError::General(format!(
+            "paths leaf is {:?}, which does not match the price layout {layout:?}",
+            w_type(w)
+        )))),
+    }
 }
 
 fn w_type(w: &ColumnWriter<'_>) -> &'static str {

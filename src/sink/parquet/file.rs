@@ -134,7 +134,8 @@ impl TempFile {
             _ => Err(SinkError::Io {
                 what: "writing the temp file",
                 path: self.temp.clone(),
-                source: io::Error::other("its I/O thread stopped on an earlier error"),
+                // The thread's own error (disk full, EFBIG, EIO…) is what the operator needs.
+                source: self.io.as_ref().map_or_else(|| io::Error::other("no I/O thread"), IoThread::failure),
             }),
         }
     }
@@ -204,29 +205,50 @@ impl Drop for TempFile {
 struct IoThread {
     tx: Option<SyncSender<(u64, Vec<u8>)>>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+    /// The error the thread stopped on, for appends that find it gone before `finish`.
+    failed: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
 }
 
 impl IoThread {
     fn start(file: Arc<File>, fsync: bool, spare: Arc<Mutex<Vec<Vec<u8>>>>) -> io::Result<IoThread> {
         let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(QUEUED_WRITES);
+        let failed = Arc::new(Mutex::new(None));
+        let report = failed.clone();
         let thread = std::thread::Builder::new().name("parquet-io".into()).spawn(move || {
-            let mut unsynced = 0u64;
-            for (at, mut buf) in rx {
-                file.write_all_at(&buf, at)?;
-                unsynced += buf.len() as u64;
-                if fsync && unsynced >= WRITEBACK_BYTES {
-                    file.sync_data()?;
-                    unsynced = 0;
+            let write_all = || -> io::Result<()> {
+                let mut unsynced = 0u64;
+                for (at, mut buf) in rx.iter() {
+                    file.write_all_at(&buf, at)?;
+                    unsynced += buf.len() as u64;
+                    if fsync && unsynced >= WRITEBACK_BYTES {
+                        file.sync_data()?;
+                        unsynced = 0;
+                    }
+                    buf.clear();
+                    let mut spare = spare.lock().unwrap_or_else(|p| p.into_inner());
+                    if spare.len() < SPARE_BUFFERS {
+                        spare.push(buf);
+                    }
                 }
-                buf.clear();
-                let mut spare = spare.lock().unwrap_or_else(|p| p.into_inner());
-                if spare.len() < SPARE_BUFFERS {
-                    spare.push(buf);
-                }
+                Ok(())
+            };
+            let r = write_all();
+            if let Err(e) = &r {
+                *report.lock().unwrap_or_else(|p| p.into_inner()) = Some((e.kind(), e.to_string()));
             }
-            Ok(())
+            // Only now may appends find the channel closed: the error is there for them to read.
+            drop(rx);
+            r
         })?;
-        Ok(IoThread { tx: Some(tx), thread: Some(thread) })
+        Ok(IoThread { tx: Some(tx), thread: Some(thread), failed })
+    }
+
+    /// The error the thread stopped on (a copy), once it has stopped.
+    fn failure(&self) -> io::Error {
+        match &*self.failed.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((kind, msg)) => io::Error::new(*kind, msg.clone()),
+            None => io::Error::other("its I/O thread stopped"),
+        }
     }
 
     /// Lets the thread write what is queued, then joins it; its first error, if any.

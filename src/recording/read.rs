@@ -9,7 +9,7 @@
 //! columns are copied into plain vectors; bodies and headers stay in their Arrow arrays.
 
 use std::fs::File;
-use std::io::Read;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
@@ -202,7 +202,7 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
             }
         }
     };
-    let mut f = File::open(path).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     if meta.is_dir() {
         return Err(RecordingError::NotArrow {
@@ -214,10 +214,17 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
         path: p.to_owned(),
         reason: "too large for this platform".into(),
     })?;
-    let mut mb = MutableBuffer::from_len_zeroed(len);
-    f.read_exact(mb.as_slice_mut()).map_err(io)?;
-    // The file may have grown since `metadata`; the footer is at the end of what we read.
-    Ok(mb.into())
+    if len == 0 {
+        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+    }
+    // Mapped, not copied: the page cache's own pages back the bodies (no zeroing of a fresh
+    // buffer, no copy), and `populate` maps them all at once rather than one fault per page.
+    // SAFETY: recordings are written once under a temp name and renamed into place, never
+    // modified in place; a file truncated by someone else while it is mapped would fault on
+    // access (SIGBUS), the documented cost of mapping instead of reading.
+    let map = unsafe { memmap2::MmapOptions::new().len(len).map(&f) }.map_err(io)?;
+    let _ = map.advise(memmap2::Advice::WillNeed);
+    Ok(Buffer::from(bytes::Bytes::from_owner(map)))
 }
 
 fn not_arrow(p: &str, reason: impl Into<String>) -> RecordingError {

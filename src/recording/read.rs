@@ -1,6 +1,7 @@
 //! Reading a recording: file → one buffer → record batches decoded in place → checked rows.
 //!
-//! In: a path. Out: a [`Recording`], or a one-line [`RecordingError`] saying what is wrong.
+//! In: a path, or the bytes ([`Recording::from_bytes`]). Out: a [`Recording`], or a one-line
+//! [`RecordingError`] saying what is wrong.
 //!
 //! The whole file is read into one 64-byte aligned Arrow [`Buffer`] (one copy out of the page
 //! cache) and decoded with arrow-ipc's [`FileDecoder`]: uncompressed buffers become slices of that
@@ -77,22 +78,16 @@ impl Recording {
     pub fn read(path: &Path) -> Result<Recording, RecordingError> {
         let p = path.display().to_string();
         let buf = read_file(path, &p)?;
-        // arrow-ipc checks what it parses, but a hostile file has made it panic before (slice
-        // bounds deep in a decoder); a bad recording must be an error, never a crash.
-        match catch_unwind(AssertUnwindSafe(|| decode(buf, &p))) {
-            Ok(r) => r,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no message");
-                Err(RecordingError::Decode {
-                    path: p,
-                    reason: format!("arrow-ipc panicked: {what}"),
-                })
-            }
-        }
+        decode_guarded(buf, &p)
+    }
+
+    /// Checks a recording already in memory (copied once into an aligned buffer), with the same
+    /// checks and errors as [`Recording::read`]; errors name the file `(memory)`. Never panics on
+    /// bad bytes: this is what the `recording_reader` fuzz target drives.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Recording, RecordingError> {
+        let mut mb = MutableBuffer::from_len_zeroed(bytes.len());
+        mb.as_slice_mut().copy_from_slice(bytes);
+        decode_guarded(mb.into(), "(memory)")
     }
 
     /// Number of rows (queried miners).
@@ -218,6 +213,26 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
     f.read_exact(mb.as_slice_mut()).map_err(io)?;
     // The file may have grown since `metadata`; the footer is at the end of what we read.
     Ok(mb.into())
+}
+
+/// [`decode`], with any panic from arrow-ipc turned into [`RecordingError::Decode`].
+fn decode_guarded(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
+    // arrow-ipc checks what it parses, but a hostile file has made it panic before (slice
+    // bounds deep in a decoder); a bad recording must be an error, never a crash.
+    match catch_unwind(AssertUnwindSafe(|| decode(buf, p))) {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(RecordingError::Decode {
+                path: p.to_owned(),
+                reason: format!("arrow-ipc panicked: {what}"),
+            })
+        }
+    }
 }
 
 fn not_arrow(p: &str, reason: impl Into<String>) -> RecordingError {

@@ -71,8 +71,9 @@ if [ -n "$last" ]; then
   echo "$last" | awk '{
     for (i = 1; i <= NF; i++) v[$i] = $(i + 1);
     sub(/^#/, "", $1); sub(/:$/, "", $1);
-    printf "execs %s, exec/s %s, coverage %s edges (%s features), corpus %s inputs, oom/timeout/crash %s, time %s\n",
-      $1, v["exec/s:"], v["cov:"], v["ft:"], v["corp:"], v["oom/timeout/crash:"], v["time:"]
+    t = v["time:"]; sub(/s$/, "", t);
+    printf "execs %s in %ss (%.0f exec/s on average, %s in the last job), coverage %s edges (%s features), corpus %s inputs, oom/timeout/crash %s\n",
+      $1, t, (t > 0 ? $1 / t : 0), v["exec/s:"], v["cov:"], v["ft:"], v["corp:"], v["oom/timeout/crash:"]
   }'
 else
   echo "no progress line in $log (did the build fail?):"

@@ -60,6 +60,14 @@ fn main() {
             .expect("body_b64 is base64");
         n += usize::from(put(&bodies, &body));
     }
+    // … and the bodies of a tiny cycle (2 paths × 3 points), the oracle's tiny request: short
+    // CORRECT bodies for the fast path's whole price loop.
+    let tiny = tiny_spec(Compression::None, 16);
+    for call in fixture::generate_spec(&tiny, 7).2 {
+        if let Some(b) = &call.body {
+            n += usize::from(put(&bodies, b));
+        }
+    }
     println!("decode_body: {n} new seeds in {}", bodies.display());
 
     // Recordings: tiny cycles (2 paths × 3 points) with one row of each outcome, in every
@@ -68,12 +76,7 @@ fn main() {
     let mut m = 0;
     for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         for batch_rows in [1, 16] {
-            let mut spec = Preset::Small.spec();
-            spec.paths = 2;
-            spec.time_length = 2 * spec.time_increment;
-            spec.mix = Outcome::ALL.iter().map(|&o| (o, 1)).collect();
-            spec.compression = compression;
-            spec.batch_rows = batch_rows;
+            let spec = tiny_spec(compression, batch_rows);
             fixture::write_spec(&spec, 7, &tmp).unwrap_or_else(|e| panic!("{e}"));
             m += usize::from(put(&recordings, &std::fs::read(&tmp).expect("read back")));
         }
@@ -83,4 +86,16 @@ fn main() {
         "recording_reader: {m} new seeds in {}",
         recordings.display()
     );
+}
+
+/// The small fixture's request cut to 2 paths × 3 points (the oracle's tiny request), one row of
+/// each outcome.
+fn tiny_spec(compression: Compression, batch_rows: usize) -> fixture::Spec {
+    let mut spec = Preset::Small.spec();
+    spec.paths = 2;
+    spec.time_length = 2 * spec.time_increment;
+    spec.mix = Outcome::ALL.iter().map(|&o| (o, 1)).collect();
+    spec.compression = compression;
+    spec.batch_rows = batch_rows;
+    spec
 }

@@ -23,7 +23,7 @@ use arrow::buffer::{Buffer, MutableBuffer};
 use arrow::datatypes::{DataType, Schema, UInt16Type};
 use arrow::ipc::convert::try_fb_to_schema;
 use arrow::ipc::reader::{FileDecoder, read_footer_length};
-use arrow::ipc::{Block, root_as_footer};
+use arrow::ipc::{Block, MessageHeader, root_as_footer, root_as_message};
 
 use super::{
     META_REQUEST, META_STARTED_AT, META_VERSION, RecordedCall, RecordingError, VERSION, col,
@@ -216,11 +216,14 @@ fn read_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
 }
 
 /// [`decode`], with any panic from arrow-ipc turned into [`RecordingError::Decode`].
+/// Every error is one line, whatever text the file (or arrow-ipc's multi-line flatbuffers
+/// errors) put in it.
 fn decode_guarded(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
     // arrow-ipc checks what it parses, but a hostile file has made it panic before (slice
-    // bounds deep in a decoder); a bad recording must be an error, never a crash.
+    // bounds deep in a decoder; `check_block` now refuses the ones the fuzzer found); a bad
+    // recording must be an error, never a crash.
     match catch_unwind(AssertUnwindSafe(|| decode(buf, p))) {
-        Ok(r) => r,
+        Ok(r) => r.map_err(RecordingError::one_line),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -230,7 +233,8 @@ fn decode_guarded(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
             Err(RecordingError::Decode {
                 path: p.to_owned(),
                 reason: format!("arrow-ipc panicked: {what}"),
-            })
+            }
+            .one_line())
         }
     }
 }
@@ -286,7 +290,9 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
                         .and_then(|e| e.checked_add(body))
                         .is_some_and(|e| e <= footer_start) =>
             {
-                Ok(buf.slice_with_length(off, meta + body))
+                let data = buf.slice_with_length(off, meta + body);
+                check_block(&data, meta, p)?;
+                Ok(data)
             }
             _ => Err(not_arrow(p, "a block lies outside the file")),
         }
@@ -313,6 +319,68 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
         }
     }
     rows_from_batches(request, started_at, &batches, len as u64, p)
+}
+
+/// The most a compressed buffer may claim to inflate to, per byte it holds (plus 1 MiB). LZ4
+/// frames cannot pass ~255×; recorded JSON bodies and headers compress a few times over.
+const MAX_INFLATE: u64 = 4096;
+
+/// What arrow-ipc takes on trust in a block (`data` = metadata, then body, `meta` bytes of
+/// metadata), checked first so a hostile file is an error rather than a crash: it indexes the
+/// 8-byte prefix of the metadata without a length check, slices the body at each buffer's
+/// offset and length (a panic when they lie outside it), and allocates whatever uncompressed
+/// length a compressed buffer claims before inflating it (for LZ4 an abort, not an error, when
+/// that is absurd).
+fn check_block(data: &[u8], meta: usize, p: &str) -> Result<(), RecordingError> {
+    let bad = |what: String| not_arrow(p, format!("bad record batch block: {what}"));
+    if meta < 8 {
+        return Err(bad(format!("{meta} bytes of metadata")));
+    }
+    let flatbuffer = if data[..4] == [0xff; 4] {
+        &data[8..]
+    } else {
+        &data[4..]
+    };
+    let message = root_as_message(flatbuffer).map_err(|e| bad(e.to_string()))?;
+    let batch = match message.header_type() {
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => {
+            message.header_as_dictionary_batch().and_then(|d| d.data())
+        }
+        _ => None, // arrow-ipc refuses any other message itself
+    };
+    let Some(batch) = batch else { return Ok(()) };
+    let body = &data[meta..];
+    let compressed = batch.compression().is_some();
+    for (i, b) in batch.buffers().iter().flatten().enumerate() {
+        let range = usize::try_from(b.offset())
+            .ok()
+            .zip(usize::try_from(b.length()).ok())
+            .and_then(|(start, len)| Some(start..start.checked_add(len)?))
+            .filter(|r| r.end <= body.len());
+        let Some(range) = range else {
+            return Err(bad(format!(
+                "buffer {i} (offset {}, length {}) lies outside the {}-byte body",
+                b.offset(),
+                b.length(),
+                body.len()
+            )));
+        };
+        if compressed && range.len() >= 8 {
+            let prefix: [u8; 8] = body[range.start..range.start + 8]
+                .try_into()
+                .expect("8 bytes");
+            let claimed = i64::from_le_bytes(prefix);
+            let limit = (range.len() as u64).saturating_mul(MAX_INFLATE) + (1 << 20);
+            if claimed > 0 && claimed as u64 > limit {
+                return Err(bad(format!(
+                    "buffer {i} claims to inflate {} bytes to {claimed}",
+                    range.len()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `synth.recording.version`, `synth.request`, `synth.started_at`, in that order of importance.

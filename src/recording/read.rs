@@ -276,6 +276,7 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
     let (request, started_at) = check_metadata(&schema, p)?;
     let projection = check_columns(&schema, p)?;
 
+    let offsets = offset_widths(&schema);
     let mut decoder =
         FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
     let block_data = |block: &Block| -> Result<Buffer, RecordingError> {
@@ -291,7 +292,7 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
                         .is_some_and(|e| e <= footer_start) =>
             {
                 let data = buf.slice_with_length(off, meta + body);
-                check_block(&data, meta, p)?;
+                check_block(&data, meta, offsets.as_deref(), p)?;
                 Ok(data)
             }
             _ => Err(not_arrow(p, "a block lies outside the file")),
@@ -330,8 +331,14 @@ const MAX_INFLATE: u64 = 4096;
 /// 8-byte prefix of the metadata without a length check, slices the body at each buffer's
 /// offset and length (a panic when they lie outside it), and allocates whatever uncompressed
 /// length a compressed buffer claims before inflating it (for LZ4 an abort, not an error, when
-/// that is absurd).
-fn check_block(data: &[u8], meta: usize, p: &str) -> Result<(), RecordingError> {
+/// that is absurd), and arrow-data views a record batch's offsets buffer as `i32`/`i64` before
+/// checking that its length is a multiple of that (a panic). `offsets`: [`offset_widths`].
+fn check_block(
+    data: &[u8],
+    meta: usize,
+    offsets: Option<&[u8]>,
+    p: &str,
+) -> Result<(), RecordingError> {
     let bad = |what: String| not_arrow(p, format!("bad record batch block: {what}"));
     if meta < 8 {
         return Err(bad(format!("{meta} bytes of metadata")));
@@ -350,6 +357,8 @@ fn check_block(data: &[u8], meta: usize, p: &str) -> Result<(), RecordingError> 
         _ => None, // arrow-ipc refuses any other message itself
     };
     let Some(batch) = batch else { return Ok(()) };
+    // A dictionary batch's buffers follow the dictionary's value type, not the schema's fields.
+    let offsets = offsets.filter(|_| message.header_type() == MessageHeader::RecordBatch);
     let body = &data[meta..];
     let compressed = batch.compression().is_some();
     for (i, b) in batch.buffers().iter().flatten().enumerate() {
@@ -366,6 +375,8 @@ fn check_block(data: &[u8], meta: usize, p: &str) -> Result<(), RecordingError> 
                 body.len()
             )));
         };
+        // The length arrow-ipc will hand on: a compressed buffer's claim (-1: stored as is).
+        let mut len = Some(range.len() as u64);
         if compressed && range.len() >= 8 {
             let prefix: [u8; 8] = body[range.start..range.start + 8]
                 .try_into()
@@ -378,9 +389,65 @@ fn check_block(data: &[u8], meta: usize, p: &str) -> Result<(), RecordingError> 
                     range.len()
                 )));
             }
+            len = match claimed {
+                -1 => Some(range.len() as u64 - 8),
+                0.. => Some(claimed as u64),
+                _ => None, // arrow-ipc refuses it
+            };
+        }
+        let width = offsets.and_then(|w| w.get(i)).copied().unwrap_or(0);
+        if let Some(len) = len.filter(|l| width > 0 && l % u64::from(width) != 0) {
+            return Err(bad(format!(
+                "buffer {i} holds {width}-byte offsets but is {len} bytes long"
+            )));
         }
     }
     Ok(())
+}
+
+/// Per buffer of a record batch, in the order arrow-ipc reads them (its `skip_field`): the width
+/// of an offsets buffer (4 or 8), 0 for any other. `None` when the schema has a layout not
+/// modelled here (views, unions; never in a recording): the offsets check is then skipped.
+fn offset_widths(schema: &Schema) -> Option<Vec<u8>> {
+    fn walk(t: &DataType, out: &mut Vec<u8>) -> Option<()> {
+        use DataType::*;
+        match t {
+            Utf8 | Binary => out.extend([0, 4, 0]),
+            LargeUtf8 | LargeBinary => out.extend([0, 8, 0]),
+            List(f) | Map(f, _) => {
+                out.extend([0, 4]);
+                walk(f.data_type(), out)?;
+            }
+            LargeList(f) => {
+                out.extend([0, 8]);
+                walk(f.data_type(), out)?;
+            }
+            FixedSizeList(f, _) => {
+                out.push(0);
+                walk(f.data_type(), out)?;
+            }
+            Struct(fields) => {
+                out.push(0);
+                for f in fields {
+                    walk(f.data_type(), out)?;
+                }
+            }
+            RunEndEncoded(ends, values) => {
+                walk(ends.data_type(), out)?;
+                walk(values.data_type(), out)?;
+            }
+            Null => {}
+            Utf8View | BinaryView | ListView(_) | LargeListView(_) | Union(..) => return None,
+            // Validity and values: fixed-width types, booleans, dictionary keys.
+            _ => out.extend([0, 0]),
+        }
+        Some(())
+    }
+    let mut out = Vec::new();
+    for f in schema.fields() {
+        walk(f.data_type(), &mut out)?;
+    }
+    Some(out)
 }
 
 /// `synth.recording.version`, `synth.request`, `synth.started_at`, in that order of importance.

@@ -326,13 +326,15 @@ fn decode(buf: Buffer, p: &str) -> Result<Recording, RecordingError> {
 /// frames cannot pass ~255×; recorded JSON bodies and headers compress a few times over.
 const MAX_INFLATE: u64 = 4096;
 
-/// What arrow-ipc takes on trust in a block (`data` = metadata, then body, `meta` bytes of
-/// metadata), checked first so a hostile file is an error rather than a crash: it indexes the
-/// 8-byte prefix of the metadata without a length check, slices the body at each buffer's
-/// offset and length (a panic when they lie outside it), and allocates whatever uncompressed
-/// length a compressed buffer claims before inflating it (for LZ4 an abort, not an error, when
-/// that is absurd), and arrow-data views a record batch's offsets buffer as `i32`/`i64` before
-/// checking that its length is a multiple of that (a panic). `offsets`: [`offset_widths`].
+/// What arrow takes on trust in a block (`data` = metadata, then body, `meta` bytes of
+/// metadata), checked first so that a hostile file is an error rather than a crash (each was
+/// found by the `recording_reader` fuzz target; `fuzz/README.md`):
+/// - arrow-ipc indexes the 8-byte prefix of the metadata without a length check;
+/// - it slices the body at each buffer's offset and length (a panic when they lie outside);
+/// - it allocates whatever uncompressed length a compressed buffer claims before inflating it
+///   (for LZ4 an abort, not an error, when that is absurd);
+/// - arrow-data views an offsets buffer as `i32`/`i64` before checking that its length is a
+///   multiple of that (a panic). `offsets`: [`offset_widths`].
 fn check_block(
     data: &[u8],
     meta: usize,
@@ -382,7 +384,9 @@ fn check_block(
                 .try_into()
                 .expect("8 bytes");
             let claimed = i64::from_le_bytes(prefix);
-            let limit = (range.len() as u64).saturating_mul(MAX_INFLATE) + (1 << 20);
+            let limit = (range.len() as u64)
+                .saturating_mul(MAX_INFLATE)
+                .saturating_add(1 << 20);
             if claimed > 0 && claimed as u64 > limit {
                 return Err(bad(format!(
                     "buffer {i} claims to inflate {} bytes to {claimed}",

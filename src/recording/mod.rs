@@ -152,6 +152,50 @@ pub enum RecordingError {
     Write { path: String, reason: String },
 }
 
+impl RecordingError {
+    /// The same error with every line break, tab or other control character in its text made a
+    /// single space, so the message is one line whatever text the file (or a library's
+    /// multi-line message) put in it.
+    pub(crate) fn one_line(mut self) -> Self {
+        use RecordingError::*;
+        let fields = match &mut self {
+            NotFound { path }
+            | MissingVersion { path }
+            | MissingRequest { path }
+            | MissingStartedAt { path }
+            | Io { path, .. }
+            | BadStartedAt { path, .. } // value printed with `{:?}`
+            | UnknownError { path, .. } // same
+            | Nullable { path, .. }
+            | RowCount { path, .. } => vec![path],
+            NotArrow { path, reason }
+            | BadRequest { path, reason }
+            | Decode { path, reason }
+            | Write { path, reason } => vec![path, reason],
+            Version { path, found } => vec![path, found],
+            MissingColumn { path, expected, .. } => vec![path, expected],
+            ColumnType {
+                path,
+                found,
+                expected,
+                ..
+            } => vec![path, found, expected],
+            BadRow { path, what, .. } => vec![path, what],
+        };
+        let breaks = |c: char| c.is_control() || (c.is_whitespace() && c != ' ');
+        for s in fields {
+            if s.contains(breaks) {
+                *s = s
+                    .split(|c: char| breaks(c) || c == ' ')
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+        }
+        self
+    }
+}
+
 /// The contract's columns, in the order we write them (readers find them by name).
 pub(crate) mod col {
     pub const UID: &str = "uid";

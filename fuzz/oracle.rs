@@ -62,13 +62,7 @@ fn echoed_input(body: &[u8]) -> Option<SimulationInput> {
     }
     let mut values =
         serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<SimulationInput>();
-    let si = values.next()?.ok()?;
-    // `Expected::from_input` overflows (and panics) on `i64::MIN // -1`; a request the engine
-    // can load never gets there (`CycleRequest::shape` wants a positive increment).
-    if si.time_increment == -1 && si.time_length == i64::MIN {
-        return None;
-    }
-    Some(si)
+    values.next()?.ok()
 }
 
 /// The `decode_body` target's checks on one input.

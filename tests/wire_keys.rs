@@ -408,7 +408,12 @@ fn warns_when_group_or_others_can_read_the_keyfile() {
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
-        tracing::subscriber::with_default(subscriber, || Hotkey::from_keyfile(&path).unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            // Another test may have hit the same warn! first, on a thread without this scoped
+            // subscriber, and cached "never" for it; recompute with ours in place.
+            tracing::callsite::rebuild_interest_cache();
+            Hotkey::from_keyfile(&path).unwrap()
+        });
         String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
     };
     let open = load(0o644);

@@ -194,9 +194,12 @@ impl Expected {
         let points = if si.time_increment == 0 {
             0
         } else {
-            si.time_length.div_euclid(si.time_increment)
-                - i64::from(si.time_increment < 0 && si.time_length.rem_euclid(si.time_increment) != 0)
-                + 1
+            // Python's `time_length // time_increment + 1`, in i128 so no request can overflow it
+            // (`i64::MIN // -1` is 2^63); beyond i64 it saturates, and such a request (negative
+            // increment) never reaches a live cycle anyway.
+            let (a, b) = (i128::from(si.time_length), i128::from(si.time_increment));
+            let floor = a / b - i128::from(a % b != 0 && ((a % b < 0) != (b < 0)));
+            i64::try_from(floor + 1).unwrap_or(i64::MAX)
         };
         Expected {
             start: isotime::fromisoformat_timestamp(&si.start_time),
@@ -250,6 +253,22 @@ mod tests {
 
     fn axon(uid: u16, ip: &str, port: u16) -> Axon {
         Axon { uid, ip: ip.into(), port, hotkey: "5F".into() }
+    }
+
+    #[test]
+    fn points_are_pythons_floor_division_and_never_overflow() {
+        let points = |length: i64, increment: i64| {
+            let si = SimulationInput { time_length: length, time_increment: increment, ..live_request(vec![]).simulation_input };
+            Expected::from_input(&si).points
+        };
+        assert_eq!(points(3600, 60), 61);
+        assert_eq!(points(3599, 60), 60);
+        assert_eq!(points(-1, 60), 0, "-1 // 60 == -1");
+        assert_eq!(points(7, -2), -3, "7 // -2 == -4");
+        assert_eq!(points(-7, -2), 4, "-7 // -2 == 3");
+        assert_eq!(points(5, 0), 0);
+        assert_eq!(points(i64::MIN, -1), i64::MAX, "2^63 + 1 saturates");
+        assert_eq!(points(i64::MIN, 1), i64::MIN + 1);
     }
 
     #[test]

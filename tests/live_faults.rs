@@ -83,7 +83,11 @@ fn correct_uids() -> Vec<u16> {
 /// Runs `fault` on the first CORRECT miner; checks every other row against the clean run and
 /// returns the faulty row, the clean row of the same miner, and the request counts.
 fn with_fault(fault: Fault) -> (Row, Row, Vec<(u16, u64)>) {
-    let victim = correct_uids()[0];
+    with_fault_on(correct_uids()[0], fault)
+}
+
+/// [`with_fault`] on the miner `victim`.
+fn with_fault_on(victim: u16, fault: Fault) -> (Row, Row, Vec<(u16, u64)>) {
     let (rows, hits) = cycle(FaultMap::from([(victim, fault)]));
     assert_eq!(rows.len(), clean().len());
     let mut faulty = None;
@@ -142,6 +146,14 @@ fn a_body_ten_times_the_cap_is_cut_at_the_cap() {
     expect(&row, T, Some(200), Some("too_large"));
     let cap = body_cap(&recording().request.shape().unwrap()) as u64;
     assert_eq!(row.response_bytes, cap, "what was read before the cap, not more");
+}
+
+#[test]
+fn a_miner_recorded_without_a_body_still_floods_and_is_cut() {
+    // The fixture's timeout row has no body to repeat: the fleet floods with filler instead.
+    let hanging = clean().iter().find(|r| r.error.as_deref() == Some("timeout")).unwrap().uid;
+    let (row, _, _) = with_fault_on(hanging, Fault::Oversize);
+    expect(&row, T, Some(200), Some("too_large"));
 }
 
 #[test]

@@ -123,3 +123,39 @@ fn run_refuses_bad_requests_before_any_traffic() {
         assert!(err.contains(want), "{want:?} in {err}");
     }
 }
+
+/// The keyfile warning as an operator meets it: on `run`'s stderr, for a hotkey file that group or
+/// others can read, and never with any secret in it. (A process of its own: tracing's global
+/// callsite state made an in-process version of this check flaky under parallel tests.)
+#[test]
+fn run_warns_about_a_keyfile_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = wallet(dir.path());
+    let keyfile = wallets.join("default/hotkeys/default");
+    let key: serde_json::Value = serde_json::from_slice(&std::fs::read(&keyfile).unwrap()).unwrap();
+    let secrets: Vec<String> = ["secretSeed", "privateKey", "secretPhrase"]
+        .iter()
+        .map(|k| key[k].as_str().unwrap().trim_start_matches("0x").to_owned())
+        .collect();
+    // One miner on a closed loopback port: the cycle is over as soon as the connection is refused.
+    let mut req = synth_forward::recording::Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"))
+        .unwrap()
+        .request;
+    req.axons.truncate(1);
+    req.axons[0].ip = "127.0.0.1".into();
+    req.axons[0].port = 1;
+    req.timeout_s = 2.0;
+    let request = dir.path().join("request.json");
+    std::fs::write(&request, req.to_json()).unwrap();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&keyfile, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = run_with(&request, &dir.path().join("out"), &wallets, &["--overwrite"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert_eq!(err.contains("group/others") && err.contains(&format!("{mode:o}")), warned, "mode {mode:o}: {err}");
+        for s in &secrets {
+            assert!(!err.contains(s.as_str()) && !err.contains(&s.to_uppercase()), "a secret leaked: {err}");
+        }
+    }
+}

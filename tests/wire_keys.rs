@@ -3,9 +3,8 @@
 //!
 //! In: `../shared/wire-samples/wallet/*.json` (throwaway capture keys). Out: pass/fail.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use synth_forward::wire::keys::{self, Hotkey, KeyError};
 use synth_forward::wire::ss58;
@@ -379,49 +378,3 @@ fn debug_shows_the_public_half_only() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(unix)]
-#[test]
-fn warns_when_group_or_others_can_read_the_keyfile() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hk");
-    std::fs::copy(wallet_dir().join("validator-hotkey.json"), &path).unwrap();
-
-    let load = |mode: u32| -> String {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            // Another test may have hit the same warn! first, on a thread without this scoped
-            // subscriber, and cached "never" for it; recompute with ours in place.
-            tracing::callsite::rebuild_interest_cache();
-            Hotkey::from_keyfile(&path).unwrap()
-        });
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
-    };
-    let open = load(0o644);
-    assert!(
-        open.contains("WARN") && open.contains("group/others") && open.contains("644"),
-        "{open}"
-    );
-    assert_no_secret(&open);
-    assert_eq!(load(0o600), "");
-    assert!(keys::mode_is_too_open(0o640) && !keys::mode_is_too_open(0o600));
-}

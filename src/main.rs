@@ -242,7 +242,7 @@ fn print_live(cycle: &live::LiveCycle) -> anyhow::Result<ExitCode> {
         if let Some(sig) = cycle.stopped_by {
             obj.insert("stopped_by".into(), sig.name().into());
         }
-        if let Some(peak) = peak_rss_bytes() {
+        if let Some(peak) = replay::peak_rss_bytes() {
             obj.insert("peak_rss_bytes".into(), peak.into());
         }
     }
@@ -251,13 +251,6 @@ fn print_live(cycle: &live::LiveCycle) -> anyhow::Result<ExitCode> {
         Some(sig) => ExitCode::from(sig.exit_code()),
         None => ExitCode::SUCCESS,
     })
-}
-
-/// The process's peak resident set so far (`VmHWM`), where the OS tells it.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim();
-    kb.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
 /// `123`, `512K`, `512M`, `8G` (powers of 1024).

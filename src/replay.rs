@@ -284,9 +284,17 @@ fn process_time_s(verdict: &Verdict, elapsed_ms: f64) -> Option<f64> {
 
 /// Logs the process's resident and peak resident memory (Linux) at the end of a phase.
 pub(crate) fn log_memory(phase: &str) {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return };
-    let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?").to_owned()
-    };
-    tracing::info!(phase, rss_kb = %field("VmRSS:"), peak_kb = %field("VmHWM:"), "memory");
+    let kb = |name| proc_status_kb(name).map_or_else(|| "?".to_owned(), |kb| kb.to_string());
+    tracing::info!(phase, rss_kb = %kb("VmRSS:"), peak_kb = %kb("VmHWM:"), "memory");
+}
+
+/// The process's peak resident set so far (`VmHWM`), where the OS tells it (Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// One `… kB` line of `/proc/self/status`, e.g. `VmRSS:`.
+fn proc_status_kb(name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
 }

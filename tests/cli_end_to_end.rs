@@ -2,20 +2,12 @@
 //! cycle against it with a real hotkey keyfile, `replay` what was recorded; all three agree.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 mod common;
 
 use common::{wallet, BIN};
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `synth-forward run` on a request file, with a wallets folder and extra flags.
 fn run_with(request: &Path, out: &Path, wallets: &Path, extra: &[&str]) -> std::process::Output {
@@ -32,26 +24,7 @@ fn serve_run_record_replay_agree() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow");
     let request = dir.path().join("request.json");
-    let _fleet = Killed(
-        Command::new(BIN)
-            .args(["serve"])
-            .arg(&fixture)
-            .args(["--time-scale", "0.01", "--verify", "--request-out"])
-            .arg(&request)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while !request.exists() {
-        assert!(t.elapsed() < Duration::from_secs(30), "serve never wrote its request");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // The recorded 60 s deadline would hold the hanging miners that long.
-    let mut req: serde_json::Value = serde_json::from_slice(&std::fs::read(&request).unwrap()).unwrap();
-    req["timeout_s"] = serde_json::json!(2.0);
-    std::fs::write(&request, serde_json::to_vec(&req).unwrap()).unwrap();
+    let _fleet = common::serve(&fixture, &request, &["--time-scale", "0.01", "--verify"], 2.0, Duration::from_secs(30));
 
     let recorded = dir.path().join("live.cycle.arrow");
     let live = json_line(

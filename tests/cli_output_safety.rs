@@ -9,24 +9,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::BIN;
+use common::{tree, BIN};
 
 fn small() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")
-}
-
-/// Every file and folder below `dir`.
-fn tree(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        out.push(p.clone());
-        if p.is_dir() {
-            out.extend(tree(&p));
-        }
-    }
-    out.sort();
-    out
 }
 
 fn one_line_error(o: &Output, mentions: &str) {

@@ -20,20 +20,6 @@ fn small() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")
 }
 
-/// Every file below `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 fn cut_by(signal: &str, code: i32) {
     let rec = Recording::read(&small()).unwrap();
     // The recorded timeout row hangs; one more miner drips its body forever: both are in flight
@@ -89,7 +75,8 @@ fn cut_by(signal: &str, code: i32) {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     assert_eq!(summary["stopped_by"], signal_name(signal));
     let parquet = Path::new(summary["parquet"].as_str().unwrap());
-    assert_eq!(files(&out_dir), vec![parquet.to_path_buf()], "one whole file, no temp file left");
+    let files: Vec<_> = common::tree(&out_dir).into_iter().filter(|p| p.is_file()).collect();
+    assert_eq!(files, vec![parquet.to_path_buf()], "one whole file, no temp file left");
 
     let rows = rows_of(parquet);
     assert_eq!(rows.len(), clean.len());

@@ -4,13 +4,12 @@
 //! the preallocated prices plus one body cap per miner.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{rows_of, Row, BIN};
+use common::{rows_of, Row};
 use synth_forward::fetch::body_cap;
 use synth_forward::fixture::mix::Outcome;
 use synth_forward::fixture::{self, Preset};
@@ -268,28 +267,17 @@ fn another_miners_body_is_accepted_as_is() {
 fn through_the_binary(faults: Option<&serde_json::Map<String, serde_json::Value>>) -> (serde_json::Value, Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
     let request_file = dir.path().join("request.json");
-    let mut serve = Command::new(BIN);
-    serve.args(["serve", fixture_path().to_str().unwrap(), "--time-scale", "0", "--request-out"]).arg(&request_file);
+    let faults_file = dir.path().join("faults.json");
+    let mut args = vec!["--time-scale", "0"];
     if let Some(f) = faults {
-        let faults_file = dir.path().join("faults.json");
         std::fs::write(&faults_file, serde_json::Value::Object(f.clone()).to_string()).unwrap();
-        serve.arg("--faults").arg(&faults_file);
+        args.extend(["--faults", faults_file.to_str().unwrap()]);
     }
-    let mut serve = serve.stderr(Stdio::null()).spawn().unwrap();
-    let t = Instant::now();
-    while !request_file.exists() {
-        assert!(t.elapsed() < Duration::from_secs(60), "serve never wrote its request");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // The deadline, shortened as in the other tests.
-    let mut req: serde_json::Value = serde_json::from_slice(&std::fs::read(&request_file).unwrap()).unwrap();
-    req["timeout_s"] = DEADLINE_S.into();
-    std::fs::write(&request_file, req.to_string()).unwrap();
+    let serve = common::serve(&fixture_path(), &request_file, &args, DEADLINE_S, Duration::from_secs(60));
 
     let wallets = common::wallet(dir.path());
     let out = common::run_command(&request_file, &dir.path().join("out"), &wallets, &[]).output().unwrap();
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows_of(Path::new(summary["parquet"].as_str().unwrap()));

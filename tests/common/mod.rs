@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use synth_forward::fetch::OutgoingRequest;
@@ -12,6 +13,57 @@ use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::ParquetOptions;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");
+
+/// A child process, killed and reaped when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `synth-forward serve RECORDING --request-out REQUEST ARGS…`, returned once the request file
+/// exists (within `wait_at_most`), with the request's deadline then set to `timeout_s` (the
+/// recordings' 60 s would hold the hanging miners that long).
+pub fn serve(recording: &Path, request: &Path, args: &[&str], timeout_s: f64, wait_at_most: Duration) -> Killed {
+    let fleet = Killed(
+        Command::new(BIN)
+            .arg("serve")
+            .arg(recording)
+            .arg("--request-out")
+            .arg(request)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while !request.exists() {
+        assert!(t.elapsed() < wait_at_most, "serve never wrote its request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut req: serde_json::Value = serde_json::from_slice(&std::fs::read(request).unwrap()).unwrap();
+    req["timeout_s"] = timeout_s.into();
+    std::fs::write(request, req.to_string()).unwrap();
+    fleet
+}
+
+/// Every file and folder below `dir`, sorted.
+pub fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        out.push(p.clone());
+        if p.is_dir() {
+            out.extend(tree(&p));
+        }
+    }
+    out.sort();
+    out
+}
 
 /// A bittensor wallets folder under `dir` whose default wallet and hotkey are the shared
 /// throwaway validator hotkey (`--wallet.path <returned>` is all `run` needs).

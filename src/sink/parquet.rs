@@ -52,6 +52,7 @@
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 
 mod file;
+pub mod pages;
 pub mod prices;
 
 use std::io::Write;
@@ -129,6 +130,10 @@ pub struct ParquetOptions {
     /// precomputed-levels path (DOUBLE only).
     #[doc(hidden)]
     pub paths_via_arrow: bool,
+    /// Benchmarks and tests only: encode DOUBLE `paths` through parquet's column writer with
+    /// precomputed levels (`prices.rs`) instead of the hand-built pages (`pages.rs`).
+    #[doc(hidden)]
+    pub paths_via_column_writer: bool,
 }
 
 impl Default for ParquetOptions {
@@ -142,6 +147,7 @@ impl Default for ParquetOptions {
             fsync: true,
             paths_statistics: false,
             paths_via_arrow: false,
+            paths_via_column_writer: false,
         }
     }
 }
@@ -210,6 +216,10 @@ pub struct CycleParquetWriter {
     parquet_schema: SchemaDescPtr,
     props: WriterPropertiesPtr,
     factory: ArrowRowGroupWriterFactory,
+    /// The default layout's `paths` pages, built by hand (`None`: parquet's column writer).
+    pages: Option<pages::PathsPages>,
+    /// The schema without `paths`, for the row group writer when `pages` builds that chunk.
+    scalar_schema: SchemaDescPtr,
     levels: Levels,
     layout: PriceLayout,
     paths_via_arrow: bool,
@@ -301,8 +311,19 @@ impl CycleParquetWriter {
         let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
         let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync)?;
         out.append(MAGIC.to_vec())?;
+        let hand_built = layout == PriceLayout::Float64
+            && paths_encoding == Encoding::BYTE_STREAM_SPLIT
+            && !opts.paths_statistics
+            && !opts.paths_via_arrow
+            && !opts.paths_via_column_writer;
+        let pages = if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
+        let mut scalar_fields: Vec<_> = file_schema.fields().iter().cloned().collect();
+        scalar_fields.pop();
+        let scalar_schema = Arc::new(ArrowSchemaConverter::new().convert(&Schema::new(scalar_fields))?);
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
+            pages,
+            scalar_schema,
             file_schema,
             parquet_schema,
             props,
@@ -370,6 +391,10 @@ impl CycleParquetWriter {
         }
         let mut sink = TrackedWrite::new(buf);
         let mut closed = None;
+        // With hand-built `paths` pages, the row group writer sees only the scalar columns; the
+        // pages follow them in the buffer and their chunk joins the metadata below.
+        let hand = if self.paths_via_arrow { None } else { self.pages.as_ref() };
+        let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
         {
             let on_close: parquet::file::writer::OnCloseRowGroup<'_, Vec<u8>> =
                 Box::new(|_, meta, _bloom, column_index, offset_index| {
@@ -377,7 +402,7 @@ impl CycleParquetWriter {
                     Ok(())
                 });
             let mut rg = SerializedRowGroupWriter::new(
-                self.parquet_schema.clone(),
+                if hand.is_some() { self.scalar_schema.clone() } else { self.parquet_schema.clone() },
                 self.props.clone(),
                 &mut sink,
                 0,
@@ -386,9 +411,8 @@ impl CycleParquetWriter {
             for c in chunks {
                 c.append_to_row_group(&mut rg)?;
             }
-            if !self.paths_via_arrow {
+            if !self.paths_via_arrow && hand.is_none() {
                 let values = leaf_values(paths)?;
-                let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
                 let mut col = rg
                     .next_column()?
                     .ok_or_else(|| SinkError::Schema("the file schema has no paths column".into()))?;
@@ -402,10 +426,23 @@ impl CycleParquetWriter {
             }
             rg.close()?;
         }
+        let (mut meta, mut column_indexes, mut offset_indexes) =
+            closed.ok_or_else(|| SinkError::RowGroups("the row group writer did not report its metadata".into()))?;
+        if let Some(pages) = hand {
+            let chunk = pages.write(&mut sink, leaf_values(paths)?, &valid)?;
+            let total = meta.total_byte_size() + chunk.metadata.uncompressed_size();
+            let mut columns = meta.into_builder().take_columns();
+            columns.push(chunk.metadata);
+            meta = RowGroupMetaData::builder(self.parquet_schema.clone())
+                .set_num_rows(n as i64)
+                .set_total_byte_size(total)
+                .set_column_metadata(columns)
+                .build()?;
+            column_indexes.push(None);
+            offset_indexes.push((!self.props.offset_index_disabled()).then_some(chunk.offset_index));
+        }
         let at = self.out.append(sink.into_inner()?)?;
 
-        let (meta, column_indexes, mut offset_indexes) =
-            closed.ok_or_else(|| SinkError::RowGroups("the row group writer did not report its metadata".into()))?;
         let by = at as i64;
         for oi in offset_indexes.iter_mut().flatten() {
             for page in &mut oi.page_locations {

@@ -23,6 +23,11 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(body_bytes));
     for (name, opts) in [
         ("default", ParquetOptions { overwrite: true, ..ParquetOptions::default() }),
+        // The same through parquet's column writer instead of the hand-built `paths` pages.
+        (
+            "default_column_writer",
+            ParquetOptions { overwrite: true, paths_via_column_writer: true, ..ParquetOptions::default() },
+        ),
         ("compact", ParquetOptions { overwrite: true, ..ParquetOptions::compact() }),
     ] {
         g.bench_function(name, |b| b.iter(|| replay(&path, out.path(), &opts).unwrap()));

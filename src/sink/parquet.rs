@@ -29,25 +29,27 @@
 //!
 //! # Encodings
 //!
-//! `paths` dominates the file (≈ 9 M prices in a 90 MB cycle), and is written through the
-//! low-level column writer with precomputed levels (see `prices.rs`), never dictionary-encoded:
+//! `paths` dominates the file (≈ 9 M prices in a 90 MB cycle), never dictionary-encoded:
 //!
 //! - [`PriceEncoding::Float64`] (default): DOUBLE, BYTE_STREAM_SPLIT + ZSTD(1). Lossless, read as
-//!   float64 by every reader.
+//!   float64 by every reader. Its pages are built by hand (`pages.rs`: level templates, an
+//!   in-register byte transpose, a per-thread ZSTD context); every other layout, and page
+//!   statistics, go through parquet's low-level column writer with precomputed levels
+//!   (`prices.rs`).
 //! - [`PriceEncoding::Compact`]: INT64 DECIMAL(18, s) with DELTA_BINARY_PACKED (+ the file's
 //!   compression), `s` the smallest scale at which every CORRECT price of the file decodes back
 //!   (value / 10^s) to the identical double. Errors ([`SinkError::NotRepresentable`]) if no scale
 //!   ≤ 18 works; [`PriceEncoding::CompactOrFloat64`] falls back to the default instead.
 //!
 //! Measured on a synthetic hf-90mb-shaped batch (9.15 M CORRECT prices, 73.2 MB raw; full table
-//! and command in `schemas/output.md`; 2 shared cores under load ≈ 7, so wall times are high):
+//! and command in `schemas/output.md`; CPU is user + system of all threads per write, the figure
+//! this shared 2-core machine's load moves least):
 //!
-//! | layout | bytes/price | wall ms | CPU ms (all threads) |
-//! |---|---|---|---|
-//! | default: BSS + ZSTD(1) | 5.41 | 398–459 | 192–276 |
-//! | PLAIN + ZSTD(3) | 3.71 | 1157 | 544 |
-//! | BSS + LZ4_RAW | 6.05 | 472 | 175 |
-//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.55 | 279–373 | 178–202 |
+//! | layout | bytes/price | CPU ms |
+//! |---|---|---|
+//! | default: BSS + ZSTD(1), hand-built pages | 5.41 | 119 |
+//! | the same through parquet's column writer | 5.37 | 189 |
+//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.54 | 232 |
 //!
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 

@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use synth_forward::batch;
 use synth_forward::request::CycleRequest;
@@ -48,13 +48,16 @@ fn run(c: &mut Criterion, group: &str, configs: &[(&str, ParquetOptions)]) {
         let mut reported = false;
         g.bench_function(*name, |bench| {
             // Only for the configs the filter selects (criterion calls this closure only then).
+            // Each cycle writes a new file: the previous one is removed outside the timed part
+            // (replacing it would also free its pages inside the rename).
+            let clear = || drop(std::fs::remove_dir_all(dir.path().join("asset=BTC")));
             if !reported {
                 let path = sink::write(&b, &req, dir.path(), &opts).unwrap();
                 report(group, name, &path, prices);
-                cpu_report(group, name, || drop(sink::write(&b, &req, dir.path(), &opts).unwrap()));
+                cpu_report(group, name, clear, || drop(sink::write(&b, &req, dir.path(), &opts).unwrap()));
                 reported = true;
             }
-            bench.iter(|| black_box(sink::write(&b, &req, dir.path(), &opts).unwrap()))
+            bench.iter_batched(clear, |()| black_box(sink::write(&b, &req, dir.path(), &opts).unwrap()), BatchSize::PerIteration)
         });
     }
     g.finish();
@@ -80,13 +83,16 @@ fn cpu_ms() -> f64 {
 
 /// CPU ms per write, independent of how loaded the shared machine is: on an idle 2-core box the
 /// wall time is at least half of it.
-fn cpu_report(group: &str, name: &str, mut write: impl FnMut()) {
+fn cpu_report(group: &str, name: &str, clear: impl Fn(), mut write: impl FnMut()) {
     const N: usize = 8;
-    let (t0, c0) = (std::time::Instant::now(), cpu_ms());
+    let (mut wall, mut cpu) = (0.0, 0.0);
     for _ in 0..N {
+        clear();
+        let (t0, c0) = (std::time::Instant::now(), cpu_ms());
         write();
+        (wall, cpu) = (wall + t0.elapsed().as_secs_f64() * 1e3, cpu + cpu_ms() - c0);
     }
-    let (wall, cpu) = (t0.elapsed().as_secs_f64() * 1e3 / N as f64, (cpu_ms() - c0) / N as f64);
+    let (wall, cpu) = (wall / N as f64, cpu / N as f64);
     eprintln!("{group}/{name}: {cpu:.0} ms CPU per write (all threads), {wall:.0} ms wall");
 }
 

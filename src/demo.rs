@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::fixture::{self, Preset};
 use crate::fleet::{signature_verifier, Fleet, FleetOptions};
-use crate::live::{run_cycle, sign_cycle, LiveCycle, LiveOptions};
+use crate::live::{run_cycle, sign_cycle, LiveCycle, LiveOptions, OnCall};
 use crate::recording::Recording;
 use crate::sink::parquet::ParquetOptions;
 use crate::wire::keys::Hotkey;
@@ -24,7 +24,7 @@ pub struct DemoOptions {
     /// Per-miner deadline; by default just past the slowest recorded answer, so the hanging
     /// miners are cut there rather than after the recorded 60 s.
     pub timeout_s: Option<f64>,
-    pub on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>>,
+    pub on_call: Option<OnCall>,
 }
 
 /// Where the demo finds (or makes) its recording.

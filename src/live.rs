@@ -52,6 +52,9 @@ pub enum LiveError {
     Recording(#[from] recording::RecordingError),
 }
 
+/// A progress callback: (calls ended, calls in all, body bytes so far).
+pub type OnCall = Box<dyn Fn(usize, usize, u64) + Sync>;
+
 pub struct LiveOptions {
     pub out_dir: PathBuf,
     pub parquet: ParquetOptions,
@@ -61,8 +64,8 @@ pub struct LiveOptions {
     pub sign_ms: f64,
     /// The price buffer's ceiling in bytes (`--max-memory`); checked before any traffic.
     pub max_memory: u64,
-    /// Called on the I/O thread after each call ends: (calls ended, calls in all, body bytes so far).
-    pub on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>>,
+    /// Called on the I/O thread after each call ends.
+    pub on_call: Option<OnCall>,
     /// End the cycle early on SIGINT/SIGTERM, keeping what arrived (see [`crate::shutdown`]).
     pub stop_on_signals: bool,
 }

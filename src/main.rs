@@ -206,7 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { preset, out, time_scale, timeout } => {
             let tty = std::io::stderr().is_terminal();
-            let on_call: Option<Box<dyn Fn(usize, usize, u64) + Sync>> = tty.then(|| {
+            let on_call: Option<synth_forward::live::OnCall> = tty.then(|| {
                 Box::new(|done: usize, all: usize, bytes: u64| {
                     let width = 30;
                     let filled = done * width / all.max(1);

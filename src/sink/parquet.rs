@@ -47,9 +47,9 @@
 //!
 //! | layout | bytes/price | CPU ms |
 //! |---|---|---|
-//! | default: BSS + ZSTD(1), hand-built pages | 5.41 | 119 |
-//! | the same through parquet's column writer | 5.37 | 189 |
-//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.54 | 232 |
+//! | default: BSS + ZSTD(1), hand-built pages | 5.41 | 136 |
+//! | the same through parquet's column writer | 5.37 | 210 |
+//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.54 | 230 |
 //!
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 

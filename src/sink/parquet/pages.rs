@@ -2,9 +2,9 @@
 //! built page by page by hand.
 //!
 //! In: a run of rows' price slots (`rows × paths × points` f64, row-major) and which rows are
-//! CORRECT. Out: the chunk's data pages appended to the row group's buffer (one V1 page per
-//! CORRECT row, one per run of null rows), and the chunk's metadata and offset index, with
-//! offsets counted like the row group writer's.
+//! CORRECT. Out: the chunk's data pages appended to the row group's buffer (V1 pages, each a run
+//! of whole CORRECT rows holding ≈ 1 MiB of prices or a run of null rows), and the chunk's
+//! metadata and offset index, with offsets counted like the row group writer's.
 //!
 //! # Why not parquet's column writer for this one chunk
 //!
@@ -15,23 +15,22 @@
 //! buffer. Here the levels of one CORRECT row are a byte template built once per file (two RLE
 //! runs per path), the eight streams are filled eight values at a time by an in-register 8 × 8
 //! byte transpose, and each page is compressed by a per-thread ZSTD context into a per-thread
-//! buffer, so the only copy is the compressed page into the row group's buffer. Same bytes on
-//! disk for the values, same ZSTD level; a reader cannot tell the chunks apart except by page
-//! boundaries (pages of whole rows, ≈ 1 MiB of prices, as parquet-rs's default page size).
+//! buffer, so the only copy is the compressed page into the row group's buffer. The same
+//! encoding of every value and the same ZSTD level; a reader cannot tell the chunks apart except
+//! by where the pages end (whole rows, ≈ 1 MiB of prices, near parquet-rs's default page size).
 //!
 //! Measured, parquet's column writer → these pages, same run each:
 //!
 //! | bench | column writer | hand-built |
 //! |---|---|---|
-//! | `parquet_write`, BSS + ZSTD(1), CPU per write (73.2 MB of prices) | 189 ms | 119 ms (1.6×) |
-//! | the same, criterion throughput | 592 MiB/s | 861 MiB/s |
-//! | BSS uncompressed, CPU per write | 208 ms | 124 ms |
-//! | `replay_hf_90mb` (read, decode, encode, write, rename), criterion | 164 ms | 124 ms (1.32×) |
-//! | file size, `hf-90mb` | 5.37 B/price | 5.41 B/price |
+//! | `parquet_write`, BSS + ZSTD(1), CPU per write (73.2 MB of prices) | 210 ms | 136 ms (1.5×) |
+//! | the same, criterion throughput | 586 MiB/s | 795 MiB/s |
+//! | BSS uncompressed, CPU per write | 161 ms | 105 ms |
+//! | `replay_hf_90mb` (read, decode, encode, write, rename), criterion | 166 ms | 110 ms (1.52×) |
+//! | file size, synthetic hf batch | 5.37 B/price | 5.41 B/price |
 //!
-//! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3
-//! 'bss_zstd1$|bss_zstd1_column_writer|bss_none'`,
-//! `cargo bench --bench replay -- --warm-up-time 2 --measurement-time 5`
+//! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`,
+//! `cargo bench --bench replay -- --warm-up-time 2 --measurement-time 6`
 //!
 //! The page header is written here too (Thrift compact protocol, ten fields): parquet-rs keeps its
 //! header type private, and its public page writer takes each page as an owned `Bytes`, which

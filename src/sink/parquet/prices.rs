@@ -1,6 +1,6 @@
 //! The `paths` column chunk, written through the low-level Parquet column writer: the compact
 //! layout, PLAIN, codecs other than ZSTD/none, and page statistics. (The default layout's pages
-//! are built by hand in `pages.rs`, ≈ 1.6× less CPU.)
+//! are built by hand in `pages.rs`, ≈ 1.5× less CPU.)
 //!
 //! In: a run of rows' price slots (`rows × paths × points` f64, row-major) and which rows are
 //! CORRECT. Out: the values and levels written into the row group's `paths` column writer, whose

@@ -1,5 +1,5 @@
-//! Record batch → Parquet file, on a batch shaped like the `hf-90mb` cycle (256 miners, 150
-//! CORRECT, 1000 paths × 61 points, GBM prices at 8 significant digits).
+//! Record batch → Parquet file, on the `hf-90mb` fixture's batch (256 miners, 150 CORRECT,
+//! 1000 paths × 61 points, GBM prices at 8 significant digits).
 //!
 //! `cargo bench --bench parquet_write` — throughput is the raw f64 bytes of the CORRECT prices
 //! (150 × 61 000 × 8 B = 73.2 MB), so MB/s reads as "price bytes in per second". Each config
@@ -15,15 +15,20 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use synth_forward::batch;
+use synth_forward::fixture::{self, Preset};
+use synth_forward::recording::Recording;
+use synth_forward::replay::decode_recording;
 use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::{self as sink, ParquetOptions};
-use synth_forward::sink::synthetic;
 
-/// The bench input; swap for a real fixture decode later.
+/// The bench input: `fixtures/large/hf-90mb.cycle.arrow` (generated if missing) decoded into the
+/// cycle's batch, as a compact replay builds it.
 fn hf_90mb_batch() -> (RecordBatch, CycleRequest) {
-    let (cols, req) = synthetic::hf_90mb(50);
-    (batch::build(cols, &req).expect("synthetic batch"), req)
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/large/hf-90mb.cycle.arrow");
+    fixture::ensure(Preset::Hf90mb, &path).expect("generating the hf-90mb fixture");
+    let rec = Recording::read(&path).expect("reading the hf-90mb fixture");
+    let batch = decode_recording(&rec).expect("decoding the hf-90mb fixture");
+    (batch, rec.request.clone())
 }
 
 fn correct_prices(b: &RecordBatch) -> u64 {

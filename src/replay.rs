@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use arrow::array::RecordBatch;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -70,9 +71,7 @@ pub fn replay(recording: &Path, out_dir: &Path, opts: &ParquetOptions) -> Result
     log_memory("read");
     let shape = rec.request.shape()?;
 
-    // Output rows are sorted by uid; `source[out]` is the recording row that lands there.
-    let mut source: Vec<usize> = (0..rec.rows()).collect();
-    source.sort_by_key(|&r| rec.uid(r));
+    let source = uid_order(&rec);
     if opts.prices != PriceEncoding::Float64 {
         return replay_whole(rec, &source, shape, out_dir, opts, t0, t_read);
     }
@@ -219,14 +218,7 @@ fn replay_whole(
     t0: Instant,
     t_read: Instant,
 ) -> Result<CycleSummary, ReplayError> {
-    let mut cols = CycleColumns::new(shape, source.len());
-    for (out, &r) in source.iter().enumerate() {
-        let call = rec.call(r);
-        cols.uid[out] = rec.uid(r);
-        cols.hotkey[out] = rec.hotkey(r).to_owned();
-        cols.set_call(out, &call);
-    }
-    decode_rows(&rec.request, &mut cols, |out| rec.call(source[out]));
+    let cols = decode_whole(&rec, source, shape);
     let t_decode = Instant::now();
     log_memory("decode");
 
@@ -250,6 +242,34 @@ fn replay_whole(
         ("total", ms(t0, t_write)),
     ]);
     Ok(CycleSummary { parquet, rows, verdicts, body_bytes, timings_ms, decoded_before_last_body: None })
+}
+
+/// The whole recording decoded into one set of columns, rows in the order `source` gives
+/// (`source[out]` is the recording row of output row `out`).
+fn decode_whole(rec: &Recording, source: &[usize], shape: CycleShape) -> CycleColumns {
+    let mut cols = CycleColumns::new(shape, source.len());
+    for (out, &r) in source.iter().enumerate() {
+        let call = rec.call(r);
+        cols.uid[out] = rec.uid(r);
+        cols.hotkey[out] = rec.hotkey(r).to_owned();
+        cols.set_call(out, &call);
+    }
+    decode_rows(&rec.request, &mut cols, |out| rec.call(source[out]));
+    cols
+}
+
+/// A recording as the cycle's one output batch (sorted by uid), the way a compact replay builds
+/// it before writing: for benches and tools that want the batch itself.
+pub fn decode_recording(rec: &Recording) -> Result<RecordBatch, ReplayError> {
+    let shape = rec.request.shape()?;
+    Ok(batch::build(decode_whole(rec, &uid_order(rec), shape), &rec.request)?)
+}
+
+/// Output rows are sorted by uid: `source[out]` is the recording row that lands at `out`.
+fn uid_order(rec: &Recording) -> Vec<usize> {
+    let mut source: Vec<usize> = (0..rec.rows()).collect();
+    source.sort_by_key(|&r| rec.uid(r));
+    source
 }
 
 /// Decodes every row of `cols` on the decode pool: `call(row)` gives the raw call that belongs in
@@ -303,4 +323,30 @@ pub fn peak_rss_bytes() -> Option<u64> {
 fn proc_status_kb(name: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// The batch `decode_recording` builds is the one the pipelined replay writes, row for row.
+    #[test]
+    fn decode_recording_matches_the_replayed_file() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow");
+        let dir = tempfile::tempdir().unwrap();
+        let summary = replay(&fixture, dir.path(), &ParquetOptions::default()).unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&summary.parquet).unwrap()).unwrap();
+        let schema = reader.schema().clone();
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let back = arrow::compute::concat_batches(&schema, &batches).unwrap();
+
+        let batch = decode_recording(&Recording::read(&fixture).unwrap()).unwrap();
+        assert_eq!(batch.num_rows(), summary.rows);
+        assert_eq!(batch.num_columns(), back.num_columns());
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            assert_eq!(batch.column(i).as_ref(), back.column(i).as_ref(), "column {}", field.name());
+        }
+    }
 }

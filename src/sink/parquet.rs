@@ -41,15 +41,15 @@
 //!   (value / 10^s) to the identical double. Errors ([`SinkError::NotRepresentable`]) if no scale
 //!   ≤ 18 works; [`PriceEncoding::CompactOrFloat64`] falls back to the default instead.
 //!
-//! Measured on a synthetic hf-90mb-shaped batch (9.15 M CORRECT prices, 73.2 MB raw; full table
-//! and command in `schemas/output.md`; CPU is user + system of all threads per write, the figure
-//! this shared 2-core machine's load moves least):
+//! Measured on the `hf-90mb` fixture's batch (9.15 M CORRECT prices, 73.2 MB raw; full table and
+//! command in `schemas/output.md`; CPU is user + system of all threads per write, the figure this
+//! shared 2-core machine's load moves least):
 //!
 //! | layout | bytes/price | CPU ms |
 //! |---|---|---|
-//! | default: BSS + ZSTD(1), hand-built pages | 5.41 | 136 |
-//! | the same through parquet's column writer | 5.37 | 210 |
-//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.54 | 230 |
+//! | default: BSS + ZSTD(1), hand-built pages | 5.38 | 106–156 |
+//! | the same through parquet's column writer | 5.35 | 204 |
+//! | compact: DECIMAL + DELTA + ZSTD(1) | 2.52 | 211–228 |
 //!
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 

@@ -1,4 +1,4 @@
-//! Synthetic decoded cycles for the sink's tests and benches (no decoding involved).
+//! Synthetic decoded cycles for the sink's tests (no decoding involved).
 //!
 //! In: a size and a seed. Out: [`CycleColumns`] and a [`CycleRequest`] shaped like a real cycle:
 //! CORRECT rows carry GBM paths rounded to 8 significant digits (so the f64 bits look like real
@@ -134,9 +134,4 @@ pub fn cycle(rows: usize, correct: usize, paths: usize, points: usize, seed: u64
         }
     }
     (c, req)
-}
-
-/// The `hf-90mb` cycle's shape: 256 miners, ~150 CORRECT, 1000 paths × 61 points.
-pub fn hf_90mb(seed: u64) -> (CycleColumns, CycleRequest) {
-    cycle(256, 150, 1000, 61, seed)
 }

@@ -23,11 +23,11 @@
 //!
 //! | bench | column writer | hand-built |
 //! |---|---|---|
-//! | `parquet_write`, BSS + ZSTD(1), CPU per write (73.2 MB of prices) | 210 ms | 136 ms (1.5×) |
-//! | the same, criterion throughput | 586 MiB/s | 795 MiB/s |
-//! | BSS uncompressed, CPU per write | 161 ms | 105 ms |
+//! | `parquet_write` on the `hf-90mb` batch, BSS + ZSTD(1), CPU per write | 204 ms | 134 ms (1.5×) |
+//! | the same, criterion throughput of price bytes | 653 MiB/s | 973 MiB/s |
+//! | BSS uncompressed, CPU per write (two runs) | 149, 161 ms | 130, 105 ms |
 //! | `replay_hf_90mb` (read, decode, encode, write, rename), criterion | 166 ms | 110 ms (1.52×) |
-//! | file size, synthetic hf batch | 5.37 B/price | 5.41 B/price |
+//! | file size, `hf-90mb` | 5.35 B/price | 5.38 B/price |
 //!
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`,
 //! `cargo bench --bench replay -- --warm-up-time 2 --measurement-time 6`

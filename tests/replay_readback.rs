@@ -1,4 +1,4 @@
-//! The committed small fixture, replayed by the real binary, read back by pyarrow and DuckDB.
+//! The committed small fixture, replayed by the real binary, read back by pyarrow, DuckDB and polars.
 //!
 //! Needs the interop venv (`scripts/setup-venv.sh`, or `$SYNTH_FORWARD_PYTHON`); fails loudly
 //! without it.
@@ -54,7 +54,7 @@ fn check_with_python(parquet: &str, out: &Path, mode: &str) -> serde_json::Value
 }
 
 #[test]
-fn replayed_small_fixture_reads_back_in_pyarrow_and_duckdb() {
+fn replayed_small_fixture_reads_back_in_pyarrow_duckdb_and_polars() {
     let dir = tempfile::tempdir().unwrap();
     let summary = replay(dir.path(), &[]);
     let parquet = summary["parquet"].as_str().unwrap();

@@ -382,11 +382,14 @@ impl CycleParquetWriter {
         }
 
         let mut buf = self.out.buffer();
-        // Room for the group at once (≈ 5.4 of 8 bytes per price compressed, plus the scalar
-        // chunks), instead of growing through doublings that each copy into fresh pages.
+        // Room for the group at once (≈ 5.4 of 8 bytes per price compressed, 8 and the levels
+        // uncompressed, plus the scalar chunks), instead of growing through doublings that each
+        // copy into fresh pages.
         let correct = n - paths.null_count();
         let slot = self.levels.slot_len();
-        let need = correct * slot * 6 + 64 * 1024;
+        let paths_path = self.parquet_schema.column(self.parquet_schema.num_columns() - 1).path().clone();
+        let per_price = if self.props.compression(&paths_path) == Compression::UNCOMPRESSED { 9 } else { 6 };
+        let need = correct * slot * per_price + 64 * 1024;
         if buf.capacity() < need {
             // A new buffer, not `reserve`: growing would copy the old capacity across.
             buf = Vec::with_capacity(need);

@@ -1,5 +1,5 @@
-"""Reads a replayed cycle's Parquet file back with pyarrow and DuckDB and checks it against the
-recording it came from, re-deriving every verdict and price in plain Python.
+"""Reads a replayed cycle's Parquet file back with pyarrow, DuckDB and polars and checks it
+against the recording it came from, re-deriving every verdict and price in plain Python.
 
 usage: check_replay.py RECORDING PARQUET OUT_DIR [default|compact]
 
@@ -13,6 +13,7 @@ import math
 import sys
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -98,6 +99,11 @@ def main(recording, parquet, out_dir, mode="default"):
         assert pa.types.is_decimal(leaf), leaf
     else:
         assert leaf == pa.float64(), leaf
+
+    # polars decodes the pages itself (polars-parquet): every column, prices included, must equal
+    # pyarrow's reading. (polars 2.1 rejects BYTE_STREAM_SPLIT pages that hold nulls; the
+    # default layout never writes one.)
+    assert pl.read_parquet(parquet).equals(pl.from_arrow(table)), "polars reads what pyarrow reads"
 
     # An analyst's view: DuckDB over the hive layout sees the partitions as columns.
     con = duckdb.connect()

@@ -93,6 +93,10 @@ thread_local! {
 /// page made the `hf-90mb` file 3 % larger (ZSTD sees half the data per frame).
 const PAGE_BYTES: usize = 1 << 20;
 
+/// Per-thread scratch kept between chunks, at most (a page of 1 MiB of prices and its compressed
+/// copy fit many times over; only a shape whose single row is larger goes past it).
+const SCRATCH_KEEP: usize = 64 << 20;
+
 /// Largest page body the header's i32 sizes can describe (with room for the level sections).
 const MAX_PAGE: usize = i32::MAX as usize - (1 << 20);
 
@@ -158,7 +162,9 @@ impl PathsPages {
             )));
         }
         let start = sink.bytes_written() as i64;
-        let (mut compressed, mut uncompressed, mut num_values, mut pages) = (0i64, 0i64, 0i64, 0i32);
+        let (mut compressed, mut uncompressed, mut num_values) = (0i64, 0i64, 0i64);
+        // Pages of CORRECT rows, BYTE_STREAM_SPLIT; pages of null rows only, PLAIN.
+        let (mut split_pages, mut null_pages) = (0i32, 0i32);
         let mut locations = Vec::new();
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
@@ -166,7 +172,7 @@ impl PathsPages {
             while row < valid.len() {
                 // The body is built over the previous page's bytes (no clearing): only its first
                 // `len` bytes count.
-                let (levels, rows_in_page, len) = if valid[row] {
+                let (levels, rows_in_page, len, encoding) = if valid[row] {
                     let k = valid[row..].iter().take(self.rows_per_page).take_while(|&&v| v).count();
                     let (rep, def) = (self.row_rep.len() * k, self.row_def.len() * k);
                     let at = 8 + rep + def;
@@ -184,7 +190,7 @@ impl PathsPages {
                         }
                     }
                     split_streams(&values[row * slot..(row + k) * slot], &mut s.body[at..len]);
-                    (slot * k, k, len)
+                    (slot * k, k, len, PageEncoding::ByteStreamSplit)
                 } else {
                     let k = valid[row..].iter().take_while(|&&v| !v).count();
                     let mut levels = Vec::with_capacity(32);
@@ -198,7 +204,10 @@ impl PathsPages {
                         s.body.resize(levels.len(), 0);
                     }
                     s.body[..levels.len()].copy_from_slice(&levels);
-                    (k, k, levels.len())
+                    // No value in the page, so no value encoding to speak of: PLAIN, because
+                    // polars (2.1) rejects a BYTE_STREAM_SPLIT page that holds nulls ("validity mask
+                    // length must match the number of values") and reads this one.
+                    (k, k, levels.len(), PageEncoding::Plain)
                 };
                 let raw = &s.body[..len];
                 let body: &[u8] = match self.codec {
@@ -215,7 +224,7 @@ impl PathsPages {
                     }
                 };
                 let mut header = [0u8; 64];
-                let h = data_page_header(&mut header, len, body.len(), levels);
+                let h = data_page_header(&mut header, encoding, len, body.len(), levels);
                 let offset = sink.bytes_written() as i64;
                 sink.write_all(&header[..h])?;
                 sink.write_all(body)?;
@@ -227,8 +236,19 @@ impl PathsPages {
                 compressed += (h + body.len()) as i64;
                 uncompressed += (h + len) as i64;
                 num_values += levels as i64;
-                pages += 1;
+                match encoding {
+                    PageEncoding::ByteStreamSplit => split_pages += 1,
+                    PageEncoding::Plain => null_pages += 1,
+                }
                 row += rows_in_page;
+            }
+            // Kept for the next chunk, unless an outsized shape grew them: pool threads live as
+            // long as the process.
+            if s.body.capacity() > SCRATCH_KEEP {
+                s.body = Vec::new();
+            }
+            if s.packed.capacity() > SCRATCH_KEEP {
+                s.packed = Vec::new();
             }
             Ok::<(), ParquetError>(())
         })?;
@@ -239,13 +259,19 @@ impl PathsPages {
                 parquet::basic::ZstdLevel::try_new(level).map_err(|e| ParquetError::General(e.to_string()))?,
             ),
         };
-        let metadata = ColumnChunkMetaData::builder(self.desc.clone())
-            .set_encodings(vec![Encoding::RLE, Encoding::BYTE_STREAM_SPLIT])
-            .set_page_encoding_stats(vec![PageEncodingStats {
-                page_type: PageType::DATA_PAGE,
-                encoding: Encoding::BYTE_STREAM_SPLIT,
-                count: pages,
-            }])
+        let mut encodings = vec![Encoding::RLE];
+        let mut stats = Vec::new();
+        for (encoding, count) in [(Encoding::PLAIN, null_pages), (Encoding::BYTE_STREAM_SPLIT, split_pages)] {
+            if count > 0 {
+                encodings.push(encoding);
+                stats.push(PageEncodingStats { page_type: PageType::DATA_PAGE, encoding, count });
+            }
+        }
+        let mut metadata = ColumnChunkMetaData::builder(self.desc.clone()).set_encodings(encodings);
+        if !stats.is_empty() {
+            metadata = metadata.set_page_encoding_stats(stats);
+        }
+        let metadata = metadata
             .set_compression(compression)
             .set_num_values(num_values)
             .set_total_compressed_size(compressed)
@@ -322,10 +348,22 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// Writes a `PageHeader { type: DATA_PAGE, sizes, data_page_header: { num_values, encoding:
-/// BYTE_STREAM_SPLIT, def/rep level encoding: RLE } }` in the Thrift compact protocol into `out`;
-/// returns its length.
-fn data_page_header(out: &mut [u8; 64], uncompressed: usize, compressed: usize, num_values: usize) -> usize {
+/// A data page's value encoding, as the Thrift enum's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageEncoding {
+    Plain = 0,
+    ByteStreamSplit = 9,
+}
+
+/// Writes a `PageHeader { type: DATA_PAGE, sizes, data_page_header: { num_values, encoding,
+/// def/rep level encoding: RLE } }` in the Thrift compact protocol into `out`; returns its length.
+fn data_page_header(
+    out: &mut [u8; 64],
+    encoding: PageEncoding,
+    uncompressed: usize,
+    compressed: usize,
+    num_values: usize,
+) -> usize {
     const I32: u8 = 5;
     const STRUCT: u8 = 12;
     let mut w = HeaderWriter { out, at: 0 };
@@ -339,7 +377,7 @@ fn data_page_header(out: &mut [u8; 64], uncompressed: usize, compressed: usize, 
     w.field(1, I32);
     w.i32(num_values as i32);
     w.field(1, I32);
-    w.i32(9); // Encoding::BYTE_STREAM_SPLIT
+    w.i32(encoding as i32);
     w.field(1, I32);
     w.i32(3); // Encoding::RLE (definition levels)
     w.field(1, I32);
@@ -459,23 +497,27 @@ mod tests {
     fn header_matches_parquet_rs() {
         use parquet::column::page::{CompressedPage, Page, PageWriter};
         use parquet::file::writer::SerializedPageWriter;
-        for (uncompressed, compressed, values) in [(10, 7, 1), (488_068, 301_555, 61_000), (2_312_345, 1_700_000, 289_000)] {
+        let sizes = [(10, 7, 1), (488_068, 301_555, 61_000), (2_312_345, 1_700_000, 289_000)];
+        for ((uncompressed, compressed, values), (ours, theirs)) in sizes.into_iter().flat_map(|size| {
+            [(PageEncoding::ByteStreamSplit, Encoding::BYTE_STREAM_SPLIT), (PageEncoding::Plain, Encoding::PLAIN)]
+                .map(|e| (size, e))
+        }) {
             let body = vec![0x5Au8; compressed];
             let page = Page::DataPage {
                 buf: bytes::Bytes::from(body.clone()),
                 num_values: values as u32,
-                encoding: Encoding::BYTE_STREAM_SPLIT,
+                encoding: theirs,
                 def_level_encoding: Encoding::RLE,
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
             };
-            let mut theirs = TrackedWrite::new(Vec::new());
-            SerializedPageWriter::new(&mut theirs).write_page(CompressedPage::new(page, uncompressed)).unwrap();
-            let theirs = theirs.into_inner().unwrap();
+            let mut written = TrackedWrite::new(Vec::new());
+            SerializedPageWriter::new(&mut written).write_page(CompressedPage::new(page, uncompressed)).unwrap();
+            let written = written.into_inner().unwrap();
             let mut header = [0u8; 64];
-            let h = data_page_header(&mut header, uncompressed, compressed, values);
-            let ours = [&header[..h], &body[..]].concat();
-            assert_eq!(ours, theirs, "sizes {uncompressed}/{compressed}, {values} values");
+            let h = data_page_header(&mut header, ours, uncompressed, compressed, values);
+            let built = [&header[..h], &body[..]].concat();
+            assert_eq!(built, written, "{theirs:?}, sizes {uncompressed}/{compressed}, {values} values");
         }
     }
 

@@ -127,17 +127,18 @@ impl PathsPages {
         }
         let mut def = Runs::new(def_width);
         def.push(desc.max_def_level() as u32, slot);
+        let (row_rep, row_def) = (rep.into_runs(), def.into_runs());
         let rows_per_page = (PAGE_BYTES / (8 * slot)).max(1);
         // The level sections of a full page must fit the header's sizes too.
-        let level_bytes = (rep.bytes_len() + def.bytes_len()).checked_mul(rows_per_page)?;
+        let level_bytes = (8 + row_rep.len() + row_def.len()).checked_mul(rows_per_page)?;
         if level_bytes + 8 * slot * rows_per_page > MAX_PAGE {
             return None;
         }
         Some(PathsPages {
             desc: desc.clone(),
             codec,
-            row_rep: rep.into_runs(),
-            row_def: def.into_runs(),
+            row_rep,
+            row_def,
             slot,
             rows_per_page,
             def_width,
@@ -335,9 +336,6 @@ impl Runs {
         self.bytes
     }
 
-    fn bytes_len(&self) -> usize {
-        self.bytes.len() + 8
-    }
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -519,6 +517,29 @@ mod tests {
             let built = [&header[..h], &body[..]].concat();
             assert_eq!(built, written, "{theirs:?}, sizes {uncompressed}/{compressed}, {values} values");
         }
+    }
+
+    fn paths_leaf(paths: i32, points: i32) -> ColumnDescPtr {
+        let schema = parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&crate::batch::output_schema(paths, points))
+            .unwrap();
+        schema.column(schema.num_columns() - 1)
+    }
+
+    #[test]
+    fn which_shapes_and_codecs_are_built_here() {
+        let zstd = Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap());
+        let hf = PathsPages::new(&paths_leaf(1000, 61), 1000, 61, zstd).expect("hf pages");
+        assert_eq!((hf.rows_per_page, hf.desc.max_def_level(), hf.desc.max_rep_level()), (2, 3, 2));
+        // Per path: (1, 0|1) and (60, 2), four bytes; def: one run of 61 000 × 3.
+        assert_eq!(hf.row_rep.len(), 4000);
+        assert_eq!(hf.row_def, [0x90, 0xB9, 0x07, 3]); // varint(61 000 << 1), then the value
+        let lf = PathsPages::new(&paths_leaf(1000, 289), 1000, 289, Compression::UNCOMPRESSED).expect("lf pages");
+        assert_eq!(lf.rows_per_page, 1);
+        // Left to parquet's column writer: other codecs, empty slots, rows too large for a page.
+        assert!(PathsPages::new(&paths_leaf(1000, 61), 1000, 61, Compression::LZ4_RAW).is_none());
+        assert!(PathsPages::new(&paths_leaf(0, 61), 0, 61, zstd).is_none());
+        assert!(PathsPages::new(&paths_leaf(1 << 20, 1 << 10), 1 << 20, 1 << 10, zstd).is_none());
     }
 
     #[test]

@@ -115,6 +115,15 @@ def main(recording, parquet, out_dir, mode="default"):
     assert n == len(rows) and asset == si["asset"], (n, asset)
     assert str(date) == si["start_time"][:10], date
     assert correct == counts.get("CORRECT", 0)
+    # DuckDB decodes the prices too (its own Parquet reader): every row's, in uid order.
+    flat = con.execute(f"select uid, flatten(paths) from read_parquet('{parquet}') order by uid").fetchall()
+    assert [uid for uid, _ in flat] == uids
+    for (uid, prices), g in zip(flat, got):
+        if g["paths"] is None:
+            assert prices is None, uid
+        else:
+            want = [float(x) for path in g["paths"] for x in path]
+            assert [float(x) for x in prices] == want, uid
     print(json.dumps({"rows": len(rows), "verdicts": counts}))
 
 

@@ -218,10 +218,12 @@ pub struct CycleParquetWriter {
     parquet_schema: SchemaDescPtr,
     props: WriterPropertiesPtr,
     factory: ArrowRowGroupWriterFactory,
-    /// The default layout's `paths` pages, built by hand (`None`: parquet's column writer).
-    pages: Option<pages::PathsPages>,
-    /// The schema without `paths`, for the row group writer when `pages` builds that chunk.
-    scalar_schema: SchemaDescPtr,
+    /// The default layout's `paths` pages, built by hand, and the schema without `paths` that the
+    /// row group writer then sees (`None`: `paths` goes through parquet's column writer).
+    pages: Option<(pages::PathsPages, SchemaDescPtr)>,
+    /// Bytes to reserve per CORRECT price in a group's buffer (≈ 5.4 of 8 compressed; 8 and the
+    /// levels uncompressed).
+    reserve_per_price: usize,
     levels: Levels,
     layout: PriceLayout,
     paths_via_arrow: bool,
@@ -319,13 +321,18 @@ impl CycleParquetWriter {
             && !opts.paths_via_arrow
             && !opts.paths_via_column_writer;
         let pages = if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
-        let mut scalar_fields: Vec<_> = file_schema.fields().iter().cloned().collect();
-        scalar_fields.pop();
-        let scalar_schema = Arc::new(ArrowSchemaConverter::new().convert(&Schema::new(scalar_fields))?);
+        let pages = match pages {
+            Some(pages) => {
+                let mut scalar_fields: Vec<_> = file_schema.fields().iter().cloned().collect();
+                scalar_fields.pop();
+                Some((pages, Arc::new(ArrowSchemaConverter::new().convert(&Schema::new(scalar_fields))?)))
+            }
+            None => None,
+        };
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
             pages,
-            scalar_schema,
+            reserve_per_price: if opts.compression == Compression::UNCOMPRESSED { 9 } else { 6 },
             file_schema,
             parquet_schema,
             props,
@@ -382,14 +389,11 @@ impl CycleParquetWriter {
         }
 
         let mut buf = self.out.buffer();
-        // Room for the group at once (≈ 5.4 of 8 bytes per price compressed, 8 and the levels
-        // uncompressed, plus the scalar chunks), instead of growing through doublings that each
-        // copy into fresh pages.
+        // Room for the group at once (its prices and the scalar chunks), instead of growing
+        // through doublings that each copy into fresh pages.
         let correct = n - paths.null_count();
         let slot = self.levels.slot_len();
-        let paths_path = self.parquet_schema.column(self.parquet_schema.num_columns() - 1).path().clone();
-        let per_price = if self.props.compression(&paths_path) == Compression::UNCOMPRESSED { 9 } else { 6 };
-        let need = correct * slot * per_price + 64 * 1024;
+        let need = correct * slot * self.reserve_per_price + 64 * 1024;
         if buf.capacity() < need {
             // A new buffer, not `reserve`: growing would copy the old capacity across.
             buf = Vec::with_capacity(need);
@@ -398,7 +402,7 @@ impl CycleParquetWriter {
         let mut closed = None;
         // With hand-built `paths` pages, the row group writer sees only the scalar columns; the
         // pages follow them in the buffer and their chunk joins the metadata below.
-        let hand = if self.paths_via_arrow { None } else { self.pages.as_ref() };
+        let hand = self.pages.as_ref();
         let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
         {
             let on_close: parquet::file::writer::OnCloseRowGroup<'_, Vec<u8>> =
@@ -407,7 +411,7 @@ impl CycleParquetWriter {
                     Ok(())
                 });
             let mut rg = SerializedRowGroupWriter::new(
-                if hand.is_some() { self.scalar_schema.clone() } else { self.parquet_schema.clone() },
+                hand.map_or_else(|| self.parquet_schema.clone(), |(_, scalars)| scalars.clone()),
                 self.props.clone(),
                 &mut sink,
                 0,
@@ -433,7 +437,7 @@ impl CycleParquetWriter {
         }
         let (mut meta, mut column_indexes, mut offset_indexes) =
             closed.ok_or_else(|| SinkError::RowGroups("the row group writer did not report its metadata".into()))?;
-        if let Some(pages) = hand {
+        if let Some((pages, _)) = hand {
             let chunk = pages.write(&mut sink, leaf_values(paths)?, &valid)?;
             let total = meta.total_byte_size() + chunk.metadata.uncompressed_size();
             let mut columns = meta.into_builder().take_columns();

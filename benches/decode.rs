@@ -1,6 +1,7 @@
 //! Decode + validate + columnarize a recorded 90 MB cycle (`hf-90mb`), in MB/s of body bytes.
 //!
-//! - `pool`: every row on the process-wide decode pool (both cores), the replay/live code path.
+//! - `pool`: every row on an engine's decode pool (both cores), each into its slot of one
+//!   whole-cycle buffer, as the pipeline does when a sink wants the cycle's batch.
 //! - `one_core`: the same rows in order on one thread.
 //! - `memcpy`: copying every body once, in the same run: the ceiling.
 //! - `simd_json_one_core`: simd-json (the design card's JSON package) parsing each CORRECT body's
@@ -19,8 +20,10 @@ use synth_forward::columns::CycleColumns;
 use synth_forward::decode::{self, Verdict};
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::replay::{decode_one, decode_rows};
+use synth_forward::cycle::decode_one;
 use synth_forward::request::Expected;
+
+use rayon::prelude::*;
 
 fn hf_90mb() -> Recording {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/large/hf-90mb.cycle.arrow");
@@ -39,12 +42,25 @@ fn bench(c: &mut Criterion) {
         cols.set_call(r, &rec.call(r));
     }
     // Steady state of a long-lived process: the slot buffer is already faulted in.
-    cols.prefault();
+    prefault(&mut cols.prices);
+    let engine = synth_forward::Engine::new().unwrap();
 
     let mut g = c.benchmark_group("decode_hf_90mb");
     g.sample_size(20);
     g.throughput(Throughput::Bytes(body_bytes));
-    g.bench_function("pool", |b| b.iter(|| decode_rows(&rec.request, &mut cols, |r| rec.call(r))));
+    g.bench_function("pool", |b| {
+        b.iter(|| {
+            let slot_len = shape.slot_len();
+            engine.pool().install(|| {
+                cols.prices
+                    .par_chunks_mut(slot_len)
+                    .zip(cols.verdict.par_iter_mut())
+                    .enumerate()
+                    .with_max_len(1)
+                    .for_each(|(r, (slot, verdict))| *verdict = decode_one(&exp, &rec.call(r), slot))
+            })
+        })
+    });
     assert!(cols.verdict.iter().filter(|v| v.is_correct()).count() >= 100);
 
     let slot_len = shape.slot_len();
@@ -114,6 +130,17 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// Touches every page of the buffer, so first-touch page faults (~3 GB/s on this class of
+/// machine) are not counted as decoding.
+fn prefault(prices: &mut [f64]) {
+    const PAGE_F64: usize = 4096 / 8;
+    for page in prices.chunks_mut(PAGE_F64) {
+        // SAFETY: the pointer comes from a live `&mut [f64]` of at least one element. Volatile,
+        // because a plain store of the 0.0 already there may be dropped.
+        unsafe { std::ptr::write_volatile(page.as_mut_ptr(), 0.0) };
+    }
 }
 
 criterion_group!(benches, bench);

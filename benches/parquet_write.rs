@@ -17,7 +17,6 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::replay::decode_recording;
 use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::{self as sink, ParquetOptions};
 
@@ -27,8 +26,10 @@ fn hf_90mb_batch() -> (RecordBatch, CycleRequest) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/large/hf-90mb.cycle.arrow");
     fixture::ensure(Preset::Hf90mb, &path).expect("generating the hf-90mb fixture");
     let rec = Recording::read(&path).expect("reading the hf-90mb fixture");
-    let batch = decode_recording(&rec).expect("decoding the hf-90mb fixture");
-    (batch, rec.request.clone())
+    let request = rec.request.clone();
+    let clock = synth_forward::cycle::Clock::new(std::time::Instant::now());
+    let outcome = synth_forward::engine::shared().replay_recording(rec, clock, Vec::new(), true);
+    (outcome.expect("decoding the hf-90mb fixture").batch.expect("the batch, kept"), request)
 }
 
 fn correct_prices(b: &RecordBatch) -> u64 {

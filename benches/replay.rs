@@ -9,7 +9,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::replay::replay;
+use synth_forward::source::replay::replay_to_parquet as replay;
 use synth_forward::sink::parquet::ParquetOptions;
 
 fn bench(c: &mut Criterion) {

@@ -1,6 +1,7 @@
 //! The cycle's columns → one Arrow `RecordBatch`, one row per queried miner, sorted by uid.
 //!
-//! In: [`CycleColumns`] and the request. Out: a `RecordBatch` in the schema of
+//! In: [`CycleColumns`] (or a [`Rows`] view, for the scalar columns of a row group) and the
+//! request. Out: a `RecordBatch` in the schema of
 //! `schemas/output.md` (version [`SCHEMA_VERSION`]); the price buffer becomes the `paths` child
 //! values without a copy (`Buffer::from_vec`).
 //!
@@ -16,13 +17,13 @@ use arrow::array::{
     TimestampMicrosecondArray, UInt16Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::columns::CycleColumns;
+use crate::columns::{CycleColumns, Rows};
 use crate::decode::Verdict;
-use crate::request::CycleRequest;
+use crate::request::{CycleRequest, CycleShape};
 
 /// Version of the output schema (`schemas/output.md`), stored as schema metadata
 /// [`SCHEMA_VERSION_KEY`] and as Parquet file key-value metadata.
@@ -99,71 +100,66 @@ fn invalid(msg: String) -> ArrowError {
 /// `process_time_s` is null for a row whose verdict is not the "time out…" one (or the reverse):
 /// the schema promises the two go together.
 pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatch, ArrowError> {
-    let CycleColumns {
-        shape,
-        uid,
-        hotkey,
-        status,
-        error,
-        ttfb_ms,
-        elapsed_ms,
-        process_time_s,
-        response_bytes,
-        verdict,
-        prices,
-    } = columns;
-    let rows = uid.len();
-    let si = &request.simulation_input;
-    let lens = [
-        hotkey.len(),
-        status.len(),
-        error.len(),
-        ttfb_ms.len(),
-        elapsed_ms.len(),
-        process_time_s.len(),
-        response_bytes.len(),
-        verdict.len(),
-    ];
-    if lens.iter().any(|&n| n != rows) {
-        return Err(invalid(format!("cycle columns have unequal lengths: {rows} uids, {lens:?}")));
-    }
-    if prices.len() != rows * shape.slot_len() {
+    let rows = columns.rows();
+    let shape = columns.shape;
+    if columns.prices.len() != rows * shape.slot_len() {
         return Err(invalid(format!(
             "price buffer holds {} values, expected {rows} rows × {} × {}",
-            prices.len(),
+            columns.prices.len(),
             shape.paths,
             shape.points
         )));
     }
-    if si.num_simulations != shape.paths as i64 {
+    if request.simulation_input.num_simulations != shape.paths as i64 {
         return Err(invalid(format!(
             "request asks {} simulations, columns are shaped for {}",
-            si.num_simulations, shape.paths
+            request.simulation_input.num_simulations, shape.paths
         )));
     }
-    if uid.windows(2).any(|w| w[0] >= w[1]) {
+    if columns.uid.windows(2).any(|w| w[0] >= w[1]) {
         return Err(invalid("rows are not sorted by strictly increasing uid".into()));
     }
-    for (i, (v, p)) in verdict.iter().zip(&process_time_s).enumerate() {
+    let mut arrays = scalar_columns(&columns.view(), request)?;
+    let correct = correct_mask(&columns.verdict);
+    arrays.push(paths_array(shape, columns.prices, correct)?);
+    RecordBatch::try_new(output_schema(shape.paths as i32, shape.points as i32), arrays)
+}
+
+/// The scalar columns (every column but `paths`, in schema order) of a run of rows: the part of a
+/// batch every sink and row group shares. Checks that the run's columns agree in length and that
+/// `process_time_s` is set exactly for the rows whose reply arrived.
+pub fn scalar_columns(rows: &Rows<'_>, request: &CycleRequest) -> Result<Vec<ArrayRef>, ArrowError> {
+    let n = rows.len();
+    let si = &request.simulation_input;
+    let lens = [
+        rows.hotkey.len(),
+        rows.status.len(),
+        rows.error.len(),
+        rows.ttfb_ms.len(),
+        rows.elapsed_ms.len(),
+        rows.process_time_s.len(),
+        rows.response_bytes.len(),
+        rows.verdict.len(),
+    ];
+    if lens.iter().any(|&l| l != n) {
+        return Err(invalid(format!("cycle columns have unequal lengths: {n} uids, {lens:?}")));
+    }
+    for (i, (v, p)) in rows.verdict.iter().zip(rows.process_time_s).enumerate() {
         if v.arrived() != p.is_some() {
             return Err(invalid(format!(
                 "uid {}: process_time_s is {:?} but the verdict is {:?}",
-                uid[i],
+                rows.uid[i],
                 p,
                 v.as_str()
             )));
         }
     }
-    let paths = i32::try_from(shape.paths).map_err(|_| invalid("too many paths".into()))?;
-    let points = i32::try_from(shape.points).map_err(|_| invalid("too many points".into()))?;
-    let schema = output_schema(paths, points);
-
-    let correct = Some(NullBuffer::from_iter(verdict.iter().map(Verdict::is_correct))).filter(|n| n.null_count() > 0);
     let format_validation = {
         // Dictionary in first-seen order; the common verdicts are a handful of strings.
         let mut index: HashMap<&str, i32> = HashMap::new();
         let mut values: Vec<&str> = Vec::new();
-        let keys: Vec<i32> = verdict
+        let keys: Vec<i32> = rows
+            .verdict
             .iter()
             .map(|v| {
                 *index.entry(v.as_str()).or_insert_with(|| {
@@ -174,38 +170,47 @@ pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatc
             .collect();
         DictionaryArray::<Int32Type>::try_new(keys.into(), Arc::new(StringArray::from(values)))?
     };
-    let repeat = |v: i64| Arc::new(Int64Array::from_value(v, rows)) as ArrayRef;
-
-    let prices = Float64Array::new(ScalarBuffer::new(Buffer::from_vec(prices), 0, rows * shape.slot_len()), None);
-    let DataType::FixedSizeList(path_field, _) = schema.field(schema.fields().len() - 1).data_type().clone() else {
-        unreachable!("paths is a fixed-size list")
-    };
-    let DataType::FixedSizeList(value_field, _) = path_field.data_type().clone() else {
-        unreachable!("a path is a fixed-size list")
-    };
-    let per_path = FixedSizeListArray::try_new(value_field, points, Arc::new(prices), None)?;
-    let paths_array = FixedSizeListArray::try_new(path_field, paths, Arc::new(per_path), correct)?;
-
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt16Array::from(uid)),
-        Arc::new(StringArray::from(hotkey)),
-        Arc::new(UInt16Array::from(status)),
-        Arc::new(StringArray::from_iter(error.iter().map(|e| e.map(|e| e.as_str())))),
-        Arc::new(Float64Array::from(process_time_s)),
+    let repeat = |v: i64| Arc::new(Int64Array::from_value(v, n)) as ArrayRef;
+    Ok(vec![
+        Arc::new(UInt16Array::from(rows.uid.to_vec())),
+        Arc::new(StringArray::from_iter_values(rows.hotkey)),
+        Arc::new(UInt16Array::from(rows.status.to_vec())),
+        Arc::new(StringArray::from_iter(rows.error.iter().map(|e| e.map(|e| e.as_str())))),
+        Arc::new(Float64Array::from(rows.process_time_s.to_vec())),
         Arc::new(format_validation),
-        Arc::new(UInt64Array::from(response_bytes)),
-        Arc::new(Float64Array::from(ttfb_ms)),
-        Arc::new(Float64Array::from(elapsed_ms)),
+        Arc::new(UInt64Array::from(rows.response_bytes.to_vec())),
+        Arc::new(Float64Array::from(rows.ttfb_ms.to_vec())),
+        Arc::new(Float64Array::from(rows.elapsed_ms.to_vec())),
         Arc::new(
-            TimestampMicrosecondArray::from_value(shape.start_unix.saturating_mul(1_000_000), rows)
+            TimestampMicrosecondArray::from_value(rows.shape.start_unix.saturating_mul(1_000_000), n)
                 .with_timezone("UTC"),
         ),
         repeat(si.time_increment),
         repeat(si.time_length),
         repeat(si.num_simulations),
-        Arc::new(paths_array),
-    ];
-    RecordBatch::try_new(schema, columns)
+    ])
+}
+
+/// The `paths` validity: a row's prices are present exactly when its verdict is CORRECT (`None`
+/// when every row is).
+pub fn correct_mask(verdict: &[Verdict]) -> Option<NullBuffer> {
+    Some(NullBuffer::from_iter(verdict.iter().map(Verdict::is_correct))).filter(|n| n.null_count() > 0)
+}
+
+/// The `paths` column over `prices` (`rows × paths × points`, moved in, not copied).
+pub fn paths_array(shape: CycleShape, prices: Vec<f64>, correct: Option<NullBuffer>) -> Result<ArrayRef, ArrowError> {
+    let paths = i32::try_from(shape.paths).map_err(|_| invalid("too many paths".into()))?;
+    let points = i32::try_from(shape.points).map_err(|_| invalid("too many points".into()))?;
+    let len = prices.len();
+    let values = Float64Array::new(ScalarBuffer::new(Buffer::from_vec(prices), 0, len), None);
+    let DataType::FixedSizeList(path_field, _) = paths_type(DataType::Float64, paths, points) else {
+        unreachable!("paths is a fixed-size list")
+    };
+    let DataType::FixedSizeList(value_field, _) = path_field.data_type().clone() else {
+        unreachable!("a path is a fixed-size list")
+    };
+    let per_path = FixedSizeListArray::try_new(value_field, points, Arc::new(values), None)?;
+    Ok(Arc::new(FixedSizeListArray::try_new(path_field, paths, Arc::new(per_path), correct)?))
 }
 
 /// Takes the price buffer back out of a batch made by [`build`] once nothing else shares it (the
@@ -229,15 +234,10 @@ pub fn take_prices(batch: RecordBatch) -> Option<Vec<f64>> {
     values.into_inner().into_vec::<f64>().ok()
 }
 
-/// The `paths` field of a schema built by [`output_schema`] / [`schema_with_paths_leaf`].
-pub fn paths_field(schema: &Schema) -> &FieldRef {
-    schema.fields().last().expect("the output schema has columns")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::synthetic;
+    use crate::fixture::synthetic;
 
     #[test]
     fn prices_come_back_out_of_the_batch_unshared() {

@@ -1,19 +1,23 @@
 //! `synth-forward demo`: a whole live cycle on an embedded default, no setup.
 //!
-//! In: a preset (the committed `small` fixture by default). Out: the Parquet file under the
-//! output folder and the cycle summary. The recording is served by an in-process fleet of fake
-//! miners on 127.0.0.1 that check every signature; the cycle is signed with a throwaway hotkey
-//! made for this run, exactly as `run` signs with a wallet's.
+//! In: a preset (`small` by default) and an output folder. Out: the Parquet file under it and the
+//! cycle's outcome. The preset's recording is generated (deterministically, from the default seed)
+//! into the user's cache folder the first time, so the demo runs from any folder after
+//! `cargo install`; it is served by an in-process fleet of fake miners on 127.0.0.1 that check
+//! every signature, and the cycle is signed with a throwaway hotkey made for this run, exactly as
+//! `run` signs with a wallet's.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
+use crate::cancel::Cancel;
+use crate::cycle::CycleOutcome;
+use crate::engine::Engine;
 use crate::fixture::{self, Preset};
-use crate::fleet::{signature_verifier, Fleet, FleetOptions};
-use crate::live::{run_cycle, sign_cycle, LiveCycle, LiveOptions, OnCall};
+use crate::fleet::{Fleet, FleetOptions, signature_verifier};
 use crate::recording::Recording;
-use crate::sink::parquet::ParquetOptions;
+use crate::sink::parquet::{ParquetOptions, ParquetSink};
+use crate::source::live::{LiveOptions, OnCall};
 use crate::wire::keys::Hotkey;
 
 pub struct DemoOptions {
@@ -27,17 +31,21 @@ pub struct DemoOptions {
     pub on_call: Option<OnCall>,
 }
 
-/// Where the demo finds (or makes) its recording.
+/// Where the demo keeps (or makes) a preset's recording: `$XDG_CACHE_HOME/synth-forward/` or
+/// `~/.cache/synth-forward/`, else the temp folder.
 pub fn fixture_path(preset: Preset) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match preset {
-        Preset::Small => root.join("fixtures/small.cycle.arrow"),
-        other => root.join(format!("fixtures/large/{}.cycle.arrow", other.as_str())),
-    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("synth-forward").join(format!("{}.cycle.arrow", preset.as_str()))
 }
 
-pub fn demo(opts: DemoOptions) -> anyhow::Result<LiveCycle> {
+pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Result<CycleOutcome> {
     let path = fixture_path(opts.preset);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     fixture::ensure(opts.preset, &path)?;
     let rec = Recording::read(&path)?;
     let slowest_ms = (0..rec.rows())
@@ -63,22 +71,9 @@ pub fn demo(opts: DemoOptions) -> anyhow::Result<LiveCycle> {
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let hotkey = Arc::new(Hotkey::from_seed(&seed));
-    let t = Instant::now();
-    let outgoing = sign_cycle(&request, hotkey, "127.0.0.1");
-    let sign_ms = t.elapsed().as_secs_f64() * 1e3;
-    let summary = run_cycle(
-        &request,
-        outgoing,
-        &LiveOptions {
-            out_dir: opts.out_dir,
-            parquet: ParquetOptions { overwrite: true, ..ParquetOptions::default() },
-            record: None,
-            sign_ms,
-            max_memory: crate::request::default_max_memory(),
-            on_call: opts.on_call,
-            stop_on_signals: true,
-        },
-    )?;
+    let sink = ParquetSink::new(opts.out_dir, ParquetOptions { overwrite: true, ..ParquetOptions::default() });
+    let live = LiveOptions { on_call: opts.on_call, ..LiveOptions::default() };
+    let outcome = engine.run_cycle(&request, hotkey, "127.0.0.1", vec![Box::new(sink)], cancel, &live)?;
     fleet.stop();
-    Ok(summary)
+    Ok(outcome)
 }

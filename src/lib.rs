@@ -6,40 +6,47 @@
 //!   checked, and sized into a [`request::CycleShape`] (rows × paths × points).
 //! - [`wire`]: the validator hotkey and each miner's signed request (`synapse`, `btauth/1`).
 //! - [`call`]: what one miner call produced (status, transport error, timings, raw body): the unit
-//!   that crosses from I/O (or a recording) to decoding.
-//! - [`fetch`]: one HTTP call per miner under a total deadline and a body cap (live cycles).
-//! - [`queue`]: the lock-free hand-off of finished calls from I/O to the decode pool.
-//! - [`recording`]: Arrow IPC recordings of a cycle's raw calls, read and written; the replayable
-//!   input (see `schemas/recording.md`).
+//!   that crosses from a source to the pipeline.
+//! - [`source`]: where calls come from, side by side: [`source::live`] asks every miner at once
+//!   over HTTP ([`fetch`]: one call under a total deadline and a body cap), [`source::replay`]
+//!   reads them from a [`recording`] (Arrow IPC, `schemas/recording.md`).
+//! - [`cycle`]: the one pipeline: uid order, the per-row slots, decode, every sink, the summary.
 //! - [`decode`]: one raw body → the validator's exact `format_validation` verdict, with the prices
-//!   written straight into the miner's slot. A fused fast scanner handles the Axon's own layout;
+//!   written straight into the row's slot. A fused fast scanner handles the Axon's own layout;
 //!   an exact Python-`json` + pydantic model takes over on anything unusual.
-//! - [`columns`]: the cycle's preallocated columns (one f64 buffer for every price of the cycle,
-//!   plain per-row vectors for the rest), handed out slot by slot.
-//! - [`pool`]: the process-wide rayon pool that decodes rows.
-//! - [`batch`]: the columns → one Arrow `RecordBatch`, sorted by uid, prices zero-copy.
-//! - [`sink`]: the batch → one Parquet file, hive-partitioned, temp name then rename.
-//! - [`live`]: signed requests → fetch → queue → decode → batch → Parquet, as bodies land.
-//! - [`shutdown`]: SIGINT / SIGTERM mid-cycle: stop asking, keep what arrived, exit 128 + n.
-//! - [`replay`]: recording → decode → batch → Parquet, with the timing summary.
-//! - [`fleet`]: fake miners on loopback serving a recording (tests, demo, benches).
-//! - [`demo`]: the embedded default: fixture → in-process fleet → signed live cycle → Parquet.
-//! - [`fixture`]: synthetic cycles (GBM paths in the Axon's byte layout) for tests and benches.
+//! - [`columns`]: the cycle's per-row columns (and, when kept, the whole-cycle price buffer), and
+//!   the borrowed view of decoded rows that sinks receive.
+//! - [`batch`]: columns → Arrow arrays in the output schema (`schemas/output.md`).
+//! - [`sink`]: where decoded rows go, behind one trait: [`sink::parquet`] today.
+//!
+//! Around them: [`engine`] (runtime, HTTP client and decode pool, created once, reused by every
+//! cycle), [`cancel`] (the cycle's cancellation token, and the binary's signal mapping),
+//! [`procfs`] (memory and descriptor figures), [`fleet`] (fake miners on loopback serving a
+//! recording), [`demo`] (the embedded default) and [`fixture`] (synthetic cycles).
 
 pub mod batch;
 pub mod call;
+pub mod cancel;
 pub mod columns;
+pub mod cycle;
 pub mod decode;
+#[cfg(feature = "fleet")]
 pub mod demo;
+pub mod engine;
 pub mod fetch;
 pub mod fixture;
+#[cfg(feature = "fleet")]
 pub mod fleet;
-pub mod live;
-pub mod pool;
-pub mod queue;
+pub mod procfs;
 pub mod recording;
-pub mod replay;
 pub mod request;
-pub mod shutdown;
 pub mod sink;
+pub mod source;
 pub mod wire;
+
+pub use cancel::Cancel;
+pub use cycle::{CycleError, CycleOutcome, CycleSummary};
+pub use engine::Engine;
+pub use sink::Sink;
+pub use sink::parquet::{ParquetOptions, ParquetSink};
+pub use source::live::LiveOptions;

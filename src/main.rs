@@ -10,19 +10,26 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
+#[cfg(feature = "fleet")]
 use std::io::IsTerminal;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Instant;
 
+use synth_forward::cancel::{Cancel, StopSignal, cancel_on_signals};
 use synth_forward::fixture::{self, Preset};
-use synth_forward::fleet::{parse_faults, signature_verifier, Fleet, FleetOptions};
+#[cfg(feature = "fleet")]
+use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier};
+#[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
-use synth_forward::replay::{self, CycleSummary};
 use synth_forward::request::CycleRequest;
-use synth_forward::sink::parquet::{ParquetOptions, PriceEncoding};
+use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
+#[cfg(feature = "fleet")]
+use synth_forward::source::live::OnCall;
+use synth_forward::source::live::LiveOptions;
 use synth_forward::wire::keys::Hotkey;
-use synth_forward::{demo, live};
+use synth_forward::{CycleSummary, Engine};
+#[cfg(feature = "fleet")]
+use synth_forward::demo;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -79,6 +86,7 @@ enum Command {
         #[arg(long = "max-memory", value_parser = parse_bytes)]
         max_memory: Option<u64>,
     },
+    #[cfg(feature = "fleet")]
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
     Serve {
         recording: PathBuf,
@@ -101,6 +109,7 @@ enum Command {
         #[arg(long)]
         faults: Option<PathBuf>,
     },
+    #[cfg(feature = "fleet")]
     /// The embedded default: a full live cycle against an in-process fleet of fake miners.
     Demo {
         #[arg(long, value_parser = Preset::from_str, default_value = "small")]
@@ -146,10 +155,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay { recording, out, compact, overwrite } => {
-            let opts = parquet_options(compact, overwrite);
-            let summary = replay::replay(&recording, &out, &opts)
+            let engine = Engine::new()?;
+            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let outcome = engine
+                .replay(&recording, vec![Box::new(sink)], false)
                 .with_context(|| format!("replaying {}", recording.display()))?;
-            println!("{}", serde_json::to_string(&summary)?);
+            return print_summary(&outcome.summary);
         }
         Command::Run {
             request,
@@ -168,21 +179,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let max_memory = max_memory.unwrap_or_else(synth_forward::request::default_max_memory);
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
-            let t = Instant::now();
-            let outgoing = live::sign_cycle(&req, Arc::new(hotkey), &external_ip);
-            let sign_ms = t.elapsed().as_secs_f64() * 1e3;
-            let opts = live::LiveOptions {
-                out_dir: out,
-                parquet: parquet_options(compact, overwrite),
-                record,
-                sign_ms,
-                max_memory,
-                on_call: None,
-                stop_on_signals: true,
-            };
-            let cycle = live::run_cycle(&req, outgoing, &opts)?;
-            return print_live(&cycle);
+            let engine = Engine::new()?;
+            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
+            // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
+            // killing the process.
+            let cancel = Cancel::new();
+            cancel_on_signals(cancel.clone())?;
+            let outcome = engine.run_cycle(&req, Arc::new(hotkey), &external_ip, vec![Box::new(sink)], &cancel, &opts)?;
+            return print_summary(&outcome.summary);
         }
+        #[cfg(feature = "fleet")]
         Command::Serve { recording, host, base_port, time_scale, verify, request_out, faults } => {
             let rec = Recording::read(&recording).with_context(|| format!("reading {}", recording.display()))?;
             let faults = match faults {
@@ -201,29 +208,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::fs::rename(&tmp, &request_out)?;
             tracing::info!(miners = rec.rows(), "fleet serving; request written to {}", request_out.display());
             eprintln!("serving {} miners; request in {}; Ctrl-C to stop", rec.rows(), request_out.display());
-            wait_for_signal()?;
+            let stop = Cancel::new();
+            cancel_on_signals(stop.clone())?;
+            tokio::runtime::Builder::new_current_thread().build()?.block_on(stop.cancelled());
             fleet.stop();
         }
+        #[cfg(feature = "fleet")]
         Command::Demo { preset, out, time_scale, timeout } => {
-            let tty = std::io::stderr().is_terminal();
-            let on_call: Option<synth_forward::live::OnCall> = tty.then(|| {
-                Box::new(|done: usize, all: usize, bytes: u64| {
-                    let width = 30;
-                    let filled = done * width / all.max(1);
-                    eprint!(
-                        "\r[{}{}] {done}/{all} miners, {:.1} MB",
-                        "#".repeat(filled),
-                        " ".repeat(width - filled),
-                        bytes as f64 / 1e6
-                    );
-                }) as Box<dyn Fn(usize, usize, u64) + Sync>
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:30} {pos}/{len} miners, {msg} [{elapsed_precise}, eta {eta}]",
+                    )
+                    .expect("a valid template"),
+                );
+                bar
             });
-            let cycle = demo::demo(demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call })?;
-            if tty {
-                eprintln!();
-                eprint!("{}", human_table(&cycle.summary));
+            let on_call: Option<OnCall> = bar.clone().map(|bar| {
+                Box::new(move |done: usize, all: usize, bytes: u64| {
+                    bar.set_length(all as u64);
+                    bar.set_position(done as u64);
+                    bar.set_message(format!("{:.1} MB", bytes as f64 / 1e6));
+                }) as OnCall
+            });
+            let engine = Engine::new()?;
+            let cancel = Cancel::new();
+            cancel_on_signals(cancel.clone())?;
+            let opts = demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call };
+            let outcome = demo::demo(&engine, opts, &cancel)?;
+            if let Some(bar) = bar {
+                bar.finish();
+                eprint!("{}", human_table(&outcome.summary));
             }
-            return print_live(&cycle);
+            return print_summary(&outcome.summary);
         }
         Command::Fixture { preset, seed, out } => {
             let summary = fixture::write(preset, seed, &out)
@@ -234,21 +252,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints a live cycle's summary line; a cycle cut short by a signal says which and exits with
-/// 128 + its number (the file it wrote is whole, with the unfinished miners `cancelled`).
-fn print_live(cycle: &live::LiveCycle) -> anyhow::Result<ExitCode> {
-    let mut line = serde_json::to_value(&cycle.summary)?;
-    if let Some(obj) = line.as_object_mut() {
-        if let Some(sig) = cycle.stopped_by {
-            obj.insert("stopped_by".into(), sig.name().into());
-        }
-        if let Some(peak) = replay::peak_rss_bytes() {
-            obj.insert("peak_rss_bytes".into(), peak.into());
-        }
+/// Prints a cycle's summary line. A cycle cut short by a signal exits with 128 + its number (the
+/// file it wrote is whole, with the unfinished miners `cancelled`); one where a sink failed (while
+/// another finished) exits 1 after the line, with each failure on stderr.
+fn print_summary(summary: &CycleSummary) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string(summary)?);
+    for (sink, error) in &summary.sink_errors {
+        eprintln!("synth-forward: error: {sink}: {error}");
     }
-    println!("{line}");
-    Ok(match cycle.stopped_by {
+    Ok(match summary.stopped_by.as_deref().and_then(StopSignal::from_name) {
         Some(sig) => ExitCode::from(sig.exit_code()),
+        None if !summary.sink_errors.is_empty() => ExitCode::FAILURE,
         None => ExitCode::SUCCESS,
     })
 }
@@ -273,26 +287,15 @@ fn parquet_options(compact: bool, overwrite: bool) -> ParquetOptions {
     }
 }
 
-/// Blocks until SIGINT or SIGTERM.
-fn wait_for_signal() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    })?;
-    Ok(())
-}
-
-/// The short table `demo` prints on a terminal.
+/// The short table `demo` prints on a terminal, timings in the order the phases happen.
+#[cfg(feature = "fleet")]
 fn human_table(s: &CycleSummary) -> String {
-    let mut out = format!("{} miners, {:.1} MB of bodies → {}\n", s.rows, s.body_bytes as f64 / 1e6, s.parquet.display());
+    let to = s.parquet().map_or_else(|| "(no file)".to_owned(), |p| p.display().to_string());
+    let mut out = format!("{} miners, {:.1} MB of bodies → {to}\n", s.rows, s.body_bytes as f64 / 1e6);
     for (verdict, n) in &s.verdicts {
         out.push_str(&format!("  {n:>5}  {verdict}\n"));
     }
-    for (phase, ms) in &s.timings_ms {
+    for (phase, ms) in s.timings_ms.in_order() {
         out.push_str(&format!("  {phase:>15}  {ms:>9.1} ms\n"));
     }
     out

@@ -41,9 +41,10 @@ fn serve_run_record_replay_agree() {
             .output()
             .unwrap(),
     );
-    for k in ["sign", "first_body", "last_body", "decode_busy", "batch", "write", "total", "after_network"] {
-        assert!(live["timings_ms"][k].is_number(), "timing {k} in {live}");
-    }
+    let live_keys = ["sign", "first_body", "decode", "encode", "last_body", "network", "rows", "decode_tail", "record", "write", "after_network", "total"];
+    let timing_keys = |s: &serde_json::Value| s["timings_ms"].as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(timing_keys(&live), live_keys.iter().map(|k| k.to_string()).collect(), "{live}");
+    assert_eq!(live["source"], "live");
     let replayed = json_line(
         &Command::new(BIN).arg("replay").arg(&recorded).arg("--out").arg(dir.path().join("again")).output().unwrap(),
     );
@@ -53,9 +54,15 @@ fn serve_run_record_replay_agree() {
     // Every signature passed the fleet's checks: the verdicts are the recording's own.
     assert_eq!(live["verdicts"], original["verdicts"], "live vs the fixture");
     assert_eq!(live["verdicts"], replayed["verdicts"], "live vs replay of its recording");
+    // One meaning per key: a replay has no network phase, and says so by leaving those keys out.
+    let replay_keys = ["read", "decode", "encode", "rows", "write", "total"];
+    assert_eq!(timing_keys(&replayed), replay_keys.iter().map(|k| k.to_string()).collect(), "{replayed}");
+    assert_eq!(replayed["source"], "replay");
+    // The same pipeline behind both sources: the replay of the live cycle's recording is the live
+    // file, byte for byte.
     let a = std::fs::read(live["parquet"].as_str().unwrap()).unwrap();
     let b = std::fs::read(replayed["parquet"].as_str().unwrap()).unwrap();
-    assert!(!a.is_empty() && !b.is_empty());
+    assert!(!a.is_empty() && a == b, "live and replayed files differ ({} vs {} bytes)", a.len(), b.len());
 }
 
 #[test]

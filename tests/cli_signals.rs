@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{rows_of, Row};
 use synth_forward::fleet::{Fault, FaultMap, Fleet, FleetOptions};
 use synth_forward::recording::Recording;
-use synth_forward::replay::replay;
+use synth_forward::source::replay::replay_to_parquet as replay;
 use synth_forward::sink::parquet::ParquetOptions;
 
 const T: &str = "time out or internal server error (process time is None)";
@@ -26,7 +26,7 @@ fn cut_by(signal: &str, code: i32) {
     // when the signal comes.
     let uids: Vec<u16> = (0..rec.rows()).map(|r| rec.uid(r)).collect();
     let dir = tempfile::tempdir().unwrap();
-    let clean = rows_of(&replay(&small(), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet);
+    let clean = rows_of(&replay(&small(), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet().unwrap());
     let dripping = clean.iter().find(|r| r.verdict == "CORRECT").unwrap().uid;
     let hanging: Vec<u16> = (0..rec.rows()).filter(|&r| rec.call(r).error.map(|e| e.as_str()) == Some("timeout")).map(|r| rec.uid(r)).collect();
     assert!(!hanging.is_empty());

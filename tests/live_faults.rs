@@ -66,7 +66,7 @@ fn cycle(faults: FaultMap) -> (Vec<Row>, Vec<(u16, u64)>) {
     assert!(t.elapsed() < Duration::from_secs_f64(DEADLINE_S + 3.0), "{:?}", t.elapsed());
     let hits = request.axons.iter().map(|a| (a.uid, fleet.hits(a.uid))).collect();
     fleet.stop();
-    (rows_of(&live.parquet), hits)
+    (rows_of(&live.parquet().unwrap()), hits)
 }
 
 fn clean() -> &'static Vec<Row> {

@@ -59,7 +59,7 @@ fn replayed_small_fixture_reads_back_in_pyarrow_duckdb_and_polars() {
     let summary = replay(dir.path(), &[]);
     let parquet = summary["parquet"].as_str().unwrap();
     assert!(parquet.contains("asset=") && parquet.contains("date="), "{parquet}");
-    for k in ["read", "decode", "batch", "write", "total"] {
+    for k in ["read", "decode", "encode", "rows", "write", "total"] {
         assert!(summary["timings_ms"][k].as_f64().is_some(), "timing {k}");
     }
     let checked = check_with_python(parquet, dir.path(), "default");

@@ -15,7 +15,7 @@ use synth_forward::decode::Verdict;
 use synth_forward::sink::parquet::{
     self as sink, CycleParquetWriter, ParquetOptions, PriceEncoding, PriceLayout, SinkError,
 };
-use synth_forward::sink::synthetic;
+use synth_forward::fixture::synthetic;
 
 fn small(seed: u64) -> (RecordBatch, synth_forward::request::CycleRequest) {
     let (cols, req) = synthetic::cycle(23, 9, 7, 5, seed);
@@ -209,7 +209,7 @@ fn unwritable_dir_is_a_clear_error_and_leaves_nothing() {
     // A failure after the temp file exists: groups that do not tile the rows.
     let dir = tempfile::tempdir().unwrap();
     let w = CycleParquetWriter::new(&b.schema(), &req, 0, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
-    let g = w.encode_rows(&b, 0..3).unwrap();
+    let g = w.encode_rows(0, &b, 0..3).unwrap();
     assert!(matches!(w.finish(vec![g]), Err(SinkError::RowGroups(_))));
     no_temp_files(dir.path());
 }
@@ -220,10 +220,12 @@ fn encode_early_in_any_order_splice_late() {
     let dir = tempfile::tempdir().unwrap();
     let (b, req) = small(9);
     let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
-    // One row per group, encoded last-to-first (as out-of-order completions would), plus a
-    // group from a stand-alone small batch.
-    let mut groups: Vec<_> = (3..b.num_rows()).rev().map(|r| w.encode_rows(&b, r..r + 1).unwrap()).collect();
-    groups.push(w.encode_batch(0, &b.slice(0, 3)).unwrap());
+    // One row per group, rows arriving last-to-first (as out-of-order completions would: the
+    // file holds them in that order, the footer lists them by row), plus a group from a
+    // stand-alone small batch.
+    let mut groups: Vec<_> =
+        (3..b.num_rows()).rev().enumerate().map(|(seq, r)| w.encode_rows(seq, &b, r..r + 1).unwrap()).collect();
+    groups.push(w.encode_batch(b.num_rows() - 3, 0, &b.slice(0, 3)).unwrap());
     let path = w.finish(groups).unwrap();
     let (back, meta) = read(&path);
     assert_eq!(meta.num_row_groups(), b.num_rows() - 2);
@@ -238,7 +240,7 @@ fn empty_cycle_and_all_null_cycle() {
         let b = batch::build(cols, &req).unwrap();
         for opts in [ParquetOptions::default(), ParquetOptions { overwrite: true, ..ParquetOptions::compact() }] {
             let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, rows, dir.path(), PriceLayout::Float64, &opts).unwrap();
-            let groups = (rows > 0).then(|| w.encode_rows(&b, 0..rows).unwrap()).into_iter().collect();
+            let groups = (rows > 0).then(|| w.encode_rows(0, &b, 0..rows).unwrap()).into_iter().collect();
             let path = w.finish(groups).unwrap();
             let (back, _) = read(&path);
             assert_eq!(back.num_rows(), rows);

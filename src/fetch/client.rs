@@ -5,22 +5,26 @@
 //! miner that drips bytes is cut when the deadline passes, not kept alive by each chunk.
 
 use std::error::Error as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::call::CallError;
 
 use super::{FetchedCall, OutgoingRequest};
 
-/// One client for the whole cycle: plain HTTP/1.1 keep-alive, no proxy from the environment, no
-/// redirects, no decompression (the crate is built without those features), no TLS.
-pub fn build_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+/// The engine's one client, shared by every cycle: plain HTTP/1.1, no proxy from the
+/// environment, no redirects, no decompression (the crate is built without those features), no
+/// TLS. No connect timeout of its own: each call's deadline covers connect, headers and body.
+///
+/// No idle connection is kept: each miner gets one request per cycle, and cycles are minutes
+/// apart, longer than an Axon's keep-alive (uvicorn closes after 5 s), so a kept connection would
+/// only ever be a stale one to trip over, and an open file descriptor between cycles.
+pub fn build_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .http1_only()
         .tcp_nodelay(true)
-        .connect_timeout(connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(0)
         .build()
 }
 

@@ -1,8 +1,80 @@
-//! Where a cycle's record batch goes: Parquet files for offline analysis.
+//! Where decoded rows go: every sink behind one small trait.
 //!
-//! - [`parquet`]: the batch → one hive-partitioned Parquet file (encode row groups early, splice
-//!   them in uid order late, temp name then rename).
-//! - [`synthetic`]: synthetic decoded cycles for the sink's tests and benches.
+//! In: the cycle's facts before any row ([`CycleInfo`]), then each decoded row once ([`Rows`]),
+//! then, if the sink asked for it, the whole cycle as one record batch. Out: whatever the sink
+//! makes (a Parquet file today; rows in the validator's Postgres next), reported as one JSON value
+//! under the sink's name in the cycle's summary.
+//!
+//! # The contract ([`Sink`])
+//!
+//! - [`Sink::start`] runs once, on the thread that runs the cycle, before any miner is asked
+//!   (live) or any row decoded (replay). Refuse here what can be refused early (an existing file,
+//!   an unreachable server): a sink that fails to start gets no rows.
+//! - [`Sink::rows`] runs on the engine's decode pool, once per decoded row (a live cycle hands a
+//!   row over the moment its body is decoded, while other miners are still sending; a replay does
+//!   the same row by row), concurrently from several threads and in any order, so it takes
+//!   `&self`. Every output row is delivered exactly once, failed miners included. The view is
+//!   borrowed: prices live in the decoding thread's scratch and are gone when the call returns.
+//!   Keep this fast: it runs in the decode pool's time.
+//! - [`Sink::finish`] runs once, on the cycle's thread, after every row was delivered (or the
+//!   cycle was cancelled and its unfinished miners delivered as `cancelled` rows). It must make
+//!   the sink's whole output visible, or none of it: a file renamed into place whole, a
+//!   transaction committed whole. On error, nothing of this cycle may remain visible, and
+//!   dropping a sink that never finished must clean up the same way.
+//!
+//! A sink that fails (an error from any step, or a panic) is cut off: it gets no more rows, its
+//! `finish` is not called (it is dropped, which must leave nothing behind), and its error is
+//! reported under its name. The other sinks go on and finish as usual: one sink's failure never
+//! costs another's output. Only when every sink has failed is the cycle itself an error.
+//!
+//! - [`parquet`]: the hive-partitioned Parquet file (row groups encoded as rows arrive, temp name,
+//!   fsync, rename).
 
 pub mod parquet;
-pub mod synthetic;
+
+use arrow::record_batch::RecordBatch;
+
+pub use crate::columns::Rows;
+use crate::request::{CycleRequest, CycleShape};
+
+/// A sink's error: its own, boxed, shown on one line in the summary or the binary's error.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a sink learns of the cycle before any row.
+#[derive(Clone, Copy)]
+pub struct CycleInfo<'a> {
+    pub request: &'a CycleRequest,
+    pub shape: CycleShape,
+    /// The output rows' uids (sorted) and hotkeys: row `r` of every [`Rows`] is `uid[r]`.
+    pub uid: &'a [u16],
+    pub hotkey: &'a [String],
+}
+
+impl CycleInfo<'_> {
+    pub fn rows(&self) -> usize {
+        self.uid.len()
+    }
+}
+
+/// A destination for a cycle's decoded rows; the contract is in the module doc.
+pub trait Sink: Send + Sync {
+    /// The sink's name: its key in the summary (`"parquet"`).
+    fn name(&self) -> &'static str;
+
+    /// Once, before any row, on the cycle's thread.
+    fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), Error>;
+
+    /// Whether [`Sink::finish`] needs the whole cycle as one record batch (the cycle then keeps
+    /// every price in one buffer instead of decoding row by row into scratch).
+    fn needs_batch(&self) -> bool {
+        false
+    }
+
+    /// Each decoded row, once, on a pool thread, concurrently with other rows.
+    fn rows(&self, rows: &Rows<'_>) -> Result<(), Error>;
+
+    /// Once, after every row: make the output visible whole, or not at all. `batch` is the whole
+    /// cycle when [`Sink::needs_batch`] said so. Returns what the summary shows under
+    /// [`Sink::name`].
+    fn finish(self: Box<Self>, batch: Option<&RecordBatch>) -> Result<serde_json::Value, Error>;
+}

@@ -11,6 +11,7 @@
 //! - [`body`]: the simulation input → the request body (same bytes for both protocols).
 //! - [`synapse`]: bittensor ≤ 10 Axon protocol (`bt_header_*`), signer and Axon-side verifier.
 //! - [`btauth`]: bittensor 11 `btauth/1`, signer and verifier.
+//! - [`sign`]: a whole cycle signed with its protocol, one [`crate::fetch::OutgoingRequest`] per axon.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -31,6 +32,7 @@
 pub mod body;
 pub mod btauth;
 pub mod keys;
+pub mod sign;
 pub mod ss58;
 pub mod synapse;
 

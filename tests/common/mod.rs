@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use synth_forward::fetch::OutgoingRequest;
-use synth_forward::live::{run_cycle, LiveOptions};
-use synth_forward::replay::CycleSummary;
 use synth_forward::request::CycleRequest;
-use synth_forward::sink::parquet::ParquetOptions;
+use synth_forward::sink::parquet::{ParquetOptions, ParquetSink};
+use synth_forward::{Cancel, CycleSummary, LiveOptions};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");
 
@@ -98,19 +97,15 @@ pub fn plain_requests(req: &CycleRequest) -> Vec<OutgoingRequest> {
         .collect()
 }
 
-/// A live cycle of unsigned requests against `request`'s axons, default Parquet options, no
-/// signal handling; `record` also writes the recording.
+/// A live cycle of unsigned requests against `request`'s axons on the shared engine, default
+/// Parquet options, never cancelled; `record` also writes the recording.
 pub fn plain_cycle(request: &CycleRequest, out_dir: &Path, record: Option<PathBuf>) -> CycleSummary {
-    let opts = LiveOptions {
-        out_dir: out_dir.into(),
-        parquet: ParquetOptions::default(),
-        record,
-        sign_ms: 0.0,
-        max_memory: 1 << 30,
-        on_call: None,
-        stop_on_signals: false,
-    };
-    run_cycle(request, plain_requests(request), &opts).unwrap().summary
+    let opts = LiveOptions { record, max_memory: 1 << 30, ..LiveOptions::default() };
+    let sink = ParquetSink::new(out_dir, ParquetOptions::default());
+    synth_forward::engine::shared()
+        .run_requests(request, plain_requests(request), vec![Box::new(sink)], &Cancel::new(), &opts)
+        .unwrap()
+        .summary
 }
 
 /// One output row, everything that does not depend on timing.

@@ -1,14 +1,14 @@
 //! The output file's life: partition path, temp name, fsync, rename into place.
 //!
-//! In: the final path, then encoded byte ranges appended as they are ready (any thread, any order)
-//! and the footer. Out: the file at its final path, whole, or no file at all (the temp file is
+//! In: the final path, then encoded byte ranges appended as they are ready (any thread, any order,
+//! each with its place in the file) and the footer. Out: the file at its final path, whole, or no file at all (the temp file is
 //! removed on every error path, including a panic, when the [`TempFile`] is dropped).
 
 use std::fs::{self, File, OpenOptions};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -59,21 +59,23 @@ const QUEUED_WRITES: usize = 6;
 /// Written buffers kept for reuse: one per encoding thread and some slack.
 const SPARE_BUFFERS: usize = 4;
 
-/// The cycle's file while it is being written: created (empty, under the temp name) when the
-/// writer is made, appended to from any thread as row groups finish encoding, and moved into place
-/// by [`TempFile::commit`]. Dropped without a commit (an error, a panic), it removes the temp file.
+/// The cycle's file while it is being written: created (under the temp name) when the writer is
+/// made, appended to from any thread as row groups finish encoding, and moved into place by
+/// [`TempFile::commit`]. Dropped without a commit (an error, a panic), it removes the temp file.
 ///
-/// An append reserves its byte range with one atomic add and hands the buffer to the file's I/O
-/// thread, which `pwrite`s it there (and `fdatasync`s behind the writes when `fsync`), then
-/// returns the buffer for reuse. Encoding threads never wait for the page cache or the disk unless
-/// [`QUEUED_WRITES`] buffers are already waiting; measured on this VM a 4.5 MB `pwrite` takes
-/// 4–35 ms (≈ 330 MB/s, throttled dirty pages), which on the encoding threads was most of the
-/// `lf-full` write. The file has no holes once [`TempFile::commit`] has drained the thread.
+/// Each append carries its place in the file (`seq`: 0, 1, 2, … with no gap) and is handed to the
+/// file's I/O thread, which writes the appends one after another in `seq` order, holding any that
+/// come early until their turn (they come nearly in order: the sources hand rows to the pool in
+/// `seq` order, so an early one waits only for the few still encoding on the other threads). The
+/// layout is therefore a function of the `seq` order alone, not of which thread finished first: a
+/// cycle written twice is the same bytes. With `fsync` the thread `fdatasync`s behind its writes.
+/// Encoding threads never wait for the page cache or the disk unless [`QUEUED_WRITES`] buffers are
+/// already waiting; measured on this VM a 4.5 MB `pwrite` takes 4–35 ms (≈ 330 MB/s, throttled
+/// dirty pages), which on the encoding threads was most of the `lf-full` write.
 pub(super) struct TempFile {
     final_path: PathBuf,
     temp: PathBuf,
     file: Arc<File>,
-    end: AtomicU64,
     overwrite: bool,
     fsync: bool,
     io: Option<IoThread>,
@@ -82,11 +84,17 @@ pub(super) struct TempFile {
     armed: bool,
 }
 
+/// Where the I/O thread put every append: `at[seq]` is its offset; `end` the file's length.
+pub(super) struct Placed {
+    pub at: Vec<u64>,
+    pub end: u64,
+}
+
 impl TempFile {
-    /// Creates the partition folder and the empty temp file next to `final_path` and starts its
-    /// I/O thread. Without `overwrite`, an existing `final_path` is an error now (and again,
-    /// atomically, at the move).
-    pub fn create(final_path: &Path, overwrite: bool, fsync: bool) -> Result<TempFile, SinkError> {
+    /// Creates the partition folder and the temp file next to `final_path`, writes `head` at its
+    /// start and starts its I/O thread. Without `overwrite`, an existing `final_path` is an error
+    /// now (and again, atomically, at the move).
+    pub fn create(final_path: &Path, overwrite: bool, fsync: bool, head: &[u8]) -> Result<TempFile, SinkError> {
         let parent = final_path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io_err("creating the partition folder", parent))?;
         if !overwrite && final_path.exists() {
@@ -103,15 +111,15 @@ impl TempFile {
             final_path: final_path.to_owned(),
             temp,
             file: Arc::new(file),
-            end: AtomicU64::new(0),
             overwrite,
             fsync,
             io: None,
             spare: Arc::new(Mutex::new(Vec::new())),
             armed: true,
         };
+        out.file.write_all_at(head, 0).map_err(io_err("writing the temp file", &out.temp))?;
         out.io = Some(
-            IoThread::start(out.file.clone(), fsync, out.spare.clone())
+            IoThread::start(out.file.clone(), head.len() as u64, fsync, out.spare.clone())
                 .map_err(io_err("starting the temp file's I/O thread", &out.temp))?,
         );
         Ok(out)
@@ -123,14 +131,13 @@ impl TempFile {
         self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
     }
 
-    /// Appends `bytes` after everything appended so far (by any thread) and returns the offset
-    /// they start at. The write itself happens on the I/O thread; its errors surface at
-    /// [`TempFile::commit`] (or here, once the thread has stopped on one).
-    pub fn append(&self, bytes: Vec<u8>) -> Result<u64, SinkError> {
-        let at = self.end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let sent = self.io.as_ref().and_then(|io| io.tx.as_ref()).map(|tx| tx.send((at, bytes)));
+    /// Appends `bytes` as the file's `seq`-th append (after every lower `seq`). The write itself
+    /// happens on the I/O thread; its errors surface at [`TempFile::drain`] (or here, once the
+    /// thread has stopped on one).
+    pub fn append(&self, seq: usize, bytes: Vec<u8>) -> Result<(), SinkError> {
+        let sent = self.io.as_ref().and_then(|io| io.tx.as_ref()).map(|tx| tx.send((seq, bytes)));
         match sent {
-            Some(Ok(())) => Ok(at),
+            Some(Ok(())) => Ok(()),
             _ => Err(SinkError::Io {
                 what: "writing the temp file",
                 path: self.temp.clone(),
@@ -140,13 +147,20 @@ impl TempFile {
         }
     }
 
-    /// Bytes appended so far (reserved; the I/O thread may still be writing them).
-    pub fn len(&self) -> u64 {
-        self.end.load(Ordering::Relaxed)
+    /// Waits until every append is written and says where each went. Every `seq` below the
+    /// highest appended must have been appended.
+    pub fn drain(&mut self) -> Result<Placed, SinkError> {
+        let io = self.io.take().ok_or_else(|| SinkError::RowGroups("the file was already drained".into()))?;
+        io.finish().map_err(|source| SinkError::Io { what: "writing the temp file", path: self.temp.clone(), source })
     }
 
-    /// Waits for every append to be written, makes the file durable (when `fsync`) and moves it
-    /// into place: a rename with `overwrite`, else a hard link, which fails if the name exists.
+    /// Writes `bytes` at `at`, after a [`TempFile::drain`] (the footer).
+    pub fn write_tail(&self, at: u64, bytes: &[u8]) -> Result<(), SinkError> {
+        self.file.write_all_at(bytes, at).map_err(io_err("writing the temp file", &self.temp))
+    }
+
+    /// Makes the file durable (when `fsync`) and moves it into place: a rename with `overwrite`,
+    /// else a hard link, which fails if the name exists.
     pub fn commit(mut self) -> Result<(), SinkError> {
         if let Some(io) = self.io.take()
             && let Err(e) = io.finish()
@@ -197,40 +211,51 @@ impl Drop for TempFile {
     }
 }
 
-/// The thread that writes appended buffers at their offsets and, with `fsync`, `fdatasync`s every
-/// [`WRITEBACK_BYTES`], so the disk writes overlap encoding (and, live, the network) instead of
-/// all landing in the final fsync. It stops at its first error and reports it from
-/// [`IoThread::finish`] (a writeback error seen by its `fdatasync` would not be reported again to
-/// the final fsync on the same file description).
+/// The thread that writes appended buffers in `seq` order, one after another from `start`, and,
+/// with `fsync`, `fdatasync`s every [`WRITEBACK_BYTES`], so the disk writes overlap encoding (and,
+/// live, the network) instead of all landing in the final fsync. It stops at its first error and
+/// reports it from [`IoThread::finish`] (a writeback error seen by its `fdatasync` would not be
+/// reported again to the final fsync on the same file description).
 struct IoThread {
-    tx: Option<SyncSender<(u64, Vec<u8>)>>,
-    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+    tx: Option<SyncSender<(usize, Vec<u8>)>>,
+    thread: Option<std::thread::JoinHandle<io::Result<Placed>>>,
     /// The error the thread stopped on, for appends that find it gone before `finish`.
     failed: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
 }
 
 impl IoThread {
-    fn start(file: Arc<File>, fsync: bool, spare: Arc<Mutex<Vec<Vec<u8>>>>) -> io::Result<IoThread> {
-        let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(QUEUED_WRITES);
+    fn start(file: Arc<File>, start: u64, fsync: bool, spare: Arc<Mutex<Vec<Vec<u8>>>>) -> io::Result<IoThread> {
+        let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(QUEUED_WRITES);
         let failed = Arc::new(Mutex::new(None));
         let report = failed.clone();
         let thread = std::thread::Builder::new().name("parquet-io".into()).spawn(move || {
-            let write_all = || -> io::Result<()> {
+            let write_all = || -> io::Result<Placed> {
+                let mut placed = Placed { at: Vec::new(), end: start };
+                // Appends that came before their turn, by `seq`.
+                let mut early: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
                 let mut unsynced = 0u64;
-                for (at, mut buf) in rx.iter() {
-                    file.write_all_at(&buf, at)?;
-                    unsynced += buf.len() as u64;
-                    if fsync && unsynced >= WRITEBACK_BYTES {
-                        file.sync_data()?;
-                        unsynced = 0;
-                    }
-                    buf.clear();
-                    let mut spare = spare.lock().unwrap_or_else(|p| p.into_inner());
-                    if spare.len() < SPARE_BUFFERS {
-                        spare.push(buf);
+                for (seq, buf) in rx.iter() {
+                    early.insert(seq, buf);
+                    while let Some(mut buf) = early.remove(&placed.at.len()) {
+                        file.write_all_at(&buf, placed.end)?;
+                        placed.at.push(placed.end);
+                        placed.end += buf.len() as u64;
+                        unsynced += buf.len() as u64;
+                        if fsync && unsynced >= WRITEBACK_BYTES {
+                            file.sync_data()?;
+                            unsynced = 0;
+                        }
+                        buf.clear();
+                        let mut spare = spare.lock().unwrap_or_else(|p| p.into_inner());
+                        if spare.len() < SPARE_BUFFERS {
+                            spare.push(buf);
+                        }
                     }
                 }
-                Ok(())
+                if let Some(seq) = early.keys().next() {
+                    return Err(io::Error::other(format!("append {} never came before append {seq}", placed.at.len())));
+                }
+                Ok(placed)
             };
             let r = write_all();
             if let Err(e) = &r {
@@ -251,13 +276,14 @@ impl IoThread {
         }
     }
 
-    /// Lets the thread write what is queued, then joins it; its first error, if any.
-    fn finish(mut self) -> io::Result<()> {
+    /// Lets the thread write what is queued, then joins it: where every append went, or its
+    /// first error.
+    fn finish(mut self) -> io::Result<Placed> {
         drop(self.tx.take());
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(io::Error::other("the temp file's I/O thread panicked")),
-            None => Ok(()),
+            None => Ok(Placed { at: Vec::new(), end: 0 }),
         }
     }
 }

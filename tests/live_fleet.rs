@@ -77,3 +77,54 @@ fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadlin
     // Bounded by the deadline (plus generous room for a loaded CI machine), not by the hang.
     assert!(took < Duration::from_secs(4), "{took:?}");
 }
+
+/// A library caller cancels through the token it passed in, from another thread: the calls in
+/// flight are dropped at once, the answered miners are kept as a full cycle would keep them, the
+/// unfinished ones are `cancelled`, and the file is written whole.
+#[test]
+fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
+    use synth_forward::{Cancel, LiveOptions, ParquetSink};
+    let rec = fixture();
+    let fleet = Fleet::start(
+        &rec,
+        FleetOptions { host: "127.0.0.1".parse().unwrap(), base_port: 0, time_scale: 0.001, verify: None, faults: Default::default() },
+    )
+    .unwrap();
+    let mut request = fleet.request().clone();
+    // Without the cancel, the hanging miners would hold the cycle for a minute.
+    request.timeout_s = 60.0;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = synth_forward::Engine::with_threads(2).unwrap();
+    let cancel = Cancel::new();
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            cancel.cancel("operator asked");
+        })
+    };
+    let t = Instant::now();
+    let sink = ParquetSink::new(dir.path(), ParquetOptions::default());
+    let opts = LiveOptions { max_memory: 1 << 30, ..LiveOptions::default() };
+    let out = engine.run_requests(&request, common::plain_requests(&request), vec![Box::new(sink)], &cancel, &opts).unwrap();
+    let took = t.elapsed();
+    canceller.join().unwrap();
+    fleet.stop();
+    assert!(took < Duration::from_secs(5), "stopped promptly: {took:?}");
+    assert_eq!(out.summary.stopped_by.as_deref(), Some("operator asked"));
+
+    let rows = rows_of(&out.summary.parquet().unwrap());
+    let clean = rows_of(&replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet().unwrap());
+    assert_eq!(rows.len(), clean.len());
+    let mut cancelled = 0;
+    for (got, want) in rows.iter().zip(&clean) {
+        if got.error.as_deref() == Some("cancelled") {
+            cancelled += 1;
+            assert_eq!(got.verdict, "time out or internal server error (process time is None)");
+            assert_eq!(want.error.as_deref(), Some("timeout"), "only the hanging miners were still out");
+        } else {
+            assert_eq!(got, want, "an answered miner is kept as in a full cycle");
+        }
+    }
+    assert_eq!(cancelled, clean.iter().filter(|r| r.error.as_deref() == Some("timeout")).count());
+}

@@ -59,6 +59,8 @@ pub struct CycleParquetWriter {
     pub(super) parquet_schema: SchemaDescPtr,
     pub(super) props: WriterPropertiesPtr,
     pub(super) factory: ArrowRowGroupWriterFactory,
+    /// The same over every column but `paths`.
+    pub(super) scalar_factory: ArrowRowGroupWriterFactory,
     /// The default layout's `paths` pages, built by hand, and the schema without `paths` that the
     /// row group writer then sees (`None`: `paths` goes through parquet's column writer).
     pub(super) pages: Option<(pages::PathsPages, SchemaDescPtr)>,
@@ -147,11 +149,20 @@ impl CycleParquetWriter {
         let props = Arc::new(props);
         let parquet_schema = Arc::new(parquet_schema);
 
-        // The factory only reads the schema and properties off a file writer; this one writes
-        // its magic bytes to nowhere.
-        let probe = SerializedFileWriter::new(std::io::sink(), parquet_schema.root_schema_ptr(), props.clone())?;
-        let factory = ArrowRowGroupWriterFactory::new(&probe, file_schema.clone());
-        drop(probe);
+        // A factory only reads the schema and properties off a file writer; these write their
+        // magic bytes to nowhere.
+        let factory_for = |schema: &SchemaDescPtr, arrow: SchemaRef| -> Result<_, SinkError> {
+            let probe = SerializedFileWriter::new(std::io::sink(), schema.root_schema_ptr(), props.clone())?;
+            Ok(ArrowRowGroupWriterFactory::new(&probe, arrow))
+        };
+        let factory = factory_for(&parquet_schema, file_schema.clone())?;
+        // Writers for the scalar columns alone: making `paths`'s writer for every group only to
+        // drop it built a ZSTD context each time (with one-row groups, ≈ 4 % of a replay's CPU in
+        // ZSTD_createCCtx/DCtx and the fresh pages they fault in; perf).
+        let scalar_fields = file_schema.fields()[..file_schema.fields().len() - 1].to_vec();
+        let scalar_arrow = Arc::new(Schema::new(scalar_fields));
+        let scalar_parquet = Arc::new(ArrowSchemaConverter::new().convert(&scalar_arrow)?);
+        let scalar_factory = factory_for(&scalar_parquet, scalar_arrow)?;
 
         let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
         let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync, MAGIC)?;
@@ -161,14 +172,7 @@ impl CycleParquetWriter {
             && !opts.paths_via_arrow
             && !opts.paths_via_column_writer;
         let pages = if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
-        let pages = match pages {
-            Some(pages) => {
-                let mut scalar_fields: Vec<_> = file_schema.fields().iter().cloned().collect();
-                scalar_fields.pop();
-                Some((pages, Arc::new(ArrowSchemaConverter::new().convert(&Schema::new(scalar_fields))?)))
-            }
-            None => None,
-        };
+        let pages = pages.map(|pages| (pages, scalar_parquet));
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
             pages,
@@ -177,6 +181,7 @@ impl CycleParquetWriter {
             parquet_schema,
             props,
             factory,
+            scalar_factory,
             layout,
             paths_via_arrow: opts.paths_via_arrow && layout == PriceLayout::Float64,
             rows,
@@ -241,10 +246,10 @@ impl CycleParquetWriter {
         let n = valid.len();
         // The scalar columns (and `paths` too, in the benchmark-only Arrow mode) through parquet's
         // Arrow column writers: a few KB per group.
-        let mut writers = self.factory.create_column_writers(0)?;
-        if !self.paths_via_arrow {
-            writers.pop();
-        }
+        let writers = match self.paths_via_arrow {
+            true => self.factory.create_column_writers(0)?,
+            false => self.scalar_factory.create_column_writers(0)?,
+        };
         let mut chunks = Vec::with_capacity(writers.len());
         let columns = scalars.iter().chain(paths_column);
         for ((field, column), mut w) in self.file_schema.fields().iter().zip(columns).zip(writers) {

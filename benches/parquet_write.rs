@@ -123,9 +123,12 @@ fn encodings(c: &mut Criterion) {
             ("bss_zstd1", bss(zstd(1))),
             ("bss_zstd3", bss(zstd(3))),
             ("bss_zstd6", bss(zstd(6))),
+            // parquet-rs's own writers instead of the hand-built pages (`--features internals`).
+            #[cfg(feature = "internals")]
             ("bss_zstd1_arrow_levels", ParquetOptions { paths_via_arrow: true, ..Default::default() }),
-            // parquet's column writer with precomputed levels, instead of the hand-built pages.
+            #[cfg(feature = "internals")]
             ("bss_zstd1_column_writer", ParquetOptions { paths_via_column_writer: true, ..Default::default() }),
+            #[cfg(feature = "internals")]
             ("bss_none_column_writer", ParquetOptions { paths_via_column_writer: true, ..bss(Compression::UNCOMPRESSED) }),
             ("bss_zstd1_nofsync", ParquetOptions { fsync: false, ..Default::default() }),
             ("bss_zstd1_stats", ParquetOptions { paths_statistics: true, ..Default::default() }),

@@ -23,7 +23,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(body_bytes));
     for (name, opts) in [
         ("default", ParquetOptions { overwrite: true, ..ParquetOptions::default() }),
-        // The same through parquet's column writer instead of the hand-built `paths` pages.
+        // The same through parquet's column writer instead of the hand-built `paths` pages
+        // (`--features internals`).
+        #[cfg(feature = "internals")]
         (
             "default_column_writer",
             ParquetOptions { overwrite: true, paths_via_column_writer: true, ..ParquetOptions::default() },

@@ -8,4 +8,5 @@ export SYNTH_FORWARD_PYTHON="$PWD/.venv/bin/python"
 scripts/setup-bt-venvs.sh
 export SYNTH_FORWARD_BT10_PYTHON="$PWD/.venv-bt10/bin/python"
 export SYNTH_FORWARD_BT11_PYTHON="$PWD/.venv-bt11/bin/python"
-cargo test --locked "$@"
+# `internals`: the A/B tests against parquet-rs's own writers.
+cargo test --locked --features internals "$@"

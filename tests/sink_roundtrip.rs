@@ -143,6 +143,7 @@ fn plain_lz4_stats_and_arrow_path_round_trip() {
     let (b, req) = small(3);
     for opts in [
         ParquetOptions { float_encoding: Encoding::PLAIN, compression: Compression::LZ4_RAW, ..Default::default() },
+        #[cfg(feature = "internals")]
         ParquetOptions { paths_via_arrow: true, ..Default::default() },
         ParquetOptions { compression: Compression::UNCOMPRESSED, correct_rows_per_group: 1, ..ParquetOptions::compact() },
         // Left to parquet's column writer by the hand-built pages: another codec, page statistics.
@@ -276,6 +277,7 @@ fn batch_paths_null_unless_correct_and_zero_copy() {
 /// that give many rows per page, one row per page, one point per path, and every codec the
 /// hand-built path takes.
 #[test]
+#[cfg(feature = "internals")]
 fn hand_built_pages_read_like_the_column_writer() {
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
     use parquet::basic::ZstdLevel;

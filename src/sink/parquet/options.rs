@@ -39,13 +39,14 @@ pub struct ParquetOptions {
     /// Min/max statistics for `paths` (per page + column index). Off by default: the decimal
     /// scans are costly and analysts filter on the scalar columns.
     pub paths_statistics: bool,
-    /// Benchmarks only: encode `paths` through the generic Arrow column writer instead of the
-    /// precomputed-levels path (DOUBLE only).
-    #[doc(hidden)]
+    /// Benchmarks only (feature `internals`): encode `paths` through the generic Arrow column
+    /// writer instead of the precomputed-levels path (DOUBLE only).
+    #[cfg(feature = "internals")]
     pub paths_via_arrow: bool,
-    /// Benchmarks and tests only: encode DOUBLE `paths` through parquet's column writer with
-    /// precomputed levels (`prices.rs`) instead of the hand-built pages (`pages.rs`).
-    #[doc(hidden)]
+    /// Benchmarks and tests only (feature `internals`): encode DOUBLE `paths` through parquet's
+    /// column writer with precomputed levels (`prices.rs`) instead of the hand-built pages
+    /// (`pages.rs`).
+    #[cfg(feature = "internals")]
     pub paths_via_column_writer: bool,
 }
 
@@ -59,7 +60,9 @@ impl Default for ParquetOptions {
             overwrite: false,
             fsync: true,
             paths_statistics: false,
+            #[cfg(feature = "internals")]
             paths_via_arrow: false,
+            #[cfg(feature = "internals")]
             paths_via_column_writer: false,
         }
     }
@@ -69,5 +72,21 @@ impl ParquetOptions {
     /// The compact mode: decimal prices, DELTA_BINARY_PACKED, ZSTD(1).
     pub fn compact() -> Self {
         ParquetOptions { prices: PriceEncoding::Compact, ..Default::default() }
+    }
+
+    /// `paths_via_arrow`, which only a build with the `internals` feature can set.
+    pub(super) fn via_arrow(&self) -> bool {
+        #[cfg(feature = "internals")]
+        return self.paths_via_arrow;
+        #[cfg(not(feature = "internals"))]
+        false
+    }
+
+    /// `paths_via_column_writer`, which only a build with the `internals` feature can set.
+    pub(super) fn via_column_writer(&self) -> bool {
+        #[cfg(feature = "internals")]
+        return self.paths_via_column_writer;
+        #[cfg(not(feature = "internals"))]
+        false
     }
 }

@@ -169,8 +169,8 @@ impl CycleParquetWriter {
         let hand_built = layout == PriceLayout::Float64
             && paths_encoding == Encoding::BYTE_STREAM_SPLIT
             && !opts.paths_statistics
-            && !opts.paths_via_arrow
-            && !opts.paths_via_column_writer;
+            && !opts.via_arrow()
+            && !opts.via_column_writer();
         let pages = if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
         let pages = pages.map(|pages| (pages, scalar_parquet));
         Ok(CycleParquetWriter {
@@ -183,7 +183,7 @@ impl CycleParquetWriter {
             factory,
             scalar_factory,
             layout,
-            paths_via_arrow: opts.paths_via_arrow && layout == PriceLayout::Float64,
+            paths_via_arrow: opts.via_arrow() && layout == PriceLayout::Float64,
             rows,
             final_path,
             out,

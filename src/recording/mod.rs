@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Fields, Schema};
 
-use crate::call::{CallError, RawCall};
+use crate::call::CallError;
 
 pub use read::Recording;
 pub use write::{RecordingWriter, WriteSummary, write};
@@ -64,19 +64,6 @@ pub struct RecordedCall {
     pub headers: Option<Vec<(String, String)>>,
     /// The body exactly as received (for `too_large`, what was read before the cap).
     pub body: Option<Vec<u8>>,
-}
-
-impl RecordedCall {
-    /// The call as the decoder sees it, borrowing the body.
-    pub fn as_raw(&self) -> RawCall<'_> {
-        RawCall {
-            status: self.status,
-            error: self.error,
-            ttfb_ms: self.ttfb_ms,
-            elapsed_ms: self.elapsed_ms,
-            body: self.body.as_deref(),
-        }
-    }
 }
 
 /// IPC buffer compression for [`write`]. Readers accept all three whatever the writer chose.

@@ -9,7 +9,7 @@
 //! - [`read`]: the file mapped (memmap2) as one Arrow buffer → its blocks checked before arrow-ipc
 //!   trusts them → record batches decoded in place (an uncompressed body column is a slice of the
 //!   mapping, never copied) → rows checked against the contract.
-//! - [`write`]: calls → record batches → IPC file under a temp name → rename.
+//! - [`write`](mod@write): calls → record batches → IPC file under a temp name → rename.
 //! - this file: what both sides share: the owned call, the error enum, the contract's columns and
 //!   metadata keys.
 //!
@@ -66,7 +66,7 @@ pub struct RecordedCall {
     pub body: Option<Vec<u8>>,
 }
 
-/// IPC buffer compression for [`write`]. Readers accept all three whatever the writer chose.
+/// IPC buffer compression for [`write()`]. Readers accept all three whatever the writer chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
     /// Uncompressed: replay reads bodies straight out of the mapped file (large fixtures).

@@ -2,13 +2,16 @@
 //!
 //! In (read): a `.cycle.arrow` IPC file (ZSTD/LZ4-compressed buffers accepted), written by us or by
 //! any Arrow implementation that follows `schemas/recording.md`. Out: a [`Recording`] that hands
-//! out each row's [`RawCall`](crate::call::RawCall) borrowing the body straight from the file's
-//! buffers. In (write): the request, the start time and one [`RecordedCall`] per miner. Out: the
-//! file, written to a temp name and renamed.
+//! out each row's [`RawCall`](crate::call::RawCall) borrowing the body from the mapped file (from
+//! arrow-ipc's inflated buffers when compressed). In (write): the request, the start time and one
+//! [`RecordedCall`] per miner. Out: the file, written to a temp name and renamed.
 //!
-//! - [`read`]: the whole file → one Arrow buffer → record batches decoded in place (an uncompressed
-//!   body column is a slice of the file buffer, never copied), checked against the contract.
-//! - [`write`]: calls → record batches → IPC file under a temp name → rename.
+//! - [`read`]: the file mapped (memmap2) as one Arrow buffer → its blocks checked before arrow-ipc
+//!   trusts them → record batches decoded in place (an uncompressed body column is a slice of the
+//!   mapping, never copied) → rows checked against the contract.
+//! - [`write`](mod@write): calls → record batches → IPC file under a temp name → rename.
+//! - this file: what both sides share: the owned call, the error enum, the contract's columns and
+//!   metadata keys.
 //!
 //! ```no_run
 //! use synth_forward::recording::{self, Compression, Recording};
@@ -18,7 +21,7 @@
 //! recording::write(path, req, "2026-11-24T12:00:00.250Z", calls, Compression::Zstd)?;
 //! let rec = Recording::read(path)?;
 //! for row in 0..rec.rows() {
-//!     let call = rec.call(row); // body borrowed from the file's buffer
+//!     let call = rec.call(row); // body borrowed from the recording, not copied
 //!     println!("{} {:?} {}", rec.uid(row), call.status, call.body.map_or(0, <[u8]>::len));
 //! }
 //! # Ok(()) }
@@ -31,7 +34,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Fields, Schema};
 
-use crate::call::{CallError, RawCall};
+use crate::call::CallError;
 
 pub use read::Recording;
 pub use write::{RecordingWriter, WriteSummary, write};
@@ -63,23 +66,10 @@ pub struct RecordedCall {
     pub body: Option<Vec<u8>>,
 }
 
-impl RecordedCall {
-    /// The call as the decoder sees it, borrowing the body.
-    pub fn as_raw(&self) -> RawCall<'_> {
-        RawCall {
-            status: self.status,
-            error: self.error,
-            ttfb_ms: self.ttfb_ms,
-            elapsed_ms: self.elapsed_ms,
-            body: self.body.as_deref(),
-        }
-    }
-}
-
-/// IPC buffer compression for [`write`]. Readers accept all three whatever the writer chose.
+/// IPC buffer compression for [`write()`]. Readers accept all three whatever the writer chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// Uncompressed: replay reads bodies straight out of the file buffer (large fixtures).
+    /// Uncompressed: replay reads bodies straight out of the mapped file (large fixtures).
     #[default]
     None,
     Lz4,

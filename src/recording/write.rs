@@ -26,7 +26,7 @@ use super::{
 };
 use crate::request::CycleRequest;
 
-/// What [`write`] / [`RecordingWriter::finish`] produced.
+/// What [`write()`] / [`RecordingWriter::finish`] produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteSummary {
     pub path: PathBuf,

@@ -21,9 +21,10 @@
 //!
 //! Around them: [`engine`] (runtime, HTTP client and decode pool, created once, reused by every
 //! cycle), [`cancel`] (the cycle's cancellation token, and the binary's signal mapping),
-//! [`procfs`] (memory and descriptor figures), [`fleet`] (fake miners on loopback serving a
+//! [`procfs`] (memory and descriptor figures), [`atomic_file`] (temp name, then rename), [`fleet`] (fake miners on loopback serving a
 //! recording), [`demo`] (the embedded default) and [`fixture`] (synthetic cycles).
 
+pub mod atomic_file;
 pub mod batch;
 pub mod call;
 pub mod cancel;

@@ -203,9 +203,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &rec,
                 FleetOptions { host, base_port, time_scale, verify: verify.then(signature_verifier), faults },
             )?;
-            let tmp = request_out.with_extension("json.tmp");
-            std::fs::write(&tmp, fleet.request().to_json())?;
-            std::fs::rename(&tmp, &request_out)?;
+            synth_forward::atomic_file::write(&request_out, fleet.request().to_json().as_bytes())
+                .with_context(|| format!("writing {}", request_out.display()))?;
             tracing::info!(miners = rec.rows(), "fleet serving; request written to {}", request_out.display());
             eprintln!("serving {} miners; request in {}; Ctrl-C to stop", rec.rows(), request_out.display());
             let stop = Cancel::new();

@@ -9,6 +9,8 @@
 //! `$SYNTH_FORWARD_BT11_PYTHON`); fails loudly without them, never skips. No chain access.
 //! Every wait is bounded: a peer gets 60 s to come up, each `run` 60 s.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,22 +24,6 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python(var: &str, venv: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(var) {
-        assert!(
-            Path::new(&p).exists(),
-            "${var} = {p} does not exist: run scripts/setup-bt-venvs.sh"
-        );
-        return p.into();
-    }
-    let p = manifest().join(venv).join("bin/python");
-    assert!(
-        p.exists(),
-        "no {venv}: run scripts/setup-bt-venvs.sh (or set {var})"
-    );
-    p
 }
 
 /// A throwaway capture key from `../shared/wire-samples/wallet` (as tests/wire_keys.rs finds it).
@@ -222,7 +208,7 @@ fn status_codes(summary: &Value) -> Vec<Option<u16>> {
 
 #[test]
 fn bittensor_10_axon_accepts_our_synapse_requests_and_refuses_forged_ones() {
-    let py = python("SYNTH_FORWARD_BT10_PYTHON", ".venv-bt10");
+    let py = common::python_for("SYNTH_FORWARD_BT10_PYTHON", ".venv-bt10", "scripts/setup-bt-venvs.sh");
     let dir = tempfile::tempdir().unwrap();
     let wallets = validator_wallet(dir.path());
     let (mut axon, ready) = Peer::start("bt10_axon", &py, "bt10_axon.py", dir.path());
@@ -298,7 +284,7 @@ fn bittensor_10_axon_accepts_our_synapse_requests_and_refuses_forged_ones() {
 
 #[test]
 fn bittensor_11_http_auth_verifies_our_btauth_requests() {
-    let py = python("SYNTH_FORWARD_BT11_PYTHON", ".venv-bt11");
+    let py = common::python_for("SYNTH_FORWARD_BT11_PYTHON", ".venv-bt11", "scripts/setup-bt-venvs.sh");
     let dir = tempfile::tempdir().unwrap();
     let wallets = validator_wallet(dir.path());
     let (mut server, ready) = Peer::start(

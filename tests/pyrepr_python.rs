@@ -5,11 +5,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use synth_forward::decode::pyrepr::{float_digit_count, float_repr};
+mod common;
 
-fn python() -> String {
-    std::env::var("SYNTH_FORWARD_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
+use common::python;
+use synth_forward::decode::pyrepr::{float_digit_count, float_repr};
 
 /// A deterministic spread of doubles: random bit patterns, 8-significant-digit prices across
 /// magnitudes, and the boundaries of Python's fixed/exponent switch.

@@ -6,6 +6,9 @@
 //! The interpreter is `$SYNTH_FORWARD_PYTHON`, else `<crate>/.venv/bin/python`; without one that
 //! has pyarrow these tests fail (they do not skip): run `scripts/setup-venv.sh`.
 
+mod common;
+
+use common::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,37 +20,6 @@ use synth_forward::request::Protocol;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    let (py, from) = match std::env::var_os("SYNTH_FORWARD_PYTHON") {
-        Some(p) => (PathBuf::from(p), "$SYNTH_FORWARD_PYTHON"),
-        None => (
-            crate_dir().join(".venv/bin/python"),
-            "<crate>/.venv/bin/python",
-        ),
-    };
-    let hint = "run scripts/setup-venv.sh (or point SYNTH_FORWARD_PYTHON at a Python with pyarrow)";
-    assert!(
-        py.exists(),
-        "no Python for the pyarrow interop tests: {from} = {} does not exist; {hint}",
-        py.display()
-    );
-    let ok = Command::new(&py)
-        .args(["-c", "import pyarrow"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} ({from}): {e}; {hint}", py.display()));
-    assert!(
-        ok.status.success(),
-        "{} ({from}) has no pyarrow: {}; {hint}",
-        py.display(),
-        String::from_utf8_lossy(&ok.stderr)
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
-    py
 }
 
 fn peer(args: &[&str]) -> String {

@@ -171,7 +171,7 @@ fn no_temp_files(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
+        .filter(|n| n.contains(".tmp-"))
         .collect();
     assert!(left.is_empty(), "temp files left behind: {left:?}");
 }

@@ -3,17 +3,11 @@
 //! Needs the interop venv (`scripts/setup-venv.sh`, or `$SYNTH_FORWARD_PYTHON`); fails loudly
 //! without it.
 
+mod common;
+
+use common::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("SYNTH_FORWARD_PYTHON") {
-        return p.into();
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(venv.exists(), "no interop Python: run scripts/setup-venv.sh (or set SYNTH_FORWARD_PYTHON)");
-    venv
-}
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")

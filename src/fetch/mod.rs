@@ -79,17 +79,3 @@ pub fn body_cap(shape: &CycleShape) -> usize {
     let compact = shape.paths.saturating_mul(shape.points.saturating_mul(10).saturating_add(2));
     compact.saturating_add(2048).saturating_mul(2)
 }
-
-/// The status code the classic bittensor dendrite reports for a failed call
-/// (`DENDRITE_ERROR_MAPPING`: timeout 408, connector error 503, disconnect 503, payload error 400,
-/// anything else 422). Synth's own httpx-based dendrite looks exceptions up in that same
-/// aiohttp-keyed table, so for it every transport failure falls through to 422; the verdict is
-/// the same "time out …" string either way, and nothing in synth stores the code.
-pub fn dendrite_status(error: CallError) -> u16 {
-    match error {
-        CallError::Timeout => 408,
-        CallError::Connect | CallError::Reset => 503,
-        CallError::TooLarge => 400,
-        CallError::Protocol | CallError::Cancelled => 422,
-    }
-}

@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, Float64Array, LargeBinaryBuilder, ListArray, RecordBatch, StringArray,
@@ -83,15 +82,8 @@ impl RecordingWriter {
                 "started_at {started_at:?} is not an RFC 3339 UTC time"
             )));
         }
-        let name = path.file_name().ok_or_else(|| err("no file name".into()))?;
-        // Unique per process and per writer, so concurrent writers never share a temp file.
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let tmp = path.with_file_name(format!(
-            ".{}.{}-{}.tmp",
-            name.to_string_lossy(),
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        path.file_name().ok_or_else(|| err("no file name".into()))?;
+        let tmp = crate::atomic_file::temp_path(path);
         let schema: SchemaRef = Arc::new(schema(&request.to_json(), started_at));
         let options = IpcWriteOptions::default()
             .try_with_compression(match compression {

@@ -50,6 +50,29 @@ pub fn serve(recording: &Path, request: &Path, args: &[&str], timeout_s: f64, wa
     fleet
 }
 
+/// The interop Python: `$SYNTH_FORWARD_PYTHON`, else the crate's `.venv` (pyarrow, DuckDB,
+/// polars; `scripts/setup-venv.sh`).
+pub fn python() -> PathBuf {
+    let py = python_for("SYNTH_FORWARD_PYTHON", ".venv", "scripts/setup-venv.sh");
+    let ok = Command::new(&py).args(["-c", "import pyarrow"]).output();
+    let ok = ok.unwrap_or_else(|e| panic!("cannot run {}: {e}; run scripts/setup-venv.sh", py.display()));
+    let err = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success(), "{} has no pyarrow: {}; run scripts/setup-venv.sh", py.display(), err.trim());
+    py
+}
+
+/// A Python from `$var`, else from the crate's `venv` folder, which `setup` makes; a missing one
+/// is a clear failure, never a skipped test.
+pub fn python_for(var: &str, venv: &str, setup: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(var) {
+        assert!(Path::new(&p).exists(), "${var} = {p} does not exist: run {setup}");
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python");
+    assert!(p.exists(), "no {venv}: run {setup} (or set {var})");
+    p
+}
+
 /// Every file and folder below `dir`, sorted.
 pub fn tree(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

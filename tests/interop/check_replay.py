@@ -54,7 +54,9 @@ def main(recording, parquet, out_dir, mode="default"):
     req = json.loads(rec.schema.metadata[b"synth.request"])
     table = pq.read_table(parquet)
     meta = pq.read_metadata(parquet).metadata
-    assert json.loads(meta[b"synth.request"]) == req, "file metadata carries the request"
+    # The file keeps the request with its axons in uid order, like its rows.
+    in_uid_order = dict(req, axons=sorted(req["axons"], key=lambda a: a["uid"]))
+    assert json.loads(meta[b"synth.request"]) == in_uid_order, "file metadata carries the request"
     assert b"synth.engine.version" in meta
 
     rows = rec.to_pylist()

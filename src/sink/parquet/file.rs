@@ -39,13 +39,6 @@ pub fn partition_path(
         .join(format!("{start_unix}_{time_length}.parquet")))
 }
 
-/// The temp file next to `final_path`: `.<name>.tmp-<pid>`. Hidden (leading dot), so dataset
-/// readers that skip hidden files never pick it up.
-pub fn temp_path(final_path: &Path) -> PathBuf {
-    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 /// The I/O thread `fdatasync`s whenever this many bytes have been written since its last sync. A
 /// live cycle appends one miner (≈ 0.3–1.5 MB encoded) at a time, so every miner or two is pushed
 /// to disk while the others still send; a replay appends row groups of a few MB, each pushed while
@@ -100,7 +93,7 @@ impl TempFile {
         if !overwrite && final_path.exists() {
             return Err(SinkError::Exists(final_path.to_owned()));
         }
-        let temp = temp_path(final_path);
+        let temp = crate::atomic_file::temp_path(final_path);
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -300,10 +293,9 @@ mod tests {
     fn hive_layout() {
         let p = partition_path(Path::new("/out"), "BTC", 1_764_000_000, 86_400).unwrap();
         assert_eq!(p, Path::new("/out/asset=BTC/date=2025-11-24/1764000000_86400.parquet"));
-        assert_eq!(
-            temp_path(&p).file_name().unwrap().to_str().unwrap(),
-            format!(".1764000000_86400.parquet.tmp-{}", std::process::id())
-        );
+        let temp = crate::atomic_file::temp_path(&p);
+        let temp = temp.file_name().unwrap().to_str().unwrap();
+        assert!(temp.starts_with(&format!(".1764000000_86400.parquet.tmp-{}-", std::process::id())), "{temp}");
         for bad in ["", "..", "a/b", "BTC\\x", "x y", "é"] {
             assert!(partition_path(Path::new("/out"), bad, 0, 0).is_err(), "{bad:?}");
         }

@@ -75,7 +75,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 use parquet::errors::ParquetError;
 
-pub use file::{partition_path, temp_path};
+pub use file::partition_path;
 pub use layout::{choose_layout, plan_row_groups};
 pub use options::{ParquetOptions, PriceEncoding};
 pub use prices::PriceLayout;

@@ -1,0 +1,41 @@
+//! Files that appear whole or not at all: one temp-name scheme and one write-then-rename.
+//!
+//! In: a final path (and, for [`write`], its bytes). Out: a hidden temp name beside it, unique in
+//! the process ([`temp_path`]), or the file written there, fsync'd and renamed into place
+//! ([`write`]). The Parquet sink and the recording writer stream into such a temp name and rename
+//! it themselves; small files (the fleet's request) go through [`write`].
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// `.<name>.tmp-<pid>-<n>` beside `final_path`: hidden (leading dot), so dataset readers that
+/// skip hidden files never pick it up, and unique per process and call, so two writers of the
+/// same name never share one.
+pub fn temp_path(final_path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    final_path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Writes `bytes` to a temp name beside `path`, fsyncs it and renames it into place (replacing
+/// what was there); the temp file is removed on any error.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = temp_path(path);
+    let written = (|| {
+        let mut f = File::create(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()).and_then(|d| File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}

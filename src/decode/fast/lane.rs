@@ -95,10 +95,7 @@ impl Scanner<'_> {
     ) -> Option<(u64, Option<String>)> {
         let b = self.b;
         loop {
-            let (value, fits, end) = match number::common_token(b, i) {
-                Some(t) => t,
-                None => number::price(b, i)?,
-            };
+            let (value, fits, end) = number::price(b, i)?;
             if let Some(d) = dest.get_mut(n) {
                 *d = value;
             }
@@ -183,10 +180,7 @@ impl Scanner<'_> {
     #[cold]
     #[inline(never)]
     fn general_token(&self, i: usize, e: usize) -> Option<(f64, bool)> {
-        let (value, fits, end) = match number::common_token(self.b, i) {
-            Some(t) => t,
-            None => number::price(self.b, i)?,
-        };
+        let (value, fits, end) = number::price(self.b, i)?;
         // `e` is the first `,`/`]` at or after `i`, and no number token holds one, so ending
         // anywhere else means a byte that is not a separator.
         (end == e).then_some((value, fits))

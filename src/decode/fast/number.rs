@@ -10,38 +10,56 @@
 //! round-trip digits are exactly its own (no other decimal of ≤ 15 digits maps to the same
 //! double), so no float formatting is needed. Tokens outside that window take `str::parse` and
 //! [`pyrepr`] — rare, still exact.
+//!
+//! Two readers, one answer: [`swar`] takes the common shape (`91234.567`, `-12.5`, `91234`) eight
+//! bytes at a time; [`scalar`] takes every JSON number a byte at a time (and the last 9 bytes of
+//! a body, where `swar` may not load). The SIMD lanes have their own reader of the common float
+//! shape (`simd::token`), pinned to these by `lanes_agree`.
 
 use crate::decode::pyrepr;
 
-/// Exact powers of ten as f64 (all representable up to 1e22).
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-const POW10_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
-
-/// The common price token, `-?[1-9]d{0,6}.d{1,7}`: returns the value, whether it passes the
-/// digit rule, and where the token ends. `None` for any other shape (the general readers take it)
-/// and near the body's end.
-///
-/// With an integer part in [1, 1e7) Python's repr is fixed notation with the token's own digits
-/// (≤ 14 significant, so exact), and its length without the point is the integer digits plus the
-/// fraction's digits up to its last non-zero one (at least one: `140.0` → `1400`).
+/// The price token at `b[i]` → (value, passes the digit rule, where the token ends). `None`: not
+/// a JSON number this path reads.
 #[inline(always)]
-pub(super) fn common_token(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
+pub(super) fn price(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
+    if let Some(r) = swar(b, i) {
+        return Some(r);
+    }
+    scalar(b, i)
+}
+
+/// The common price token, `-?[1-9]\d{0,6}(\.\d{1,7})?` not followed by a digit, `.`, `e` or
+/// `E`, eight bytes at a time: one load finds a digit run, one multiply chain parses it. `None`
+/// for any other shape ([`scalar`] takes it), and within 9 bytes of the body's end (so the byte
+/// after a run can be read unchecked).
+///
+/// No formatting is needed for the digit rule: with an integer part in [1, 1e7) Python's repr is
+/// fixed notation with the token's own digits (≤ 14 significant, so exact), and its length
+/// without the point is the integer digits plus the fraction's digits up to its last non-zero one
+/// (at least one: `140.0` → `1400`). An int token of ≤ 7 digits and a sign always fits.
+#[inline(always)]
+fn swar(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
     let neg = *b.get(i)? == b'-';
     let start = i + usize::from(neg);
     let (k1, int_digits) = digit_run(b, start)?;
-    if k1 == 0 || k1 > 7 || int_digits as u8 == 0 || b[start + k1] != b'.' {
+    // The low byte is the first digit: a leading `0` (`0.5`, `01`) is the scalar reader's.
+    if k1 == 0 || k1 > 7 || int_digits as u8 == 0 {
         return None;
+    }
+    let int_val = parse_left_aligned(int_digits << (8 * (8 - k1)));
+    match b[start + k1] {
+        b'.' => {}
+        b'e' | b'E' => return None,
+        _ => {
+            let m = int_val as i64;
+            return Some(((if neg { -m } else { m }) as f64, true, start + k1));
+        }
     }
     let (k2, frac_digits) = digit_run(b, start + k1 + 1)?;
     let end = start + k1 + 1 + k2;
     if k2 == 0 || k2 > 7 || b[end] | 0x20 == b'e' {
         return None;
     }
-    let int_val = parse_left_aligned(int_digits << (8 * (8 - k1)));
     let frac = frac_digits << (8 * (8 - k2));
     let frac_val = parse_left_aligned(frac);
     // Zero digits at the end of the fraction sit in the top bytes of `frac`.
@@ -53,9 +71,6 @@ pub(super) fn common_token(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
     let v = (if neg { -m } else { m }) as f64 / POW10[k2];
     Some((v, len <= 8, end))
 }
-
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 /// How many ASCII digits start at `b[i]` (8 = maybe more), and the eight bytes minus `'0'`.
 /// `None` when fewer than 9 bytes remain, so the byte after a run of ≤ 7 can be read unchecked.
@@ -77,96 +92,6 @@ fn parse_left_aligned(v: u64) -> u64 {
     let v1 = (v & 0x0000_00ff_0000_00ff).wrapping_mul(0x000f_4240_0000_0064);
     let v2 = ((v >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(0x0000_2710_0000_0001);
     u64::from((v1.wrapping_add(v2) >> 32) as u32)
-}
-
-/// A run of ASCII digits read eight bytes at a time.
-struct DigitRun {
-    /// How many digits (0–8; 8 means the run may go on).
-    len: usize,
-    /// Their value.
-    value: u64,
-    /// Digits up to and including the last non-zero one (trailing zeros dropped).
-    significant: usize,
-}
-
-/// The digits that start at `b[i]`. `None` when fewer than 9 bytes remain (the last token of a
-/// body; the scalar reader takes it), so the caller may read the byte after the run unchecked.
-#[inline(always)]
-fn swar_digits(b: &[u8], i: usize) -> Option<DigitRun> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let chunk: [u8; 8] = b.get(i..i + 9)?[..8].try_into().ok()?;
-    let x = u64::from_le_bytes(chunk) ^ 0x3030_3030_3030_3030;
-    // A byte is a digit iff it is < 10 after the xor; the high bit flags every other byte
-    // (masking to 7 bits first keeps the add from carrying into the next byte).
-    let non_digit = (((x & LOW7) + 0x7676_7676_7676_7676) | x) & HIGH;
-    let len = (non_digit.trailing_zeros() / 8) as usize;
-    if len == 0 {
-        return Some(DigitRun { len: 0, value: 0, significant: 0 });
-    }
-    let in_run = if len == 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
-    let non_zero = (((x & LOW7) + LOW7) | x) & HIGH & in_run;
-    let significant = (64 - non_zero.leading_zeros() as usize).div_ceil(8);
-    // Keep the digits as the high bytes, so the fixed 8-digit parse sees leading zeros.
-    let v = x << (8 * (8 - len));
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let v1 = (v & 0x0000_00ff_0000_00ff).wrapping_mul(0x000f_4240_0000_0064);
-    let v2 = ((v >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(0x0000_2710_0000_0001);
-    let value = u64::from((v1.wrapping_add(v2) >> 32) as u32);
-    Some(DigitRun { len, value, significant })
-}
-/// Python's `str()` of a price whose token is `tok` and whose value is `value`.
-#[cold]
-pub(super) fn price_str(tok: &[u8], value: f64) -> String {
-    if tok.iter().all(|c| c.is_ascii_digit() || *c == b'-') {
-        // An int token: Python prints the int itself (the scanner never lets `-0` fail).
-        String::from_utf8_lossy(tok).into_owned()
-    } else {
-        pyrepr::float_repr(value)
-    }
-}
-
-/// The price token at `b[i]` → (value, passes the digit rule, where the token ends). `None`: not
-/// a JSON number this path reads.
-#[inline(always)]
-pub(super) fn price(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
-    if let Some(r) = price_swar(b, i) {
-        return Some(r);
-    }
-    scalar(b, i)
-}
-
-/// The common token, `-?[1-9]d{0,6}(.d{1,7})?` followed by a non-digit, eight bytes at a
-/// time: one load finds how many digits there are, one multiply chain parses them. `None`
-/// means "not this shape" (not an error): [`scalar`] then reads the token.
-///
-/// With an integer part ≥ 1 and below 1e7, Python's repr is fixed notation with the token's own
-/// digits (≤ 14 significant digits), so its length without the point is the integer digits plus
-/// the fraction's digits up to its last non-zero one (at least one: `140.0`).
-#[inline(always)]
-fn price_swar(b: &[u8], mut i: usize) -> Option<(f64, bool, usize)> {
-    let neg = *b.get(i)? == b'-';
-    i += usize::from(neg);
-    let int = swar_digits(b, i)?;
-    if int.len == 0 || int.len == 8 || b[i] == b'0' {
-        return None;
-    }
-    i += int.len;
-    let sign = if neg { -1.0 } else { 1.0 };
-    match b[i] {
-        b'.' => {
-            let frac = swar_digits(b, i + 1)?;
-            let end = i + 1 + frac.len;
-            if frac.len == 0 || frac.len == 8 || matches!(b[end], b'e' | b'E') {
-                return None;
-            }
-            let m = (int.value * POW10_U64[frac.len] + frac.value) as f64;
-            let len = int.len + frac.significant.max(1) + usize::from(neg);
-            Some((sign * (m / POW10[frac.len]), len <= 8, end))
-        }
-        b'e' | b'E' => None,
-        _ => Some((sign * int.value as f64, int.len + usize::from(neg) <= 8, i)),
-    }
 }
 
 /// Any JSON number token, one byte at a time.
@@ -284,9 +209,48 @@ fn slow_float(b: &[u8], start: usize, end: usize) -> Option<(f64, bool, usize)> 
     Some((v, pyrepr::float_digit_count(v) <= 8, end))
 }
 
+/// Python's `str()` of a price whose token is `tok` and whose value is `value`.
+#[cold]
+pub(super) fn price_str(tok: &[u8], value: f64) -> String {
+    if tok.iter().all(|c| c.is_ascii_digit() || *c == b'-') {
+        // An int token: Python prints the int itself (the scanner never lets `-0` fail).
+        String::from_utf8_lossy(tok).into_owned()
+    } else {
+        pyrepr::float_repr(value)
+    }
+}
+
+/// Exact powers of ten as f64 (all representable up to 1e22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+const POW10_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swar_takes_the_common_shapes_and_leaves_the_rest() {
+        let swar_of = |t: &str| swar(format!("{t},91234.56]").as_bytes(), 0);
+        assert_eq!(swar_of("91234.567"), Some((91234.567, true, 9)));
+        assert_eq!(swar_of("-91234.5"), Some((-91234.5, true, 8)));
+        assert_eq!(swar_of("1234567"), Some((1234567.0, true, 7)));
+        assert_eq!(swar_of("-1234567"), Some((-1234567.0, true, 8)));
+        assert_eq!(swar_of("1234567.8"), Some((1234567.8, true, 9)));
+        assert_eq!(swar_of("-1234567.8"), Some((-1234567.8, false, 10)));
+        assert_eq!(swar_of("1.2345670"), Some((1.234567, true, 9)));
+        for other in ["12345678", "12345678.5", "0.5", "-0", "01", "1.12345678", "1e5", "1.5e5", "1.", "-", "x"] {
+            assert_eq!(swar_of(other), None, "{other}");
+        }
+        // Too near the end to load eight bytes after a run.
+        assert_eq!(swar(b"1.5]", 0), None);
+    }
 
     #[test]
     fn digit_rule_follows_python_repr() {
@@ -383,6 +347,22 @@ pub(super) mod props {
                 pyrepr::float_digit_count(want)
             };
             prop_assert_eq!(fits, count <= 8, "digit rule of {}", tok);
+        }
+
+        /// Whatever the SWAR reader takes, the scalar reader reads the same (bit for bit, same
+        /// digit rule, same end), so `price` gives one answer whichever reads the token.
+        #[test]
+        fn swar_and_scalar_agree(tok in prop_oneof![
+            token(),
+            (any::<bool>(), 1u32..100_000_000, prop::option::of("[0-9]{1,8}")).prop_map(
+                |(neg, int, frac)| format!("{}{int}{}", if neg { "-" } else { "" }, frac.map(|f| format!(".{f}")).unwrap_or_default())
+            ),
+        ], next in "[,\\]}x. eE0-9]") {
+            let text = format!("{tok}{next}1.0,2.0]");
+            if let Some((v, fits, end)) = swar(text.as_bytes(), 0) {
+                let (v2, fits2, end2) = scalar(text.as_bytes(), 0).expect("scalar reads what swar reads");
+                prop_assert_eq!((v.to_bits(), fits, end), (v2.to_bits(), fits2, end2), "{}", text);
+            }
         }
     }
 }

@@ -200,7 +200,7 @@ static CLOSE_DOT: Shuffles = {
 static SCALE: [f64; 16] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1.0];
 
 /// The common positive price token `b[start..e]` = `[1-9]\d{0,6}\.\d{1,7}` (the shape of
-/// [`super::number::common_token`], same value and verdict), from one 16-byte load that ends at the
+/// [`super::number::swar`], same value and verdict), from one 16-byte load that ends at the
 /// terminator `b[e]`, so the token sits right-aligned in the register. `None`: not this shape
 /// (a sign, an exponent, `0.5`, …: the general readers take it).
 ///
@@ -210,7 +210,7 @@ static SCALE: [f64; 16] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1e7, 1e6, 1e5
 /// token; `pmaddubsw`/`pmaddwd`/`packssdw`/`pmaddwd` turn the digits into two 8-digit
 /// halves (tokens of ≤ 9 bytes: one).
 ///
-/// Python's repr has the token's own digits (see `common_token`), so its length without the
+/// Python's repr has the token's own digits (see `number::swar`), so its length without the
 /// point is `int_digits + max(significant_fraction_digits, 1)` ≤ `len - 1`: a token of ≤ 9
 /// bytes always fits. Longer ones: with `q` the highest byte that is not `'0'` (≥ `p`, the
 /// dot), the length is `max(q, p + 1) - 16 + len`.
@@ -252,7 +252,7 @@ unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
     let v = _mm_packs_epi32(v, v); // four 4-digit groups (< 10^4, no saturation)
     let v = _mm_madd_epi16(v, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
     // Each mantissa below is an exact integer < 2^53, then one correctly rounded division,
-    // as in common_token.
+    // as in `number::swar`.
     if len <= 9 {
         // ≤ 8 digits, all in the first 32-bit lane.
         let m = _mm_cvtsd_f64(_mm_cvtepi32_pd(v));

@@ -60,35 +60,21 @@ fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
         return Verdict::ResponseEmpty;
     };
     if out.start != expected_start {
-        return Verdict::message(format!(
-            "Start time timestamp is incorrect: expected {expected_start}, got {}",
-            out.start
-        ));
+        return Verdict::wrong_start(expected_start, out.start);
     }
     if out.increment != exp.increment {
-        return Verdict::message(format!(
-            "Time increment is incorrect: expected {}, got {}",
-            exp.increment, out.increment
-        ));
+        return Verdict::wrong_increment(exp.increment, out.increment);
     }
     if i128::from(out.paths) != i128::from(exp.paths) {
-        return Verdict::message(format!(
-            "Number of paths is incorrect: expected {}, got {}",
-            exp.paths, out.paths
-        ));
+        return Verdict::wrong_path_count(exp.paths, out.paths);
     }
     if exp.increment == 0 {
         return Verdict::ErrorDuringValidation;
     }
     match out.first_path_failure {
         None => Verdict::Correct,
-        Some(PathFailure::Length { got }) => Verdict::message(format!(
-            "Number of time points is incorrect: expected {}, got {got}",
-            exp.points
-        )),
-        Some(PathFailure::Digits { text }) => {
-            Verdict::message(format!("Price format is incorrect: too many digits {text}"))
-        }
+        Some(PathFailure::Length { got }) => Verdict::wrong_point_count(exp.points, got),
+        Some(PathFailure::Digits { text }) => Verdict::too_many_digits(text),
     }
 }
 

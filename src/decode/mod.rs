@@ -40,3 +40,59 @@ pub fn decode_call(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verd
         _ => Verdict::NoResponse,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::SimulationInput;
+
+    /// A request for 0 paths is judged like any other (README F, rules 6–11, and note 14:
+    /// `[start, increment]` alone is CORRECT then). Verdicts are the Python validator's, from the
+    /// `v3_short_outputs/n0-*` cases of `../shared/conformance/v3/cases.jsonl` (bodies shortened to
+    /// the members that matter; v2's corpus has no such case, and these rules are the same in v2).
+    #[test]
+    fn zero_path_requests_are_judged_by_both_paths() {
+        let si = SimulationInput {
+            asset: "SPYX".into(),
+            start_time: "2025-02-03T21:36:00+00:00".into(),
+            time_increment: 300,
+            time_length: 900,
+            num_simulations: 0,
+        };
+        let exp = Expected::from_input(&si);
+        assert_eq!((exp.paths, exp.slot_len()), (0, 0));
+        let body = |output: &str| {
+            format!(
+                r#"{{"name":"Simulation","timeout":60.0,"total_size":0,"header_size":0,"axon":{{"status_code":200,"status_message":"Success","process_time":0.04213}},"computed_body_hash":"","simulation_input":{{"asset":"SPYX","start_time":"2025-02-03T21:36:00+00:00","time_increment":300,"time_length":900,"num_simulations":0}},"simulation_output":{output}}}"#
+            )
+        };
+        // (reply, verdict, whether the fast path decides it rather than handing it over)
+        for (output, want, fast_decides) in [
+            ("[1738618560,300]", "CORRECT", true),
+            ("[1738618560,300,[1.0]]", "Number of paths is incorrect: expected 0, got 1", true),
+            ("[1738618560,300,[]]", "Number of paths is incorrect: expected 0, got 1", true),
+            ("[1738618560,600]", "Time increment is incorrect: expected 300, got 600", true),
+            ("[1738618560]", "error during validation", false),
+            ("[1738618560.0,300]", "CORRECT", false),
+            ("[1738618560,false,null]", "Time increment is incorrect: expected 300, got False", false),
+        ] {
+            let b = body(output);
+            let mut slot: [f64; 0] = [];
+            let exact = exact::decode(&exp, 200, b.as_bytes(), &mut slot);
+            assert_eq!(exact.as_str(), want, "exact: {output}");
+            let dispatched = decode_body(&exp, 200, b.as_bytes(), &mut slot);
+            assert_eq!(dispatched.as_str(), want, "dispatched: {output}");
+            let fast = fast::decode(&exp, b.as_bytes(), &mut slot);
+            assert_eq!(fast.is_some(), fast_decides, "fast decides: {output}");
+            if let Some(v) = fast {
+                assert_eq!(v.as_str(), want, "fast: {output}");
+            }
+        }
+        // Rule 11 (`I == 0`) still fires once the path count (0) has passed.
+        let zero_increment = Expected { increment: 0, ..exp };
+        let b = body("[1738618560,0]");
+        let v = decode_body(&zero_increment, 200, b.as_bytes(), &mut []);
+        assert_eq!(v, Verdict::ErrorDuringValidation);
+        assert_eq!(exact::decode(&zero_increment, 200, b.as_bytes(), &mut []), v);
+    }
+}

@@ -1,8 +1,10 @@
-//! The validator's `format_validation` strings.
+//! The validator's `format_validation` strings: every message template lives here.
 //!
-//! In: the outcome of the rules in `../shared/conformance/README.md` (stage F). Out: a
+//! In: the outcome of the rules in `../shared/conformance/README.md` (stage F) — which rule
+//! failed, and the values it quotes, already printed as Python's `str()` prints them. Out: a
 //! [`Verdict`] that prints exactly as Python stored it. The common verdicts carry no heap data;
-//! only messages that quote a miner's value own their text.
+//! only messages that quote a miner's value own their text. Both decoders (`fast`, `exact`) build
+//! their messages through the constructors below, so the text is written once.
 
 use std::fmt;
 
@@ -48,8 +50,120 @@ impl Verdict {
     }
 }
 
+/// The messages of the ordered checks (README F, rules 3–15), in rule order. `class` is a Python
+/// class name (`int`, `dict`, `NoneType`, …); quoted values are printed by the caller as Python's
+/// `str()` prints them (`True`, `12345678.0`, a 4300-digit int).
+impl Verdict {
+    /// Rule 3: `simulation_output` is not a list.
+    pub fn wrong_output_type(class: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Response format is incorrect: expected tuple or list, got <class '{class}'>"
+        ))
+    }
+
+    /// Rule 5: the first element is not an int.
+    pub fn wrong_start_type(class: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Start time format is incorrect: expected int, got <class '{class}'>"
+        ))
+    }
+
+    /// Rule 7: the second element is not an int.
+    pub fn wrong_increment_type(class: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Time increment format is incorrect: expected int, got <class '{class}'>"
+        ))
+    }
+
+    /// Rule 8: the start time is not the request's.
+    pub fn wrong_start(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Start time timestamp is incorrect: expected {expected}, got {got}"
+        ))
+    }
+
+    /// Rule 9: the time increment is not the request's.
+    pub fn wrong_increment(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Time increment is incorrect: expected {expected}, got {got}"))
+    }
+
+    /// Rule 10: not `num_simulations` paths.
+    pub fn wrong_path_count(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Number of paths is incorrect: expected {expected}, got {got}"))
+    }
+
+    /// Rule 12: a path is not a list.
+    pub fn wrong_path_type(class: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Path format is incorrect: expected list, got <class '{class}'>"))
+    }
+
+    /// Rule 13: a path's length is not the request's point count.
+    pub fn wrong_point_count(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Number of time points is incorrect: expected {expected}, got {got}"
+        ))
+    }
+
+    /// Rule 14: a price is not an int or a float.
+    pub fn wrong_price_type(class: impl fmt::Display) -> Verdict {
+        Verdict::message(format!(
+            "Price format is incorrect: expected int or float, got <class '{class}'>"
+        ))
+    }
+
+    /// Rule 15: `str(price)` without its `.` is longer than 8 characters.
+    pub fn too_many_digits(price: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Price format is incorrect: too many digits {price}"))
+    }
+}
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every template here is, byte for byte, one the conformance README lists as stored by the
+    /// Python validator (section "Message templates"), and every one it lists is here.
+    #[test]
+    fn templates_are_the_readmes() {
+        let readme = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/README.md"
+        ))
+        .expect("the shared conformance README beside the repo");
+        let block = readme
+            .split("## Message templates (exactly as stored)")
+            .nth(1)
+            .and_then(|rest| rest.split("```").nth(1))
+            .expect("the README's template block");
+        let mut want: Vec<&str> = block.lines().filter(|l| !l.is_empty()).collect();
+        let t = "TYPE";
+        let mut ours: Vec<String> = [
+            Verdict::Correct,
+            Verdict::NoResponse,
+            Verdict::ErrorDuringValidation,
+            Verdict::ResponseEmpty,
+            Verdict::wrong_output_type(t),
+            Verdict::wrong_start_type(t),
+            Verdict::wrong_increment_type(t),
+            Verdict::wrong_start("{expected_int}", "{got}"),
+            Verdict::wrong_increment("{expected_int}", "{got}"),
+            Verdict::wrong_path_count("{num_simulations}", "{paths_sent}"),
+            Verdict::wrong_path_type(t),
+            Verdict::wrong_point_count("{points_expected}", "{points_sent}"),
+            Verdict::wrong_price_type(t),
+            Verdict::too_many_digits("{python_str_of_price}"),
+        ]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+        want.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(ours, want);
     }
 }

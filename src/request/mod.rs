@@ -57,7 +57,7 @@ pub enum RequestError {
     Increment(i64),
     #[error("cycle request: time_length must be >= 0, got {0}")]
     Length(i64),
-    #[error("cycle request: num_simulations must be >= 1, got {0}")]
+    #[error("cycle request: num_simulations must be >= 0, got {0}")]
     Simulations(i64),
     #[error("cycle request: timeout_s must be a positive number of seconds, got {0}")]
     Timeout(f64),
@@ -81,7 +81,7 @@ pub enum RequestError {
 /// How big one cycle is: the sizes every preallocated buffer is derived from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CycleShape {
-    /// Paths per miner (`num_simulations`).
+    /// Paths per miner (`num_simulations`; may be 0, and then every slot is empty).
     pub paths: usize,
     /// Prices per path (`time_length / time_increment + 1`).
     pub points: usize,
@@ -157,7 +157,9 @@ impl CycleRequest {
         if si.time_length < 0 {
             return Err(RequestError::Length(si.time_length));
         }
-        if si.num_simulations < 1 {
+        // 0 is a request the validator can send and judge: `[start, increment]` is then CORRECT
+        // (conformance README, note 14). Every slot is empty; the replies still get verdicts.
+        if si.num_simulations < 0 {
             return Err(RequestError::Simulations(si.num_simulations));
         }
         // The real validator always sends an offset; a naive time would be read in local time.
@@ -285,6 +287,21 @@ mod tests {
         let err = live_request(many).check_live(100 << 20).unwrap_err();
         assert!(err.to_string().contains("need 119 MiB"), "{err}");
         assert!(default_max_memory() >= 1 << 30);
+    }
+
+    #[test]
+    fn zero_paths_is_a_cycle_with_empty_slots_and_negative_is_refused() {
+        let mut req = live_request(vec![axon(0, "127.0.0.1", 9000)]);
+        req.simulation_input.num_simulations = 0;
+        let shape = req.shape().expect("num_simulations 0 is a request the validator judges");
+        assert_eq!((shape.paths, shape.points, shape.slot_len()), (0, 61, 0));
+        assert_eq!(req.check_live(1 << 30).unwrap(), shape);
+        let e = Expected::from_input(&req.simulation_input);
+        assert_eq!((e.paths, e.points, e.slot_len()), (0, 61, 0));
+        assert!(CycleRequest::from_json(req.to_json().as_bytes()).is_ok());
+        req.simulation_input.num_simulations = -1;
+        let err = req.shape().unwrap_err();
+        assert_eq!(err.to_string(), "cycle request: num_simulations must be >= 0, got -1");
     }
 
     fn input(inc: i64, len: i64) -> SimulationInput {

@@ -1,7 +1,8 @@
 //! Stage F: synth's ordered checks on `V` (README section F, rules 1–16).
 //!
 //! In: the [`Expected`] values from the request and `V` (`None` for Python's `None`). Out: the
-//! verdict; the first failing rule decides it, with the message printed as Python prints it.
+//! verdict; the first failing rule decides it, its message built by [`Verdict`]'s constructors
+//! from the values printed as Python prints them.
 
 use std::borrow::Cow;
 
@@ -9,10 +10,6 @@ use super::output::{self, Output};
 use super::value::Value;
 use crate::decode::Verdict;
 use crate::request::Expected;
-
-fn class(v: &Value) -> String {
-    format!("<class '{}'>", v.type_name())
-}
 
 /// The element as `V` holds it: coerced through the slot / price rule, or raw.
 fn view(e: &Value, coerced: bool, rule: fn(&Value) -> Option<Cow<'_, Value>>) -> Cow<'_, Value> {
@@ -36,10 +33,7 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
         Output::Coerced(items) => (items, true),
         Output::Raw(Value::Array(items)) => (items.as_slice(), false),
         Output::Raw(other) => {
-            return Verdict::message(format!(
-                "Response format is incorrect: expected tuple or list, got {}",
-                class(other)
-            ));
+            return Verdict::wrong_output_type(other.type_name());
         }
     };
     let view_slot = |e| view(e, coerced, output::slot);
@@ -48,41 +42,24 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
         return Verdict::ResponseEmpty;
     };
     if !first.is_py_int() {
-        return Verdict::message(format!(
-            "Start time format is incorrect: expected int, got {}",
-            class(&first)
-        ));
+        return Verdict::wrong_start_type(first.type_name());
     }
     // `response[1]` raises IndexError.
     let Some(second) = items.get(1).map(view_slot) else {
         return Verdict::ErrorDuringValidation;
     };
     if !second.is_py_int() {
-        return Verdict::message(format!(
-            "Time increment format is incorrect: expected int, got {}",
-            class(&second)
-        ));
+        return Verdict::wrong_increment_type(second.type_name());
     }
     if first.int_ne(start) {
-        return Verdict::message(format!(
-            "Start time timestamp is incorrect: expected {start}, got {}",
-            first.number_str().unwrap_or_default()
-        ));
+        return Verdict::wrong_start(start, first.number_str().unwrap_or_default());
     }
     if second.int_ne(exp.increment) {
-        return Verdict::message(format!(
-            "Time increment is incorrect: expected {}, got {}",
-            exp.increment,
-            second.number_str().unwrap_or_default()
-        ));
+        return Verdict::wrong_increment(exp.increment, second.number_str().unwrap_or_default());
     }
     let paths = &items[2..];
     if i64::try_from(paths.len()).ok() != Some(exp.paths) {
-        return Verdict::message(format!(
-            "Number of paths is incorrect: expected {}, got {}",
-            exp.paths,
-            paths.len()
-        ));
+        return Verdict::wrong_path_count(exp.paths, paths.len());
     }
     // `time_length // time_increment` raises ZeroDivisionError.
     if exp.increment == 0 {
@@ -90,30 +67,17 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
     }
     for path in paths.iter().map(view_slot) {
         let Value::Array(prices) = &*path else {
-            return Verdict::message(format!(
-                "Path format is incorrect: expected list, got {}",
-                class(&path)
-            ));
+            return Verdict::wrong_path_type(path.type_name());
         };
         if i64::try_from(prices.len()).ok() != Some(exp.points) {
-            return Verdict::message(format!(
-                "Number of time points is incorrect: expected {}, got {}",
-                exp.points,
-                prices.len()
-            ));
+            return Verdict::wrong_point_count(exp.points, prices.len());
         }
         for price in prices.iter().map(|p| view(p, coerced, output::price)) {
             let Some(digits) = price.digit_count() else {
-                return Verdict::message(format!(
-                    "Price format is incorrect: expected int or float, got {}",
-                    class(&price)
-                ));
+                return Verdict::wrong_price_type(price.type_name());
             };
             if digits > 8 {
-                return Verdict::message(format!(
-                    "Price format is incorrect: too many digits {}",
-                    price.number_str().unwrap_or_default()
-                ));
+                return Verdict::too_many_digits(price.number_str().unwrap_or_default());
             }
         }
     }

@@ -121,7 +121,7 @@ pub fn build(columns: CycleColumns, request: &CycleRequest) -> Result<RecordBatc
     }
     let mut arrays = scalar_columns(&columns.view(), request)?;
     let correct = correct_mask(&columns.verdict);
-    arrays.push(paths_array(shape, columns.prices, correct)?);
+    arrays.push(paths_array(shape, rows, columns.prices, correct)?);
     RecordBatch::try_new(output_schema(shape.paths as i32, shape.points as i32), arrays)
 }
 
@@ -197,8 +197,14 @@ pub fn correct_mask(verdict: &[Verdict]) -> Option<NullBuffer> {
     Some(NullBuffer::from_iter(verdict.iter().map(Verdict::is_correct))).filter(|n| n.null_count() > 0)
 }
 
-/// The `paths` column over `prices` (`rows × paths × points`, moved in, not copied).
-pub fn paths_array(shape: CycleShape, prices: Vec<f64>, correct: Option<NullBuffer>) -> Result<ArrayRef, ArrowError> {
+/// The `paths` column of `rows` rows over `prices` (`rows × paths × points`, moved in, not
+/// copied). The lengths are given, not derived, so a cycle of 0 simulations (empty lists) works.
+pub fn paths_array(
+    shape: CycleShape,
+    rows: usize,
+    prices: Vec<f64>,
+    correct: Option<NullBuffer>,
+) -> Result<ArrayRef, ArrowError> {
     let paths = i32::try_from(shape.paths).map_err(|_| invalid("too many paths".into()))?;
     let points = i32::try_from(shape.points).map_err(|_| invalid("too many points".into()))?;
     let len = prices.len();
@@ -209,8 +215,8 @@ pub fn paths_array(shape: CycleShape, prices: Vec<f64>, correct: Option<NullBuff
     let DataType::FixedSizeList(value_field, _) = path_field.data_type().clone() else {
         unreachable!("a path is a fixed-size list")
     };
-    let per_path = FixedSizeListArray::try_new(value_field, points, Arc::new(values), None)?;
-    Ok(Arc::new(FixedSizeListArray::try_new(path_field, paths, Arc::new(per_path), correct)?))
+    let per_path = FixedSizeListArray::try_new_with_length(value_field, points, Arc::new(values), None, rows * shape.paths)?;
+    Ok(Arc::new(FixedSizeListArray::try_new_with_length(path_field, paths, Arc::new(per_path), correct, rows)?))
 }
 
 /// Takes the price buffer back out of a batch made by [`build`] once nothing else shares it (the

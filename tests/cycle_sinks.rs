@@ -184,3 +184,78 @@ fn the_kept_batch_is_what_the_file_holds() {
         }
     }
 }
+
+/// A request for 0 simulations is judged, not refused (the conformance README, note 14):
+/// `[start, increment]` alone is CORRECT, a reply with a path has the wrong path count. Its file
+/// holds an empty `paths` list for the CORRECT row and reads back, in both price layouts.
+#[test]
+fn a_cycle_of_zero_simulations_is_judged_and_written() {
+    use synth_forward::call::CallError;
+    use synth_forward::recording::{self, Compression, RecordedCall};
+    use synth_forward::request::{Axon, CycleRequest, Protocol, SimulationInput};
+    let si = SimulationInput {
+        asset: "BTC".into(),
+        start_time: "2026-11-24T12:01:00+00:00".into(),
+        time_increment: 60,
+        time_length: 600,
+        num_simulations: 0,
+    };
+    let body = |output: &str| {
+        format!(r#"{{"simulation_input":{},"simulation_output":{output}}}"#, serde_json::to_string(&si).unwrap())
+            .into_bytes()
+    };
+    let hotkey = "5CXhQmTAVFLkun74AxwsGRzUo4LmNuAqgQZuiYcHqqCLwpmc";
+    let answered = |uid: u16, out: &str| RecordedCall {
+        uid,
+        hotkey: hotkey.into(),
+        status: Some(200),
+        error: None,
+        ttfb_ms: Some(1.0),
+        elapsed_ms: 2.0,
+        headers: Some(Vec::new()),
+        body: Some(body(out)),
+    };
+    let calls = vec![
+        answered(3, "[1795521660, 60]"),
+        answered(1, "[1795521660, 60, [1.0, 2.0]]"),
+        RecordedCall {
+            uid: 2,
+            hotkey: hotkey.into(),
+            status: None,
+            error: Some(CallError::Timeout),
+            ttfb_ms: None,
+            elapsed_ms: 3.0,
+            headers: None,
+            body: None,
+        },
+    ];
+    let request = CycleRequest {
+        simulation_input: si.clone(),
+        timeout_s: 5.0,
+        protocol: Protocol::Synapse,
+        axons: calls.iter().map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: hotkey.into() }).collect(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zero.cycle.arrow");
+    recording::write(&path, &request, "2026-11-24T12:00:00.250Z", &calls, Compression::None).unwrap();
+
+    let engine = Engine::with_threads(2).unwrap();
+    for opts in [ParquetOptions::default(), ParquetOptions::compact()] {
+        let out_dir = dir.path().join(format!("{:?}", opts.prices));
+        let out = engine.replay(&path, vec![Box::new(ParquetSink::new(&out_dir, opts))], true).unwrap();
+        let rows = common::rows_of(&out.summary.parquet().unwrap());
+        let verdicts: Vec<(u16, &str)> = rows.iter().map(|r| (r.uid, r.verdict.as_str())).collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                (1, "Number of paths is incorrect: expected 0, got 1"),
+                (2, "time out or internal server error (process time is None)"),
+                (3, "CORRECT"),
+            ]
+        );
+        let batch = out.batch.unwrap();
+        let back = read_back(&out.summary.parquet().unwrap());
+        assert_eq!(batch.num_rows(), 3);
+        assert_eq!(back.column(back.num_columns() - 1).null_count(), 2, "paths null unless CORRECT");
+    }
+}

@@ -25,6 +25,10 @@ pub fn choose_layout(batch: &RecordBatch, encoding: PriceEncoding) -> Result<Pri
         .ok_or_else(|| SinkError::Schema("the last column, paths, is not a fixed-size list".into()))?;
     let values = leaf_values(paths)?;
     let slot = if paths.is_empty() { 0 } else { values.len() / paths.len() };
+    if slot == 0 {
+        // No price to store (0 simulations): nothing to scale, the plain layout holds the lists.
+        return Ok(PriceLayout::Float64);
+    }
     let per_row: Vec<Result<u8, (usize, usize)>> = (0..paths.len())
         .into_par_iter()
         .filter(|&r| paths.is_valid(r))

@@ -166,7 +166,11 @@ impl CycleParquetWriter {
 
         let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
         let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync, MAGIC)?;
-        let hand_built = layout == PriceLayout::Float64
+        // A cycle of 0 simulations (or points) has empty lists, which only parquet's Arrow writer
+        // levels: its rows go that way (there are no prices to copy).
+        let empty = paths * points == 0;
+        let hand_built = !empty
+            && layout == PriceLayout::Float64
             && paths_encoding == Encoding::BYTE_STREAM_SPLIT
             && !opts.paths_statistics
             && !opts.via_arrow()
@@ -183,7 +187,7 @@ impl CycleParquetWriter {
             factory,
             scalar_factory,
             layout,
-            paths_via_arrow: opts.via_arrow() && layout == PriceLayout::Float64,
+            paths_via_arrow: (opts.via_arrow() || empty) && layout == PriceLayout::Float64,
             rows,
             final_path,
             out,
@@ -218,7 +222,10 @@ impl CycleParquetWriter {
         let valid: Vec<bool> = rows.verdict.iter().map(|v| v.is_correct()).collect();
         // The benchmark-only Arrow mode needs `paths` as an array: a copy, outside production.
         let paths_column = match self.paths_via_arrow {
-            true => Some(batch::paths_array(rows.shape, rows.prices.to_vec(), batch::correct_mask(rows.verdict))?),
+            true => {
+                let mask = batch::correct_mask(rows.verdict);
+                Some(batch::paths_array(rows.shape, rows.len(), rows.prices.to_vec(), mask)?)
+            }
             false => None,
         };
         self.encode_group(seq, rows.first, &scalars, paths_column.as_ref(), rows.prices, &valid, |row| rows.uid[row])

@@ -13,14 +13,14 @@
 
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simd_json::prelude::*;
 
 use synth_forward::columns::CycleColumns;
+use synth_forward::cycle::decode_one;
 use synth_forward::decode::{self, Verdict};
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::cycle::decode_one;
 use synth_forward::request::Expected;
 
 use rayon::prelude::*;

@@ -63,7 +63,11 @@ fn run(c: &mut Criterion, group: &str, configs: &[(&str, ParquetOptions)]) {
                 cpu_report(group, name, clear, || drop(sink::write(&b, &req, dir.path(), &opts).unwrap()));
                 reported = true;
             }
-            bench.iter_batched(clear, |()| black_box(sink::write(&b, &req, dir.path(), &opts).unwrap()), BatchSize::PerIteration)
+            bench.iter_batched(
+                clear,
+                |()| black_box(sink::write(&b, &req, dir.path(), &opts).unwrap()),
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();
@@ -129,7 +133,10 @@ fn encodings(c: &mut Criterion) {
             #[cfg(feature = "internals")]
             ("bss_zstd1_column_writer", ParquetOptions { paths_via_column_writer: true, ..Default::default() }),
             #[cfg(feature = "internals")]
-            ("bss_none_column_writer", ParquetOptions { paths_via_column_writer: true, ..bss(Compression::UNCOMPRESSED) }),
+            (
+                "bss_none_column_writer",
+                ParquetOptions { paths_via_column_writer: true, ..bss(Compression::UNCOMPRESSED) },
+            ),
             ("bss_zstd1_nofsync", ParquetOptions { fsync: false, ..Default::default() }),
             ("bss_zstd1_stats", ParquetOptions { paths_statistics: true, ..Default::default() }),
             ("bss_zstd1_rg1", ParquetOptions { correct_rows_per_group: 1, ..Default::default() }),

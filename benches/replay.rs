@@ -9,8 +9,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::source::replay::replay_to_parquet as replay;
 use synth_forward::sink::parquet::ParquetOptions;
+use synth_forward::source::replay::replay_to_parquet as replay;
 
 fn bench(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/large/hf-90mb.cycle.arrow");

@@ -60,8 +60,7 @@ fn echoed_input(body: &[u8]) -> Option<SimulationInput> {
     if rest[colon] != b':' {
         return None;
     }
-    let mut values =
-        serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<SimulationInput>();
+    let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<SimulationInput>();
     values.next()?.ok()
 }
 
@@ -92,11 +91,7 @@ pub fn decode_one(exp: &Expected, body: &[u8]) {
     };
     let (dispatched, slot_d) = run(&|s| decode::decode_body(exp, 200, body, s));
     let (exact, slot_e) = run(&|s| decode::exact::decode(exp, 200, body, s));
-    assert_eq!(
-        dispatched.as_str(),
-        exact.as_str(),
-        "dispatcher (left) and exact path (right) disagree for {exp:?}"
-    );
+    assert_eq!(dispatched.as_str(), exact.as_str(), "dispatcher (left) and exact path (right) disagree for {exp:?}");
     if exact == Verdict::Correct {
         for (i, (d, e)) in slot_d.iter().zip(&slot_e).enumerate() {
             assert!(
@@ -128,9 +123,7 @@ pub fn let_arrow_panics_unwind() {
     ONCE.call_once(|| {
         let abort = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let in_arrow = info
-                .location()
-                .is_some_and(|l| l.file().contains("/arrow-"));
+            let in_arrow = info.location().is_some_and(|l| l.file().contains("/arrow-"));
             if !in_arrow {
                 abort(info);
             }
@@ -145,14 +138,10 @@ pub fn recording(bytes: &[u8]) {
         Err(e) => {
             let msg = e.to_string();
             assert!(
-                !msg.contains("arrow-ipc panicked")
-                    || KNOWN_ARROW_PANICS.iter().any(|known| msg.contains(known)),
+                !msg.contains("arrow-ipc panicked") || KNOWN_ARROW_PANICS.iter().any(|known| msg.contains(known)),
                 "the reader's panic backstop fired: {msg}"
             );
-            assert!(
-                !msg.is_empty() && !msg.contains('\n'),
-                "not a one-line error: {msg:?}"
-            );
+            assert!(!msg.is_empty() && !msg.contains('\n'), "not a one-line error: {msg:?}");
             return;
         }
     };
@@ -163,20 +152,14 @@ pub fn recording(bytes: &[u8]) {
     let mut body_bytes = 0u64;
     for row in 0..rec.rows() {
         let axon = &rec.request.axons[row];
-        assert_eq!(
-            (rec.uid(row), rec.hotkey(row)),
-            (axon.uid, axon.hotkey.as_str())
-        );
+        assert_eq!((rec.uid(row), rec.hotkey(row)), (axon.uid, axon.hotkey.as_str()));
         let call = rec.call(row);
         assert_eq!(call.body, rec.body(row));
         body_bytes += rec.body(row).map_or(0, |b| b.len() as u64);
         let headers = rec.headers(row);
         if let Some(h) = &headers {
             for (name, value) in h {
-                assert!(
-                    rec.header(row, name).is_some(),
-                    "header {name}: {value} not found"
-                );
+                assert!(rec.header(row, name).is_some(), "header {name}: {value} not found");
             }
         } else {
             assert_eq!(rec.header(row, "content-type"), None);

@@ -75,11 +75,7 @@ pub fn schema_with_paths_leaf(leaf: DataType, paths: i32, points: i32) -> Schema
         Field::new(col::RESPONSE_BYTES, DataType::UInt64, false),
         Field::new(col::TTFB_MS, DataType::Float64, true),
         Field::new(col::ELAPSED_MS, DataType::Float64, false),
-        Field::new(
-            col::START_TIME,
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
+        Field::new(col::START_TIME, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
         Field::new(col::TIME_INCREMENT, DataType::Int64, false),
         Field::new(col::TIME_LENGTH, DataType::Int64, false),
         Field::new(col::NUM_SIMULATIONS, DataType::Int64, false),
@@ -215,7 +211,8 @@ pub fn paths_array(
     let DataType::FixedSizeList(value_field, _) = path_field.data_type().clone() else {
         unreachable!("a path is a fixed-size list")
     };
-    let per_path = FixedSizeListArray::try_new_with_length(value_field, points, Arc::new(values), None, rows * shape.paths)?;
+    let per_path =
+        FixedSizeListArray::try_new_with_length(value_field, points, Arc::new(values), None, rows * shape.paths)?;
     Ok(Arc::new(FixedSizeListArray::try_new_with_length(path_field, paths, Arc::new(per_path), correct, rows)?))
 }
 

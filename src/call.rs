@@ -56,10 +56,7 @@ impl fmt::Display for CallError {
 impl FromStr for CallError {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CallError::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or_else(|| format!("unknown call error {s:?}"))
+        CallError::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| format!("unknown call error {s:?}"))
     }
 }
 

@@ -146,7 +146,8 @@ mod tests {
             waiter.cancel("first");
             waiter.cancel("second");
         });
-        rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(5), c.cancelled()).await }).expect("woken");
+        rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(5), c.cancelled()).await })
+            .expect("woken");
         t.join().unwrap();
         assert_eq!(c.reason(), Some("first"));
         // Already cancelled: resolves at once.

@@ -48,11 +48,8 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     }
     fixture::ensure(opts.preset, &path)?;
     let rec = Recording::read(&path)?;
-    let slowest_ms = (0..rec.rows())
-        .map(|r| rec.call(r))
-        .filter(|c| c.error.is_none())
-        .map(|c| c.elapsed_ms)
-        .fold(0.0, f64::max);
+    let slowest_ms =
+        (0..rec.rows()).map(|r| rec.call(r)).filter(|c| c.error.is_none()).map(|c| c.elapsed_ms).fold(0.0, f64::max);
     let fleet = Fleet::start(
         &rec,
         FleetOptions {

@@ -16,6 +16,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use synth_forward::cancel::{Cancel, StopSignal, cancel_on_signals};
+#[cfg(feature = "fleet")]
+use synth_forward::demo;
 use synth_forward::fixture::{self, Preset};
 #[cfg(feature = "fleet")]
 use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier};
@@ -23,19 +25,21 @@ use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier
 use synth_forward::recording::Recording;
 use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
+use synth_forward::source::live::LiveOptions;
 #[cfg(feature = "fleet")]
 use synth_forward::source::live::OnCall;
-use synth_forward::source::live::LiveOptions;
 use synth_forward::wire::keys::Hotkey;
 use synth_forward::{CycleSummary, Engine};
-#[cfg(feature = "fleet")]
-use synth_forward::demo;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "synth-forward", version, about = "The forward phase of a Synth (subnet 50) validator cycle, as a batch engine")]
+#[command(
+    name = "synth-forward",
+    version,
+    about = "The forward phase of a Synth (subnet 50) validator cycle, as a batch engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -186,7 +190,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // killing the process.
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
-            let outcome = engine.run_cycle(&req, Arc::new(hotkey), &external_ip, vec![Box::new(sink)], &cancel, &opts)?;
+            let outcome =
+                engine.run_cycle(&req, Arc::new(hotkey), &external_ip, vec![Box::new(sink)], &cancel, &opts)?;
             return print_summary(&outcome.summary);
         }
         #[cfg(feature = "fleet")]
@@ -243,8 +248,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return print_summary(&outcome.summary);
         }
         Command::Fixture { preset, seed, out } => {
-            let summary = fixture::write(preset, seed, &out)
-                .with_context(|| format!("writing fixture {}", out.display()))?;
+            let summary =
+                fixture::write(preset, seed, &out).with_context(|| format!("writing fixture {}", out.display()))?;
             println!("{}", serde_json::to_string(&summary)?);
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{wallet, BIN};
+use common::{BIN, wallet};
 
 /// `synth-forward run` on a request file, with a wallets folder and extra flags.
 fn run_with(request: &Path, out: &Path, wallets: &Path, extra: &[&str]) -> std::process::Output {
@@ -41,8 +41,23 @@ fn serve_run_record_replay_agree() {
             .output()
             .unwrap(),
     );
-    let live_keys = ["sign", "first_body", "decode", "encode", "last_body", "network", "rows", "decode_tail", "record", "write", "after_network", "total"];
-    let timing_keys = |s: &serde_json::Value| s["timings_ms"].as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    let live_keys = [
+        "sign",
+        "first_body",
+        "decode",
+        "encode",
+        "last_body",
+        "network",
+        "rows",
+        "decode_tail",
+        "record",
+        "write",
+        "after_network",
+        "total",
+    ];
+    let timing_keys = |s: &serde_json::Value| {
+        s["timings_ms"].as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>()
+    };
     assert_eq!(timing_keys(&live), live_keys.iter().map(|k| k.to_string()).collect(), "{live}");
     assert_eq!(live["source"], "live");
     let replayed = json_line(
@@ -119,9 +134,11 @@ fn run_warns_about_a_keyfile_others_can_read() {
         .map(|k| key[k].as_str().unwrap().trim_start_matches("0x").to_owned())
         .collect();
     // One miner on a closed loopback port: the cycle is over as soon as the connection is refused.
-    let mut req = synth_forward::recording::Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"))
-        .unwrap()
-        .request;
+    let mut req = synth_forward::recording::Recording::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"),
+    )
+    .unwrap()
+    .request;
     req.axons.truncate(1);
     req.axons[0].ip = "127.0.0.1".into();
     req.axons[0].port = 1;

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{rows_of, Row};
+use common::{Row, rows_of};
 use synth_forward::fleet::{Fault, FaultMap, Fleet, FleetOptions};
 use synth_forward::recording::Recording;
-use synth_forward::source::replay::replay_to_parquet as replay;
 use synth_forward::sink::parquet::ParquetOptions;
+use synth_forward::source::replay::replay_to_parquet as replay;
 
 const T: &str = "time out or internal server error (process time is None)";
 
@@ -26,9 +26,13 @@ fn cut_by(signal: &str, code: i32) {
     // when the signal comes.
     let uids: Vec<u16> = (0..rec.rows()).map(|r| rec.uid(r)).collect();
     let dir = tempfile::tempdir().unwrap();
-    let clean = rows_of(&replay(&small(), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet().unwrap());
+    let clean =
+        rows_of(&replay(&small(), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet().unwrap());
     let dripping = clean.iter().find(|r| r.verdict == "CORRECT").unwrap().uid;
-    let hanging: Vec<u16> = (0..rec.rows()).filter(|&r| rec.call(r).error.map(|e| e.as_str()) == Some("timeout")).map(|r| rec.uid(r)).collect();
+    let hanging: Vec<u16> = (0..rec.rows())
+        .filter(|&r| rec.call(r).error.map(|e| e.as_str()) == Some("timeout"))
+        .map(|r| rec.uid(r))
+        .collect();
     assert!(!hanging.is_empty());
     let fleet = Fleet::start(
         &rec,
@@ -55,7 +59,8 @@ fn cut_by(signal: &str, code: i32) {
 
     // Wait until every reachable miner has been asked (the refused ones never count), then give
     // the quick answers a moment to land.
-    let reachable = (0..rec.rows()).filter(|&r| rec.call(r).error.map(|e| e.as_str()) != Some("connect")).count() as u64;
+    let reachable =
+        (0..rec.rows()).filter(|&r| rec.call(r).error.map(|e| e.as_str()) != Some("connect")).count() as u64;
     let t = Instant::now();
     while uids.iter().map(|&u| fleet.hits(u)).sum::<u64>() < reachable {
         assert!(t.elapsed() < Duration::from_secs(30), "run never reached every miner");
@@ -63,7 +68,8 @@ fn cut_by(signal: &str, code: i32) {
     }
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
-    let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    let kill =
+        std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let took = sent.elapsed();
@@ -82,7 +88,14 @@ fn cut_by(signal: &str, code: i32) {
     assert_eq!(rows.len(), clean.len());
     for (got, want) in rows.iter().zip(&clean) {
         if got.uid == dripping || hanging.contains(&got.uid) {
-            let cancelled = Row { uid: got.uid, verdict: T.into(), status: None, error: Some("cancelled".into()), response_bytes: 0, prices: vec![] };
+            let cancelled = Row {
+                uid: got.uid,
+                verdict: T.into(),
+                status: None,
+                error: Some("cancelled".into()),
+                response_bytes: 0,
+                prices: vec![],
+            };
             assert_eq!(got, &cancelled, "a miner still in flight when {signal} came");
         } else {
             assert_eq!(got, want, "a miner that had answered is decoded as in a replay");

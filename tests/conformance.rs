@@ -41,24 +41,17 @@ fn read_cases(text: &str, file: &str) -> Vec<Case> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{file}:{}: not JSON: {e}", i + 1));
-            let field = |k: &str| {
-                v.get(k)
-                    .unwrap_or_else(|| panic!("{file}:{}: no `{k}`", i + 1))
-            };
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: not JSON: {e}", i + 1));
+            let field = |k: &str| v.get(k).unwrap_or_else(|| panic!("{file}:{}: no `{k}`", i + 1));
             Case {
                 name: field("name").as_str().expect("name is a string").to_owned(),
                 input: field("simulation_input").clone(),
-                status: u16::try_from(field("status").as_u64().expect("status is an int"))
-                    .expect("status fits u16"),
+                status: u16::try_from(field("status").as_u64().expect("status is an int")).expect("status fits u16"),
                 body: b64
                     .decode(field("body_b64").as_str().expect("body_b64 is a string"))
                     .expect("body_b64 is base64"),
-                expected: field("expected")
-                    .as_str()
-                    .expect("expected is a string")
-                    .to_owned(),
+                expected: field("expected").as_str().expect("expected is a string").to_owned(),
                 stored: field("stored").as_bool().expect("stored is a bool"),
             }
         })
@@ -69,11 +62,9 @@ fn all_cases() -> Vec<Case> {
     let dir = corpus_dir();
     let small = std::fs::read_to_string(dir.join("cases.jsonl")).expect("read cases.jsonl");
     let mut gz = String::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(dir.join("cases-large.jsonl.gz")).expect("open cases-large"),
-    )
-    .read_to_string(&mut gz)
-    .expect("gunzip cases-large.jsonl.gz");
+    flate2::read::GzDecoder::new(std::fs::File::open(dir.join("cases-large.jsonl.gz")).expect("open cases-large"))
+        .read_to_string(&mut gz)
+        .expect("gunzip cases-large.jsonl.gz");
     let mut cases = read_cases(&small, "cases.jsonl");
     cases.extend(read_cases(&gz, "cases-large.jsonl.gz"));
     cases
@@ -82,11 +73,7 @@ fn all_cases() -> Vec<Case> {
 #[test]
 fn every_case_matches_the_python_validator() {
     let cases = all_cases();
-    assert!(
-        cases.len() >= 471,
-        "corpus unexpectedly small: {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 471, "corpus unexpectedly small: {} cases", cases.len());
     let mut failures = Vec::new();
     let mut correct = 0;
     let mut fast_decided = 0;
@@ -94,26 +81,14 @@ fn every_case_matches_the_python_validator() {
         let input: SimulationInput = match serde_json::from_value(case.input.clone()) {
             Ok(i) => i,
             Err(e) => {
-                failures.push(format!(
-                    "{}: request does not fit SimulationInput ({e}): {}",
-                    case.name, case.input
-                ));
+                failures.push(format!("{}: request does not fit SimulationInput ({e}): {}", case.name, case.input));
                 continue;
             }
         };
         let exp = Expected::from_input(&input);
-        assert_eq!(
-            case.stored,
-            case.expected == "CORRECT",
-            "{}: corpus `stored` disagrees",
-            case.name
-        );
+        assert_eq!(case.stored, case.expected == "CORRECT", "{}: corpus `stored` disagrees", case.name);
         let short = |s: &str| {
-            if s.len() > 200 {
-                format!("{}…({} chars)", &s[..200], s.len())
-            } else {
-                s.to_owned()
-            }
+            if s.len() > 200 { format!("{}…({} chars)", &s[..200], s.len()) } else { s.to_owned() }
         };
 
         // (a) the exact decoder alone.
@@ -150,9 +125,7 @@ fn every_case_matches_the_python_validator() {
                         short(v.as_str()),
                         short(&case.expected)
                     ));
-                } else if v == Verdict::Correct
-                    && slot_f.iter().zip(&slot).any(|(f, e)| f.to_bits() != e.to_bits())
-                {
+                } else if v == Verdict::Correct && slot_f.iter().zip(&slot).any(|(f, e)| f.to_bits() != e.to_bits()) {
                     failures.push(format!("{}: fast and exact slots differ", case.name));
                 }
             }
@@ -169,11 +142,8 @@ fn every_case_matches_the_python_validator() {
                     slot.len()
                 )),
                 Ok(want) => {
-                    if let Some((i, (g, w))) = slot
-                        .iter()
-                        .zip(&want)
-                        .enumerate()
-                        .find(|(_, (g, w))| g.to_bits() != w.to_bits())
+                    if let Some((i, (g, w))) =
+                        slot.iter().zip(&want).enumerate().find(|(_, (g, w))| g.to_bits() != w.to_bits())
                     {
                         failures.push(format!("{}: slot[{i}] = {g:e}, reference {w:e}", case.name));
                     }
@@ -181,17 +151,10 @@ fn every_case_matches_the_python_validator() {
             }
         }
     }
-    assert!(
-        correct >= 100,
-        "only {correct} CORRECT cases had their prices checked"
-    );
+    assert!(correct >= 100, "only {correct} CORRECT cases had their prices checked");
     // The fast path must carry the realistic replies (and the plain rule failures), not give
     // everything up to the exact path.
-    assert!(
-        fast_decided >= 150,
-        "the fast path decided only {fast_decided} of {} cases",
-        cases.len()
-    );
+    assert!(fast_decided >= 150, "the fast path decided only {fast_decided} of {} cases", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} conformance checks failed:\n{}",
@@ -211,17 +174,12 @@ const SENTINEL: u64 = 0x7FF4_DEAD_BEEF_0001;
 mod reference {
     pub fn prices(body: &[u8]) -> Result<Vec<f64>, String> {
         let text = transcode(body)?;
-        let mut r = Reader {
-            s: text.as_bytes(),
-            i: 0,
-        };
+        let mut r = Reader { s: text.as_bytes(), i: 0 };
         let top = r.value()?;
         let Tree::Obj(members) = top else {
             return Err("top is not an object".into());
         };
-        let Some((_, Tree::Arr(items))) =
-            members.iter().rev().find(|(k, _)| k == "simulation_output")
-        else {
+        let Some((_, Tree::Arr(items))) = members.iter().rev().find(|(k, _)| k == "simulation_output") else {
             return Err("no simulation_output array".into());
         };
         let mut out = Vec::new();
@@ -268,16 +226,10 @@ mod reference {
 
     fn transcode(b: &[u8]) -> Result<String, String> {
         let utf16 = |b: &[u8], be: bool| -> Result<String, String> {
-            let units = b.chunks_exact(2).map(|c| {
-                if be {
-                    u16::from_be_bytes([c[0], c[1]])
-                } else {
-                    u16::from_le_bytes([c[0], c[1]])
-                }
-            });
-            Ok(char::decode_utf16(units)
-                .map(|c| c.unwrap_or('\u{FFFD}'))
-                .collect())
+            let units = b
+                .chunks_exact(2)
+                .map(|c| if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) });
+            Ok(char::decode_utf16(units).map(|c| c.unwrap_or('\u{FFFD}')).collect())
         };
         let utf32 = |b: &[u8], be: bool| -> Result<String, String> {
             Ok(b.chunks_exact(4)
@@ -410,13 +362,9 @@ mod reference {
 #[test]
 fn a_large_body_is_exact_on_the_slow_path_too() {
     // A 3 MB ordinary body through the exact path alone (its speed is in benches/decode.rs).
-    let case = all_cases()
-        .into_iter()
-        .find(|c| c.name.starts_with("valid_large/"))
-        .expect("a large case");
+    let case = all_cases().into_iter().find(|c| c.name.starts_with("valid_large/")).expect("a large case");
     let body_text = String::from_utf8(case.body.clone()).expect("large bodies are UTF-8");
-    let start = body_text.find("\"simulation_output\":[").expect("output")
-        + "\"simulation_output\":[".len();
+    let start = body_text.find("\"simulation_output\":[").expect("output") + "\"simulation_output\":[".len();
     let head = &body_text[..start];
     let inner = &body_text[start..body_text.len() - 2]; // strip the closing `]}`
     let (times, paths) = inner.split_at(inner.find('[').expect("first path"));

@@ -233,7 +233,10 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
         simulation_input: si.clone(),
         timeout_s: 5.0,
         protocol: Protocol::Synapse,
-        axons: calls.iter().map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: hotkey.into() }).collect(),
+        axons: calls
+            .iter()
+            .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: hotkey.into() })
+            .collect(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zero.cycle.arrow");

@@ -41,6 +41,9 @@ fn twenty_cycles_on_one_engine_grow_no_thread_or_descriptor() {
     // runtime's driver); from then on nothing may grow.
     let settled = seen[1];
     for (cycle, now) in seen.iter().enumerate().skip(1) {
-        assert_eq!(*now, settled, "cycle {cycle}: (descriptors, threads) {now:?}, settled at {settled:?}; all: {seen:?}");
+        assert_eq!(
+            *now, settled,
+            "cycle {cycle}: (descriptors, threads) {now:?}, settled at {settled:?}; all: {seen:?}"
+        );
     }
 }

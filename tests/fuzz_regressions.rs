@@ -13,25 +13,16 @@ use std::path::{Path, PathBuf};
 mod oracle;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fuzz")
-        .join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz").join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
-            panic!(
-                "FUZZ REGRESSION DATA MISSING: cannot read {} ({e}); refusing to pass without it",
-                dir.display()
-            )
+            panic!("FUZZ REGRESSION DATA MISSING: cannot read {} ({e}); refusing to pass without it", dir.display())
         })
         .map(|e| e.expect("read_dir entry").path())
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(
-        !files.is_empty(),
-        "FUZZ REGRESSION DATA MISSING: {} holds no inputs",
-        dir.display()
-    );
+    assert!(!files.is_empty(), "FUZZ REGRESSION DATA MISSING: {} holds no inputs", dir.display());
     let mut failures = Vec::new();
     for f in &files {
         let bytes = std::fs::read(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));

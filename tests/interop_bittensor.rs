@@ -66,12 +66,7 @@ impl Peer {
                 }
             }
         });
-        let mut peer = Peer {
-            name,
-            child,
-            lines,
-            stderr,
-        };
+        let mut peer = Peer { name, child, lines, stderr };
         let ready = peer.event(WAIT);
         assert_eq!(ready["event"], "ready", "{name}: {ready}");
         (peer, ready)
@@ -79,8 +74,7 @@ impl Peer {
 
     fn event(&mut self, within: Duration) -> Value {
         match self.lines.recv_timeout(within) {
-            Ok(line) => serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name)),
+            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name)),
             Err(e) => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
@@ -167,13 +161,9 @@ fn run(dir: &Path, wallets: &Path, label: &str, req: &Value, extra: &[&str]) -> 
         std::thread::sleep(Duration::from_millis(20));
     };
     let err = std::fs::read_to_string(&stderr).unwrap_or_default();
-    assert!(
-        status.success(),
-        "{label}: synth-forward run failed ({status}):\n{err}"
-    );
+    assert!(status.success(), "{label}: synth-forward run failed ({status}):\n{err}");
     let out = std::fs::read_to_string(&stdout).unwrap();
-    serde_json::from_str(out.trim())
-        .unwrap_or_else(|e| panic!("{label}: summary not JSON ({e}): {out}\n{err}"))
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{label}: summary not JSON ({e}): {out}\n{err}"))
 }
 
 fn verdicts(summary: &Value) -> &Value {
@@ -183,24 +173,14 @@ fn verdicts(summary: &Value) -> &Value {
 /// The `status_code` column of the cycle's Parquet file (the HTTP status each miner answered).
 fn status_codes(summary: &Value) -> Vec<Option<u16>> {
     use arrow::array::{Array, UInt16Array};
-    let path = summary["parquet"]
-        .as_str()
-        .expect("the summary names its Parquet file");
+    let path = summary["parquet"].as_str().expect("the summary names its Parquet file");
     let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let col = batch
-            .column_by_name("status_code")
-            .expect("a status_code column");
-        let col = col
-            .as_any()
-            .downcast_ref::<UInt16Array>()
-            .expect("status_code is uint16");
+        let col = batch.column_by_name("status_code").expect("a status_code column");
+        let col = col.as_any().downcast_ref::<UInt16Array>().expect("status_code is uint16");
         out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))));
     }
     out
@@ -219,13 +199,7 @@ fn bittensor_10_axon_accepts_our_synapse_requests_and_refuses_forged_ones() {
 
     // 1. Our signed request, straight to the Axon: verified, forwarded, the reply decodes CORRECT.
     //    With an external IP other than the miner's, as in the capture, we connect to 127.0.0.1.
-    let s = run(
-        dir.path(),
-        &wallets,
-        "direct",
-        &request("synapse", port, &miner),
-        &["--external-ip", "203.0.113.10"],
-    );
+    let s = run(dir.path(), &wallets, "direct", &request("synapse", port, &miner), &["--external-ip", "203.0.113.10"]);
     assert_eq!(verdicts(&s), &json!({"CORRECT": 1}), "direct: {s}");
     assert_eq!(status_codes(&s), [Some(200)]);
 
@@ -234,48 +208,22 @@ fn bittensor_10_axon_accepts_our_synapse_requests_and_refuses_forged_ones() {
     //    external IP 127.0.0.1 = the miner's IP: Synth's dendrite then connects to 0.0.0.0.)
     let other = ss58_of(&wallet_sample("validator-hotkey.json"));
     assert_ne!(other, miner);
-    let s = run(
-        dir.path(),
-        &wallets,
-        "wrong-receiver",
-        &request("synapse", port, &other),
-        &[],
-    );
-    assert_eq!(
-        verdicts(&s),
-        &json!({NO_RESPONSE: 1}),
-        "wrong receiver: {s}"
-    );
-    assert_eq!(
-        status_codes(&s),
-        [Some(401)],
-        "the Axon's refusal, not a transport failure"
-    );
+    let s = run(dir.path(), &wallets, "wrong-receiver", &request("synapse", port, &other), &[]);
+    assert_eq!(verdicts(&s), &json!({NO_RESPONSE: 1}), "wrong receiver: {s}");
+    assert_eq!(status_codes(&s), [Some(401)], "the Axon's refusal, not a transport failure");
 
     // 3. Through the relay, which sends our exact request to the Axon with its signature tampered,
     //    as is, replayed, and unsigned (signature header dropped, nonce + 1); the caller gets the
     //    answer to the request as is.
     let tamper_port = ready["tamper_port"].as_u64().unwrap();
-    let s = run(
-        dir.path(),
-        &wallets,
-        "relay",
-        &request("synapse", tamper_port, &miner),
-        &[],
-    );
+    let s = run(dir.path(), &wallets, "relay", &request("synapse", tamper_port, &miner), &[]);
     assert_eq!(verdicts(&s), &json!({"CORRECT": 1}), "relay: {s}");
     let ev = axon.event(WAIT);
     assert_eq!(ev["event"], "relay", "{ev}");
     let st = &ev["statuses"];
-    assert_eq!(
-        st["tampered"], 401,
-        "a flipped signature digit must be refused: {ev}"
-    );
+    assert_eq!(st["tampered"], 401, "a flipped signature digit must be refused: {ev}");
     assert_eq!(st["original"], 200, "{ev}");
-    assert_eq!(
-        st["replay"], 401,
-        "the same nonce twice must be refused: {ev}"
-    );
+    assert_eq!(st["replay"], 401, "the same nonce twice must be refused: {ev}");
     // bittensor 10's default_verify skips the signature check when the signature is empty
     // (`if synapse.dendrite.signature and not keypair.verify(...)`): a request without one, with
     // a fresh nonce, is served. Pinned here so a change in the real peer shows up.
@@ -287,28 +235,14 @@ fn bittensor_11_http_auth_verifies_our_btauth_requests() {
     let py = common::python_for("SYNTH_FORWARD_BT11_PYTHON", ".venv-bt11", "scripts/setup-bt-venvs.sh");
     let dir = tempfile::tempdir().unwrap();
     let wallets = validator_wallet(dir.path());
-    let (mut server, ready) = Peer::start(
-        "bt11_verify_server",
-        &py,
-        "bt11_verify_server.py",
-        dir.path(),
-    );
-    assert!(
-        ready["bittensor"].as_str().unwrap().starts_with("11."),
-        "{ready}"
-    );
+    let (mut server, ready) = Peer::start("bt11_verify_server", &py, "bt11_verify_server.py", dir.path());
+    assert!(ready["bittensor"].as_str().unwrap().starts_with("11."), "{ready}");
     let port = ready["port"].as_u64().unwrap();
     let miner = ready["hotkey"].as_str().unwrap().to_owned();
     let validator = ss58_of(&wallet_sample("validator-hotkey.json"));
 
     // 1. Our request verifies; the same bytes with one body byte changed do not; a replay does not.
-    let s = run(
-        dir.path(),
-        &wallets,
-        "btauth",
-        &request("btauth", port, &miner),
-        &[],
-    );
+    let s = run(dir.path(), &wallets, "btauth", &request("btauth", port, &miner), &[]);
     assert_eq!(verdicts(&s), &json!({"CORRECT": 1}), "btauth: {s}");
     assert_eq!(status_codes(&s), [Some(200)]);
     let ev = server.event(WAIT);
@@ -316,30 +250,12 @@ fn bittensor_11_http_auth_verifies_our_btauth_requests() {
     assert_eq!(ev["results"]["original"], "ok", "{ev}");
     assert_eq!(ev["results"]["tampered"], "BadSignature", "{ev}");
     assert_eq!(ev["results"]["replay"], "ReplayedRequest", "{ev}");
-    assert_eq!(
-        ev["headers"]["x-bittensor-hotkey"],
-        validator.as_str(),
-        "{ev}"
-    );
-    assert_eq!(
-        ev["headers"]["x-bittensor-receiver"],
-        miner.as_str(),
-        "{ev}"
-    );
+    assert_eq!(ev["headers"]["x-bittensor-hotkey"], validator.as_str(), "{ev}");
+    assert_eq!(ev["headers"]["x-bittensor-receiver"], miner.as_str(), "{ev}");
 
     // 2. Bound to another receiver: WrongReceiver, 401, no reply.
-    let s = run(
-        dir.path(),
-        &wallets,
-        "btauth-wrong-receiver",
-        &request("btauth", port, &validator),
-        &[],
-    );
-    assert_eq!(
-        verdicts(&s),
-        &json!({NO_RESPONSE: 1}),
-        "wrong receiver: {s}"
-    );
+    let s = run(dir.path(), &wallets, "btauth-wrong-receiver", &request("btauth", port, &validator), &[]);
+    assert_eq!(verdicts(&s), &json!({NO_RESPONSE: 1}), "wrong receiver: {s}");
     assert_eq!(status_codes(&s), [Some(401)]);
     let ev = server.event(WAIT);
     assert_eq!(ev["results"]["original"], "WrongReceiver", "{ev}");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{rows_of, Row};
+use common::{Row, rows_of};
 use synth_forward::fetch::body_cap;
 use synth_forward::fixture::mix::Outcome;
 use synth_forward::fixture::{self, Preset};

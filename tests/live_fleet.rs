@@ -9,8 +9,8 @@ use common::rows_of;
 
 use synth_forward::fleet::{Fleet, FleetOptions};
 use synth_forward::recording::Recording;
-use synth_forward::source::replay::replay_to_parquet as replay;
 use synth_forward::sink::parquet::ParquetOptions;
+use synth_forward::source::replay::replay_to_parquet as replay;
 
 fn fixture() -> Recording {
     Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")).unwrap()
@@ -21,7 +21,13 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     let rec = fixture();
     let fleet = Fleet::start(
         &rec,
-        FleetOptions { host: "127.0.0.1".parse().unwrap(), base_port: 0, time_scale: 0.001, verify: None, faults: Default::default() },
+        FleetOptions {
+            host: "127.0.0.1".parse().unwrap(),
+            base_port: 0,
+            time_scale: 0.001,
+            verify: None,
+            faults: Default::default(),
+        },
     )
     .unwrap();
     let mut request = fleet.request().clone();
@@ -36,16 +42,27 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     assert!(took >= Duration::from_millis(1400), "the hanging miners hold the cycle to its deadline");
 
     let again = replay(&recorded, &dir.path().join("again"), &ParquetOptions::default()).unwrap();
-    let original = replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"), &dir.path().join("orig"), &ParquetOptions::default()).unwrap();
+    let original = replay(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"),
+        &dir.path().join("orig"),
+        &ParquetOptions::default(),
+    )
+    .unwrap();
     assert_eq!(live.verdicts, again.verdicts);
     assert_eq!(live.verdicts, original.verdicts);
-    let (a, b, c) = (rows_of(&live.parquet().unwrap()), rows_of(&again.parquet().unwrap()), rows_of(&original.parquet().unwrap()));
+    let (a, b, c) =
+        (rows_of(&live.parquet().unwrap()), rows_of(&again.parquet().unwrap()), rows_of(&original.parquet().unwrap()));
     assert_eq!(a, b, "live run and replay of its recording");
     // The same pipeline behind both sources: the replay of a live cycle's recording writes the
     // live file byte for byte (timings, process times and row groups included).
     let (live_bytes, replay_bytes) =
         (std::fs::read(live.parquet().unwrap()).unwrap(), std::fs::read(again.parquet().unwrap()).unwrap());
-    assert!(live_bytes == replay_bytes, "live and replayed files differ ({} vs {} bytes)", live_bytes.len(), replay_bytes.len());
+    assert!(
+        live_bytes == replay_bytes,
+        "live and replayed files differ ({} vs {} bytes)",
+        live_bytes.len(),
+        replay_bytes.len()
+    );
     assert_eq!(a, c, "live run and replay of the fixture it served");
     assert!(a.iter().filter(|r| r.verdict == "CORRECT").count() >= 5);
 }
@@ -87,7 +104,13 @@ fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
     let rec = fixture();
     let fleet = Fleet::start(
         &rec,
-        FleetOptions { host: "127.0.0.1".parse().unwrap(), base_port: 0, time_scale: 0.001, verify: None, faults: Default::default() },
+        FleetOptions {
+            host: "127.0.0.1".parse().unwrap(),
+            base_port: 0,
+            time_scale: 0.001,
+            verify: None,
+            faults: Default::default(),
+        },
     )
     .unwrap();
     let mut request = fleet.request().clone();
@@ -106,7 +129,8 @@ fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
     let t = Instant::now();
     let sink = ParquetSink::new(dir.path(), ParquetOptions::default());
     let opts = LiveOptions { max_memory: 1 << 30, ..LiveOptions::default() };
-    let out = engine.run_requests(&request, common::plain_requests(&request), vec![Box::new(sink)], &cancel, &opts).unwrap();
+    let out =
+        engine.run_requests(&request, common::plain_requests(&request), vec![Box::new(sink)], &cancel, &opts).unwrap();
     let took = t.elapsed();
     canceller.join().unwrap();
     fleet.stop();
@@ -114,7 +138,16 @@ fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
     assert_eq!(out.summary.stopped_by.as_deref(), Some("operator asked"));
 
     let rows = rows_of(&out.summary.parquet().unwrap());
-    let clean = rows_of(&replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"), &dir.path().join("clean"), &ParquetOptions::default()).unwrap().parquet().unwrap());
+    let clean = rows_of(
+        &replay(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow"),
+            &dir.path().join("clean"),
+            &ParquetOptions::default(),
+        )
+        .unwrap()
+        .parquet()
+        .unwrap(),
+    );
     assert_eq!(rows.len(), clean.len());
     let mut cancelled = 0;
     for (got, want) in rows.iter().zip(&clean) {

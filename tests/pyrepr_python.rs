@@ -84,9 +84,5 @@ fn hex(x: f64) -> String {
     let sign = if bits >> 63 == 1 { "-" } else { "" };
     let exp = ((bits >> 52) & 0x7ff) as i64;
     let man = bits & ((1u64 << 52) - 1);
-    if exp == 0 {
-        format!("{sign}0x0.{man:013x}p-1022")
-    } else {
-        format!("{sign}0x1.{man:013x}p{}", exp - 1023)
-    }
+    if exp == 0 { format!("{sign}0x0.{man:013x}p-1022") } else { format!("{sign}0x1.{man:013x}p{}", exp - 1023) }
 }

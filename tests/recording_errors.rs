@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, Int32Array, LargeBinaryArray, ListArray, StringArray, StructArray,
-    UInt16Array,
+    ArrayRef, Float64Array, Int32Array, LargeBinaryArray, ListArray, StringArray, StructArray, UInt16Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Schema};
@@ -30,18 +29,8 @@ fn request() -> CycleRequest {
         timeout_s: 60.0,
         protocol: Protocol::Synapse,
         axons: vec![
-            Axon {
-                uid: 5,
-                ip: "127.0.0.1".into(),
-                port: 9005,
-                hotkey: "5Five".into(),
-            },
-            Axon {
-                uid: 2,
-                ip: "127.0.0.1".into(),
-                port: 9002,
-                hotkey: "5Two".into(),
-            },
+            Axon { uid: 5, ip: "127.0.0.1".into(), port: 9005, hotkey: "5Five".into() },
+            Axon { uid: 2, ip: "127.0.0.1".into(), port: 9002, hotkey: "5Two".into() },
         ],
     }
 }
@@ -53,17 +42,12 @@ struct Cols {
 }
 
 fn good_cols() -> Cols {
-    let entry = Fields::from(vec![
-        Field::new("name", DataType::Utf8, false),
-        Field::new("value", DataType::Utf8, false),
-    ]);
+    let entry =
+        Fields::from(vec![Field::new("name", DataType::Utf8, false), Field::new("value", DataType::Utf8, false)]);
     let item = Arc::new(Field::new("item", DataType::Struct(entry.clone()), false));
     let entries = StructArray::new(
         entry,
-        vec![
-            Arc::new(StringArray::from(vec!["content-length"])) as ArrayRef,
-            Arc::new(StringArray::from(vec!["2"])),
-        ],
+        vec![Arc::new(StringArray::from(vec!["content-length"])) as ArrayRef, Arc::new(StringArray::from(vec!["2"]))],
         None,
     );
     let headers = ListArray::new(
@@ -135,10 +119,7 @@ fn the_hand_built_file_is_good() {
 fn missing_file() {
     let (e, msg) = read_err(Path::new("/nonexistent/dir/x.cycle.arrow"));
     assert!(matches!(e, RecordingError::NotFound { .. }), "{msg}");
-    assert_eq!(
-        msg,
-        "recording /nonexistent/dir/x.cycle.arrow: file not found"
-    );
+    assert_eq!(msg, "recording /nonexistent/dir/x.cycle.arrow: file not found");
 }
 
 #[test]
@@ -148,18 +129,12 @@ fn not_an_arrow_file() {
         ("empty", &b""[..]),
         ("text", &b"{\"this is\": \"json, not arrow\"}\n"[..]),
         ("magic-only", &b"ARROW1\0\0ARROW1"[..]),
-        (
-            "magic-and-junk",
-            &b"ARROW1\0\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xff\xff\xff\x7fARROW1"[..],
-        ),
+        ("magic-and-junk", &b"ARROW1\0\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xff\xff\xff\x7fARROW1"[..]),
     ] {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         let (e, msg) = read_err(&p);
-        assert!(
-            matches!(e, RecordingError::NotArrow { .. }),
-            "{name}: {msg}"
-        );
+        assert!(matches!(e, RecordingError::NotArrow { .. }), "{name}: {msg}");
         assert!(msg.contains("not an Arrow IPC file"), "{msg}");
     }
     // A directory is not a file either.
@@ -174,9 +149,7 @@ fn an_arrow_stream_is_not_a_recording() {
     let schema = Arc::new(Schema::new_with_metadata(cols.fields, good_meta()));
     let batch = RecordBatch::try_new(schema.clone(), cols.arrays).unwrap();
     let p = dir.path().join("stream.arrows");
-    let mut w =
-        arrow::ipc::writer::StreamWriter::try_new(std::fs::File::create(&p).unwrap(), &schema)
-            .unwrap();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(std::fs::File::create(&p).unwrap(), &schema).unwrap();
     w.write(&batch).unwrap();
     w.finish().unwrap();
     let (e, _) = read_err(&p);
@@ -190,19 +163,13 @@ fn version() {
     meta.remove("synth.recording.version");
     let (e, msg) = read_err(&write_raw(dir.path(), "a", good_cols(), meta));
     assert!(matches!(e, RecordingError::MissingVersion { .. }), "{msg}");
-    assert!(
-        msg.ends_with("schema metadata has no synth.recording.version, this build reads 1"),
-        "{msg}"
-    );
+    assert!(msg.ends_with("schema metadata has no synth.recording.version, this build reads 1"), "{msg}");
 
     let mut meta = good_meta();
     meta.insert("synth.recording.version".into(), "2".into());
     let (e, msg) = read_err(&write_raw(dir.path(), "b", good_cols(), meta));
     assert!(matches!(e, RecordingError::Version { .. }), "{msg}");
-    assert!(
-        msg.ends_with("unsupported recording version 2, this build reads 1"),
-        "{msg}"
-    );
+    assert!(msg.ends_with("unsupported recording version 2, this build reads 1"), "{msg}");
 }
 
 #[test]
@@ -221,29 +188,12 @@ fn request_metadata() {
         r.to_json()
     };
     let zero_inc = req.replace("\"time_increment\":60", "\"time_increment\":0");
-    for (i, bad) in [
-        "",
-        "{",
-        "[]",
-        "{\"axons\": []}",
-        &bad_protocol,
-        &dup,
-        &zero_inc,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, bad) in ["", "{", "[]", "{\"axons\": []}", &bad_protocol, &dup, &zero_inc].into_iter().enumerate() {
         let mut meta = good_meta();
         meta.insert("synth.request".into(), bad.to_owned());
         let (e, msg) = read_err(&write_raw(dir.path(), &format!("b{i}"), good_cols(), meta));
-        assert!(
-            matches!(e, RecordingError::BadRequest { .. }),
-            "{bad}: {msg}"
-        );
-        assert!(
-            msg.contains("synth.request is not a valid cycle request"),
-            "{msg}"
-        );
+        assert!(matches!(e, RecordingError::BadRequest { .. }), "{bad}: {msg}");
+        assert!(msg.contains("synth.request is not a valid cycle request"), "{msg}");
     }
 }
 
@@ -254,47 +204,23 @@ fn started_at_metadata() {
     meta.remove("synth.started_at");
     let (e, _) = read_err(&write_raw(dir.path(), "a", good_cols(), meta));
     assert!(matches!(e, RecordingError::MissingStartedAt { .. }));
-    for (i, bad) in [
-        "",
-        "yesterday",
-        "2026-11-24 12:00:00",
-        "2026-11-24T12:00:00+02:00",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, bad) in ["", "yesterday", "2026-11-24 12:00:00", "2026-11-24T12:00:00+02:00"].into_iter().enumerate() {
         let mut meta = good_meta();
         meta.insert("synth.started_at".into(), bad.into());
         let (e, msg) = read_err(&write_raw(dir.path(), &format!("b{i}"), good_cols(), meta));
-        assert!(
-            matches!(e, RecordingError::BadStartedAt { .. }),
-            "{bad}: {msg}"
-        );
+        assert!(matches!(e, RecordingError::BadStartedAt { .. }), "{bad}: {msg}");
     }
     // `Z` and `+00:00` are both UTC.
     let mut meta = good_meta();
-    meta.insert(
-        "synth.started_at".into(),
-        "2026-11-24T12:00:00+00:00".into(),
-    );
+    meta.insert("synth.started_at".into(), "2026-11-24T12:00:00+00:00".into());
     Recording::read(&write_raw(dir.path(), "c", good_cols(), meta)).unwrap();
 }
 
 #[test]
 fn missing_column() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, name) in [
-        "uid",
-        "hotkey",
-        "status",
-        "error",
-        "ttfb_ms",
-        "elapsed_ms",
-        "headers",
-        "body",
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, name) in
+        ["uid", "hotkey", "status", "error", "ttfb_ms", "elapsed_ms", "headers", "body"].into_iter().enumerate()
     {
         let mut cols = good_cols();
         cols.fields.remove(i);
@@ -311,16 +237,11 @@ fn extra_columns_and_any_order_are_fine() {
     let mut cols = good_cols();
     cols.fields.reverse();
     cols.arrays.reverse();
-    cols.fields
-        .insert(3, Field::new("note", DataType::Int32, true));
-    cols.arrays
-        .insert(3, Arc::new(Int32Array::from(vec![1, 2])));
+    cols.fields.insert(3, Field::new("note", DataType::Int32, true));
+    cols.arrays.insert(3, Arc::new(Int32Array::from(vec![1, 2])));
     let rec = Recording::read(&write_raw(dir.path(), "x", cols, good_meta())).unwrap();
     assert_eq!(rec.uid(1), 2);
-    assert_eq!(
-        rec.call(1).error,
-        Some(synth_forward::call::CallError::Timeout)
-    );
+    assert_eq!(rec.call(1).error, Some(synth_forward::call::CallError::Timeout));
 }
 
 #[test]
@@ -342,10 +263,7 @@ fn wrong_type() {
         (
             7,
             Field::new("body", DataType::Binary, true),
-            Arc::new(arrow::array::BinaryArray::from(vec![
-                Some(&b"{}"[..]),
-                None,
-            ])),
+            Arc::new(arrow::array::BinaryArray::from(vec![Some(&b"{}"[..]), None])),
             "column body is binary, expected large_binary",
         ),
         (
@@ -373,10 +291,7 @@ fn wrong_nullability() {
         cols.fields[idx] = cols.fields[idx].clone().with_nullable(true);
         let (e, msg) = read_err(&write_raw(dir.path(), name, cols, good_meta()));
         assert!(matches!(e, RecordingError::Nullable { .. }), "{msg}");
-        assert!(
-            msg.ends_with(&format!("column {name} is nullable, expected not null")),
-            "{msg}"
-        );
+        assert!(msg.ends_with(&format!("column {name} is nullable, expected not null")), "{msg}");
     }
     // Declaring a nullable column not null is stricter than needed, and fine.
     let mut cols = good_cols();
@@ -392,10 +307,7 @@ fn unknown_error_value() {
         let mut cols = good_cols();
         cols.arrays[3] = Arc::new(StringArray::from(vec![None, Some(bad)]));
         let (e, msg) = read_err(&write_raw(dir.path(), &format!("e{i}"), cols, good_meta()));
-        assert!(
-            matches!(e, RecordingError::UnknownError { row: 1, .. }),
-            "{msg}"
-        );
+        assert!(matches!(e, RecordingError::UnknownError { row: 1, .. }), "{msg}");
         assert!(
             msg.ends_with(&format!(
                 "row 1: error {bad:?} is not one of timeout, connect, reset, too_large, protocol, cancelled"
@@ -416,34 +328,16 @@ fn rows_must_match_the_request() {
     // One axon more in the request than rows in the file.
     let mut meta = good_meta();
     let mut req = request();
-    req.axons.push(Axon {
-        uid: 9,
-        ip: "127.0.0.1".into(),
-        port: 9009,
-        hotkey: "5Nine".into(),
-    });
+    req.axons.push(Axon { uid: 9, ip: "127.0.0.1".into(), port: 9009, hotkey: "5Nine".into() });
     meta.insert("synth.request".into(), req.to_json());
     let (e, msg) = read_err(&write_raw(dir.path(), "count", good_cols(), meta));
-    assert!(
-        matches!(
-            e,
-            RecordingError::RowCount {
-                rows: 2,
-                axons: 3,
-                ..
-            }
-        ),
-        "{msg}"
-    );
+    assert!(matches!(e, RecordingError::RowCount { rows: 2, axons: 3, .. }), "{msg}");
 }
 
 #[test]
 fn null_header_entries_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let entry = Fields::from(vec![
-        Field::new("name", DataType::Utf8, true),
-        Field::new("value", DataType::Utf8, true),
-    ]);
+    let entry = Fields::from(vec![Field::new("name", DataType::Utf8, true), Field::new("value", DataType::Utf8, true)]);
     let item = Arc::new(Field::new("item", DataType::Struct(entry.clone()), true));
     let entries = StructArray::new(
         entry,
@@ -455,12 +349,7 @@ fn null_header_entries_are_refused() {
     );
     let mut cols = good_cols();
     cols.fields[6] = Field::new("headers", DataType::List(item.clone()), true);
-    cols.arrays[6] = Arc::new(ListArray::new(
-        item,
-        OffsetBuffer::new(vec![0, 1, 1].into()),
-        Arc::new(entries),
-        None,
-    ));
+    cols.arrays[6] = Arc::new(ListArray::new(item, OffsetBuffer::new(vec![0, 1, 1].into()), Arc::new(entries), None));
     let (e, msg) = read_err(&write_raw(dir.path(), "h", cols, good_meta()));
     assert!(matches!(e, RecordingError::BadRow { row: 0, .. }), "{msg}");
 }

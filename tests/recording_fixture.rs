@@ -45,11 +45,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     fixture::write_spec(&spec, 42, &a).unwrap();
     fixture::write_spec(&spec, 42, &b).unwrap();
     fixture::write_spec(&spec, 43, &c).unwrap();
-    let (a, b, c) = (
-        std::fs::read(a).unwrap(),
-        std::fs::read(b).unwrap(),
-        std::fs::read(c).unwrap(),
-    );
+    let (a, b, c) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), std::fs::read(c).unwrap());
     assert_eq!(a, b);
     assert_ne!(a, c);
     // In memory too, and however rows are scheduled: row by row equals all at once.
@@ -99,20 +95,10 @@ fn outcome_mix_per_preset() {
 
 /// The price tokens of a body's `simulation_output` text, per path.
 fn price_tokens(body: &str) -> Vec<Vec<&str>> {
-    let start = body
-        .find("\"simulation_output\":[")
-        .expect("an output list")
-        + "\"simulation_output\":[".len();
+    let start = body.find("\"simulation_output\":[").expect("an output list") + "\"simulation_output\":[".len();
     let inner = &body[start..body.len() - 2]; // drop "]}"
     let first_path = inner.find('[').unwrap();
-    inner[first_path..]
-        .split("],[")
-        .map(|p| {
-            p.trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .collect()
-        })
-        .collect()
+    inner[first_path..].split("],[").map(|p| p.trim_matches(|c| c == '[' || c == ']').split(',').collect()).collect()
 }
 
 fn sig_digits(p: &str) -> usize {
@@ -121,22 +107,12 @@ fn sig_digits(p: &str) -> usize {
 }
 
 fn header<'a>(c: &'a RecordedCall, name: &str) -> Option<&'a str> {
-    c.headers
-        .as_ref()?
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    c.headers.as_ref()?.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 /// What every 200 reply carries, whatever its output.
 fn check_200_envelope(c: &RecordedCall, v: &Value, spec: &Spec) {
-    let names: Vec<&str> = c
-        .headers
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let names: Vec<&str> = c.headers.as_ref().unwrap().iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
@@ -170,13 +146,7 @@ fn check_200_envelope(c: &RecordedCall, v: &Value, spec: &Spec) {
     assert_eq!(float_repr(pt), pt_text);
     assert_eq!(header(c, "bt_header_axon_process_time").unwrap(), pt_text);
     assert!(v["axon"]["process_time"].is_f64());
-    assert!(
-        v["dendrite"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(Value::is_null)
-    );
+    assert!(v["dendrite"].as_object().unwrap().values().all(Value::is_null));
     assert_eq!(v["computed_body_hash"], "");
     let si = &v["simulation_input"];
     assert_eq!(si["asset"], spec.asset.as_str());
@@ -185,7 +155,9 @@ fn check_200_envelope(c: &RecordedCall, v: &Value, spec: &Spec) {
     assert_eq!(si["time_length"], spec.time_length);
     assert_eq!(si["num_simulations"], spec.paths as i64);
     let s = std::str::from_utf8(body).unwrap();
-    assert!(s.starts_with("{\"name\":\"Simulation\",\"timeout\":12.0,\"total_size\":3106,\"header_size\":0,\"dendrite\":{"));
+    assert!(
+        s.starts_with("{\"name\":\"Simulation\",\"timeout\":12.0,\"total_size\":3106,\"header_size\":0,\"dendrite\":{")
+    );
     assert!(!s.contains(' '), "compact separators");
     assert!(pt > 0.0 && c.ttfb_ms.unwrap() > pt * 1000.0 && c.elapsed_ms > c.ttfb_ms.unwrap());
 }
@@ -198,10 +170,7 @@ fn bodies_parse_and_fail_as_intended() {
         let cycle = Cycle::new(&spec, 7);
         let points = spec.points();
         for (row, c) in calls.iter().enumerate() {
-            assert_eq!(
-                (c.uid, c.hotkey.as_str()),
-                (req.axons[row].uid, req.axons[row].hotkey.as_str())
-            );
+            assert_eq!((c.uid, c.hotkey.as_str()), (req.axons[row].uid, req.axons[row].hotkey.as_str()));
             let o = cycle.outcomes[row];
             match o {
                 Outcome::Timeout => {
@@ -209,10 +178,7 @@ fn bodies_parse_and_fail_as_intended() {
                         (c.status, c.error, &c.body, &c.headers, c.ttfb_ms),
                         (None, Some(CallError::Timeout), &None, &None, None)
                     );
-                    assert!(
-                        (spec.timeout_s * 1000.0..spec.timeout_s * 1000.0 + 100.0)
-                            .contains(&c.elapsed_ms)
-                    );
+                    assert!((spec.timeout_s * 1000.0..spec.timeout_s * 1000.0 + 100.0).contains(&c.elapsed_ms));
                     continue;
                 }
                 Outcome::Connect => {
@@ -239,14 +205,8 @@ fn bodies_parse_and_fail_as_intended() {
                     assert_eq!(header(c, "bt_header_axon_status_message"), Some(msg));
                     assert_eq!(header(c, "bt_header_axon_status_code"), Some("500"));
                     assert_eq!(header(c, "timeout"), Some("60.0"));
-                    assert_eq!(
-                        header(c, "bt_header_axon_port").unwrap(),
-                        req.axons[row].port.to_string()
-                    );
-                    assert_eq!(
-                        header(c, "bt_header_axon_hotkey"),
-                        Some(req.axons[row].hotkey.as_str())
-                    );
+                    assert_eq!(header(c, "bt_header_axon_port").unwrap(), req.axons[row].port.to_string());
+                    assert_eq!(header(c, "bt_header_axon_hotkey"), Some(req.axons[row].hotkey.as_str()));
                     assert_eq!(header(c, "bt_header_axon_signature").unwrap().len(), 130);
                     continue;
                 }
@@ -254,8 +214,7 @@ fn bodies_parse_and_fail_as_intended() {
             }
             assert_eq!((c.status, c.error), (Some(200), None), "{o}");
             let body = std::str::from_utf8(c.body.as_ref().unwrap()).unwrap();
-            let v: Value =
-                serde_json::from_str(body).unwrap_or_else(|e| panic!("{p} row {row} {o}: {e}"));
+            let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{p} row {row} {o}: {e}"));
             check_200_envelope(c, &v, &spec);
             let out = &v["simulation_output"];
             if o == Outcome::NullOutput {
@@ -264,17 +223,8 @@ fn bodies_parse_and_fail_as_intended() {
                 continue;
             }
             let out = out.as_array().unwrap();
-            let want_paths = if o == Outcome::WrongPaths {
-                spec.paths - 1
-            } else {
-                spec.paths
-            };
-            let want_start = spec.start_unix
-                + if o == Outcome::WrongStart {
-                    spec.time_increment
-                } else {
-                    0
-                };
+            let want_paths = if o == Outcome::WrongPaths { spec.paths - 1 } else { spec.paths };
+            let want_start = spec.start_unix + if o == Outcome::WrongStart { spec.time_increment } else { 0 };
             let want_inc = spec.time_increment * if o == Outcome::WrongIncrement { 2 } else { 1 };
             assert_eq!(out.len(), 2 + want_paths, "{o}");
             assert_eq!(out[0].as_i64(), Some(want_start), "{o}");
@@ -312,11 +262,7 @@ fn bodies_parse_and_fail_as_intended() {
 fn correct_replies_take_a_few_seconds_sized_by_body() {
     let spec = Preset::Hf90mb.spec(); // full size: timing depends on body size
     let cycle = Cycle::new(&spec, DEFAULT_SEED);
-    let row = cycle
-        .outcomes
-        .iter()
-        .position(|o| *o == Outcome::Correct)
-        .unwrap();
+    let row = cycle.outcomes.iter().position(|o| *o == Outcome::Correct).unwrap();
     let c = cycle.call(row);
     let len = c.body.as_ref().unwrap().len();
     assert!((550_000..700_000).contains(&len), "hf body {len} bytes");
@@ -326,7 +272,9 @@ fn correct_replies_take_a_few_seconds_sized_by_body() {
 #[test]
 fn committed_small_fixture_is_what_the_generator_makes() {
     let path = crate_dir().join("fixtures/small.cycle.arrow");
-    let rec = Recording::read(&path).unwrap_or_else(|e| panic!("{e} (regenerate: cargo run --release -- fixture --preset small --out fixtures/small.cycle.arrow)"));
+    let rec = Recording::read(&path).unwrap_or_else(|e| {
+        panic!("{e} (regenerate: cargo run --release -- fixture --preset small --out fixtures/small.cycle.arrow)")
+    });
     let (req, started_at, calls) = fixture::generate(Preset::Small, DEFAULT_SEED);
     assert_eq!(rec.request, req);
     assert_eq!(rec.started_at, started_at);
@@ -340,20 +288,11 @@ fn committed_small_fixture_is_what_the_generator_makes() {
 fn ensure_writes_only_when_missing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/small.cycle.arrow");
-    let s = fixture::ensure(Preset::Small, &path)
-        .unwrap()
-        .expect("written");
-    assert_eq!(
-        (s.rows, s.seed, s.preset.as_deref()),
-        (16, DEFAULT_SEED, Some("small"))
-    );
+    let s = fixture::ensure(Preset::Small, &path).unwrap().expect("written");
+    assert_eq!((s.rows, s.seed, s.preset.as_deref()), (16, DEFAULT_SEED, Some("small")));
     assert_eq!(s.outcomes.values().sum::<usize>(), 16);
     assert_eq!(s.outcomes["correct"], 7);
     let before = std::fs::metadata(&path).unwrap().modified().unwrap();
     assert!(fixture::ensure(Preset::Small, &path).unwrap().is_none());
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().modified().unwrap(),
-        before
-    );
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), before);
 }
-

@@ -31,12 +31,7 @@ fn request(uids: &[u16]) -> CycleRequest {
 }
 
 fn h(pairs: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-    )
+    Some(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect())
 }
 
 /// One row of every kind the columns can hold.
@@ -94,14 +89,8 @@ fn calls(req: &CycleRequest) -> Vec<RecordedCall> {
         },
     ];
     // The remaining error kinds, with a non-ASCII header value.
-    for (k, e) in [
-        CallError::Connect,
-        CallError::Reset,
-        CallError::Protocol,
-        CallError::Cancelled,
-    ]
-    .into_iter()
-    .enumerate()
+    for (k, e) in
+        [CallError::Connect, CallError::Reset, CallError::Protocol, CallError::Cancelled].into_iter().enumerate()
     {
         let (uid, hotkey) = a(4 + k);
         v.push(RecordedCall {
@@ -109,22 +98,10 @@ fn calls(req: &CycleRequest) -> Vec<RecordedCall> {
             hotkey,
             status: None,
             error: Some(e),
-            ttfb_ms: if e == CallError::Reset {
-                Some(5.0)
-            } else {
-                None
-            },
+            ttfb_ms: if e == CallError::Reset { Some(5.0) } else { None },
             elapsed_ms: 1.0 + k as f64,
-            headers: if e == CallError::Protocol {
-                h(&[("séparé", "ünïcode ✓")])
-            } else {
-                None
-            },
-            body: if e == CallError::Reset {
-                Some(b"partial".to_vec())
-            } else {
-                None
-            },
+            headers: if e == CallError::Protocol { h(&[("séparé", "ünïcode ✓")]) } else { None },
+            body: if e == CallError::Reset { Some(b"partial".to_vec()) } else { None },
         });
     }
     v
@@ -148,11 +125,7 @@ fn assert_same(rec: &Recording, req: &CycleRequest, calls: &[RecordedCall]) {
         assert_eq!(raw.ttfb_ms, c.ttfb_ms);
         assert_eq!(raw.elapsed_ms, c.elapsed_ms);
         assert_eq!(raw.body, c.body.as_deref());
-        let hs = rec.headers(i).map(|v| {
-            v.into_iter()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect::<Vec<_>>()
-        });
+        let hs = rec.headers(i).map(|v| v.into_iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect::<Vec<_>>());
         assert_eq!(hs, c.headers);
         body_bytes += c.body.as_ref().map_or(0, |b| b.len() as u64);
     }
@@ -203,12 +176,7 @@ fn zstd_really_compresses() {
     let zstd = dir.path().join("zstd.cycle.arrow");
     let a = recording::write(&plain, &req, STARTED_AT, &calls, Compression::None).unwrap();
     let b = recording::write(&zstd, &req, STARTED_AT, &calls, Compression::Zstd).unwrap();
-    assert!(
-        b.file_bytes * 10 < a.file_bytes,
-        "zstd {} vs plain {}",
-        b.file_bytes,
-        a.file_bytes
-    );
+    assert!(b.file_bytes * 10 < a.file_bytes, "zstd {} vs plain {}", b.file_bytes, a.file_bytes);
     assert_same(&Recording::read(&zstd).unwrap(), &req, &calls);
 }
 
@@ -218,9 +186,7 @@ fn many_batches_read_as_one_recording() {
     let req = request(&UIDS);
     let calls = calls(&req);
     for compression in [Compression::None, Compression::Zstd] {
-        let path = dir
-            .path()
-            .join(format!("batches-{compression:?}.cycle.arrow"));
+        let path = dir.path().join(format!("batches-{compression:?}.cycle.arrow"));
         let mut w = RecordingWriter::create(&path, &req, STARTED_AT, compression).unwrap();
         w.write(&calls[..3]).unwrap();
         w.write(&[]).unwrap(); // no batch
@@ -252,10 +218,7 @@ fn unfinished_writer_leaves_nothing() {
     let mut w = RecordingWriter::create(&path, &req, STARTED_AT, Compression::None).unwrap();
     w.write(&calls[..2]).unwrap();
     let e = w.finish().unwrap_err().to_string();
-    assert!(
-        e.contains("2 rows written but the request lists 8 axons"),
-        "{e}"
-    );
+    assert!(e.contains("2 rows written but the request lists 8 axons"), "{e}");
     assert!(!path.exists());
     no_temp_files(dir.path());
 }
@@ -267,13 +230,9 @@ fn writer_refuses_rows_out_of_request_order() {
     let mut calls = calls(&req);
     calls.swap(0, 1);
     let path = dir.path().join("x.cycle.arrow");
-    let e = recording::write(&path, &req, STARTED_AT, &calls, Compression::None)
-        .unwrap_err()
-        .to_string();
+    let e = recording::write(&path, &req, STARTED_AT, &calls, Compression::None).unwrap_err().to_string();
     assert!(e.contains("row 0 is uid 3"), "{e}");
-    let e = recording::write(&path, &req, "2026-11-24 12:00", &calls, Compression::None)
-        .unwrap_err()
-        .to_string();
+    let e = recording::write(&path, &req, "2026-11-24 12:00", &calls, Compression::None).unwrap_err().to_string();
     assert!(e.contains("not an RFC 3339 UTC time"), "{e}");
     assert!(!path.exists());
     no_temp_files(dir.path());
@@ -288,8 +247,5 @@ fn rewriting_replaces_the_file_whole() {
     recording::write(&path, &req, STARTED_AT, &calls, Compression::None).unwrap();
     calls[0].body = Some(b"second".to_vec());
     recording::write(&path, &req, STARTED_AT, &calls, Compression::Zstd).unwrap();
-    assert_eq!(
-        Recording::read(&path).unwrap().call(0).body,
-        Some(&b"second"[..])
-    );
+    assert_eq!(Recording::read(&path).unwrap().call(0).body, Some(&b"second"[..]));
 }

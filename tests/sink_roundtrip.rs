@@ -12,10 +12,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding};
 use synth_forward::batch::{self, SCHEMA_VERSION_KEY};
 use synth_forward::decode::Verdict;
+use synth_forward::fixture::synthetic;
 use synth_forward::sink::parquet::{
     self as sink, CycleParquetWriter, ParquetOptions, PriceEncoding, PriceLayout, SinkError,
 };
-use synth_forward::fixture::synthetic;
 
 fn small(seed: u64) -> (RecordBatch, synth_forward::request::CycleRequest) {
     let (cols, req) = synthetic::cycle(23, 9, 7, 5, seed);
@@ -31,22 +31,14 @@ fn read(path: &Path) -> (RecordBatch, parquet::file::metadata::ParquetMetaData) 
 }
 
 fn kv(meta: &parquet::file::metadata::ParquetMetaData, key: &str) -> Option<String> {
-    meta.file_metadata()
-        .key_value_metadata()?
-        .iter()
-        .find(|k| k.key == key)
-        .and_then(|k| k.value.clone())
+    meta.file_metadata().key_value_metadata()?.iter().find(|k| k.key == key).and_then(|k| k.value.clone())
 }
 
 fn no_temp_files(dir: &Path) {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out)
-            } else {
-                out.push(p)
-            }
+            if p.is_dir() { walk(&p, out) } else { out.push(p) }
         }
     }
     let mut files = Vec::new();
@@ -66,12 +58,20 @@ fn prices(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
                 let row = paths.value(r);
                 let leaf = row.as_fixed_size_list().values().clone();
                 match leaf.data_type() {
-                    DataType::Float64 => leaf.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect(),
+                    DataType::Float64 => {
+                        leaf.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect()
+                    }
                     DataType::Decimal128(_, s) => {
                         let cast = arrow::compute::cast(&leaf, &DataType::Float64).unwrap();
-                        let via_cast: Vec<u64> = cast.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect();
+                        let via_cast: Vec<u64> =
+                            cast.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect();
                         let pow = 10f64.powi(*s as i32);
-                        let by_hand: Vec<u64> = leaf.as_primitive::<Decimal128Type>().values().iter().map(|&m| (m as f64 / pow).to_bits()).collect();
+                        let by_hand: Vec<u64> = leaf
+                            .as_primitive::<Decimal128Type>()
+                            .values()
+                            .iter()
+                            .map(|&m| (m as f64 / pow).to_bits())
+                            .collect();
                         assert_eq!(via_cast, by_hand, "arrow's decimal cast rounds differently");
                         by_hand
                     }
@@ -87,7 +87,12 @@ fn assert_same(original: &RecordBatch, back: &RecordBatch) {
     // Every scalar column equal, type and value (incl. the dictionary column and the timestamp).
     for i in 0..original.num_columns() - 1 {
         assert_eq!(original.schema().field(i), back.schema().field(i));
-        assert_eq!(original.column(i).as_ref(), back.column(i).as_ref(), "column {}", original.schema().field(i).name());
+        assert_eq!(
+            original.column(i).as_ref(),
+            back.column(i).as_ref(),
+            "column {}",
+            original.schema().field(i).name()
+        );
     }
     let (a, b) = (original.column(original.num_columns() - 1), back.column(back.num_columns() - 1));
     let nulls = |x: &dyn Array| (0..x.len()).map(|r| x.is_null(r)).collect::<Vec<_>>();
@@ -145,7 +150,11 @@ fn plain_lz4_stats_and_arrow_path_round_trip() {
         ParquetOptions { float_encoding: Encoding::PLAIN, compression: Compression::LZ4_RAW, ..Default::default() },
         #[cfg(feature = "internals")]
         ParquetOptions { paths_via_arrow: true, ..Default::default() },
-        ParquetOptions { compression: Compression::UNCOMPRESSED, correct_rows_per_group: 1, ..ParquetOptions::compact() },
+        ParquetOptions {
+            compression: Compression::UNCOMPRESSED,
+            correct_rows_per_group: 1,
+            ..ParquetOptions::compact()
+        },
         // Left to parquet's column writer by the hand-built pages: another codec, page statistics.
         ParquetOptions { compression: Compression::LZ4_RAW, ..Default::default() },
         ParquetOptions { paths_statistics: true, ..Default::default() },
@@ -209,18 +218,35 @@ fn unwritable_dir_is_a_clear_error_and_leaves_nothing() {
 
     // A failure after the temp file exists: groups that do not tile the rows.
     let dir = tempfile::tempdir().unwrap();
-    let w = CycleParquetWriter::new(&b.schema(), &req, 0, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
+    let w = CycleParquetWriter::new(
+        &b.schema(),
+        &req,
+        0,
+        b.num_rows(),
+        dir.path(),
+        PriceLayout::Float64,
+        &ParquetOptions::default(),
+    )
+    .unwrap();
     let g = w.encode_rows(0, &b, 0..3).unwrap();
     assert!(matches!(w.finish(vec![g]), Err(SinkError::RowGroups(_))));
     no_temp_files(dir.path());
 }
 
-
 #[test]
 fn encode_early_in_any_order_splice_late() {
     let dir = tempfile::tempdir().unwrap();
     let (b, req) = small(9);
-    let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, b.num_rows(), dir.path(), PriceLayout::Float64, &ParquetOptions::default()).unwrap();
+    let w = CycleParquetWriter::new(
+        &b.schema(),
+        &req,
+        1_795_521_660,
+        b.num_rows(),
+        dir.path(),
+        PriceLayout::Float64,
+        &ParquetOptions::default(),
+    )
+    .unwrap();
     // One row per group, rows arriving last-to-first (as out-of-order completions would: the
     // file holds them in that order, the footer lists them by row), plus a group from a
     // stand-alone small batch.
@@ -240,7 +266,16 @@ fn empty_cycle_and_all_null_cycle() {
         let (cols, req) = synthetic::cycle(rows, correct, 4, 3, 10);
         let b = batch::build(cols, &req).unwrap();
         for opts in [ParquetOptions::default(), ParquetOptions { overwrite: true, ..ParquetOptions::compact() }] {
-            let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, rows, dir.path(), PriceLayout::Float64, &opts).unwrap();
+            let w = CycleParquetWriter::new(
+                &b.schema(),
+                &req,
+                1_795_521_660,
+                rows,
+                dir.path(),
+                PriceLayout::Float64,
+                &opts,
+            )
+            .unwrap();
             let groups = (rows > 0).then(|| w.encode_rows(0, &b, 0..rows).unwrap()).into_iter().collect();
             let path = w.finish(groups).unwrap();
             let (back, _) = read(&path);
@@ -282,7 +317,9 @@ fn hand_built_pages_read_like_the_column_writer() {
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
     use parquet::basic::ZstdLevel;
     let zstd = |l| Compression::ZSTD(ZstdLevel::try_new(l).unwrap());
-    for (rows, correct, paths, points) in [(23, 9, 7, 5), (12, 12, 1, 1), (9, 4, 3, 1), (10, 7, 1100, 120), (40, 33, 200, 61)] {
+    for (rows, correct, paths, points) in
+        [(23, 9, 7, 5), (12, 12, 1, 1), (9, 4, 3, 1), (10, 7, 1100, 120), (40, 33, 200, 61)]
+    {
         let (cols, req) = synthetic::cycle(rows, correct, paths, points, 20 + rows as u64);
         let b = batch::build(cols, &req).unwrap();
         for compression in [zstd(1), zstd(3), Compression::UNCOMPRESSED] {
@@ -307,7 +344,8 @@ fn hand_built_pages_read_like_the_column_writer() {
                     // Values are BYTE_STREAM_SPLIT; a page of null rows only says PLAIN (it has no
                     // value), which polars needs.
                     let rows = first..first + rg.num_rows() as usize;
-                    let (nulls, values) = (rows.clone().any(|r| paths.is_null(r)), rows.clone().any(|r| paths.is_valid(r)));
+                    let (nulls, values) =
+                        (rows.clone().any(|r| paths.is_null(r)), rows.clone().any(|r| paths.is_valid(r)));
                     let mut expected = vec![Encoding::RLE];
                     expected.extend(nulls.then_some(Encoding::PLAIN));
                     expected.extend(values.then_some(Encoding::BYTE_STREAM_SPLIT));
@@ -323,7 +361,8 @@ fn hand_built_pages_read_like_the_column_writer() {
                 let wanted: Vec<u32> = (0..rows as u32).filter(|r| r % 3 != 0).collect();
                 let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
                     File::open(&hand).unwrap(),
-                    ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required),
+                    ArrowReaderOptions::new()
+                        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required),
                 )
                 .unwrap();
                 let meta = reader.metadata();

@@ -42,23 +42,14 @@ fn secrets() -> Vec<String> {
             out.push(bare);
         }
         out.push(s(&v, "secretPhrase"));
-        out.push(
-            s(&v, "secretPhrase")
-                .split(' ')
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        out.push(s(&v, "secretPhrase").split(' ').take(3).collect::<Vec<_>>().join(" "));
     }
     out
 }
 
 fn assert_no_secret(text: &str) {
     for secret in secrets() {
-        assert!(
-            !text.contains(&secret),
-            "secret material leaked into: {text}"
-        );
+        assert!(!text.contains(&secret), "secret material leaked into: {text}");
     }
 }
 
@@ -71,22 +62,13 @@ fn write_keyfile(dir: &Path, json: &serde_json::Value) -> PathBuf {
 #[test]
 fn both_wallets_derive_their_public_key_and_address() {
     let addresses = keyfile("addresses.json");
-    for (file, role) in [
-        ("validator-hotkey.json", "validator"),
-        ("miner-hotkey.json", "miner"),
-    ] {
+    for (file, role) in [("validator-hotkey.json", "validator"), ("miner-hotkey.json", "miner")] {
         let v = keyfile(file);
         let k = Hotkey::from_keyfile(&wallet_dir().join(file)).unwrap();
         assert_eq!(k.ss58(), s(&v, "ss58Address"));
-        assert_eq!(
-            format!("0x{}", hex::encode(k.public_key())),
-            s(&v, "publicKey")
-        );
+        assert_eq!(format!("0x{}", hex::encode(k.public_key())), s(&v, "publicKey"));
         assert_eq!(k.ss58(), s(&addresses[role], "hotkey_ss58"));
-        assert_eq!(
-            format!("0x{}", hex::encode(k.public_key())),
-            s(&addresses[role], "hotkey_public_key")
-        );
+        assert_eq!(format!("0x{}", hex::encode(k.public_key())), s(&addresses[role], "hotkey_public_key"));
         assert_eq!(ss58::decode(k.ss58()).unwrap(), *k.public_key());
         // Signing and verifying with the loaded key.
         let sig = k.sign(b"message");
@@ -101,10 +83,7 @@ fn addresses_json_round_trips_through_ss58() {
         for kind in ["hotkey", "coldkey"] {
             let addr = s(&addresses[role], &format!("{kind}_ss58"));
             let pk = s(&addresses[role], &format!("{kind}_public_key"));
-            let bytes: [u8; 32] = hex::decode(pk.trim_start_matches("0x"))
-                .unwrap()
-                .try_into()
-                .unwrap();
+            let bytes: [u8; 32] = hex::decode(pk.trim_start_matches("0x")).unwrap().try_into().unwrap();
             assert_eq!(ss58::decode(&addr).unwrap(), bytes, "{role} {kind}");
             assert_eq!(ss58::encode(&bytes), addr, "{role} {kind}");
         }
@@ -121,10 +100,7 @@ fn ss58_checksum_and_shape_are_enforced() {
         let t = String::from_utf8(b).unwrap();
         assert!(ss58::decode(&t).is_err(), "accepted corrupted address {t}");
     }
-    assert!(matches!(
-        ss58::decode("not base58 0OIl"),
-        Err(ss58::Ss58Error::Base58(_))
-    ));
+    assert!(matches!(ss58::decode("not base58 0OIl"), Err(ss58::Ss58Error::Base58(_))));
 }
 
 #[test]
@@ -140,16 +116,7 @@ fn private_key_alone_gives_the_same_key_and_a_disagreeing_one_is_refused() {
     let mut mixed = keyfile("validator-hotkey.json");
     mixed["privateKey"] = keyfile("miner-hotkey.json")["privateKey"].clone();
     let e = Hotkey::from_keyfile(&write_keyfile(dir.path(), &mixed)).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            KeyError::Mismatch {
-                field: "privateKey",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, KeyError::Mismatch { field: "privateKey", .. }), "{e:?}");
     assert_no_secret(&format!("{e} {e:?}"));
 }
 
@@ -158,11 +125,7 @@ fn wallet_layout_is_path_name_hotkeys_hotkey() {
     let dir = tempfile::tempdir().unwrap();
     let hotkeys = dir.path().join("validator/hotkeys");
     std::fs::create_dir_all(&hotkeys).unwrap();
-    std::fs::copy(
-        wallet_dir().join("validator-hotkey.json"),
-        hotkeys.join("hk7"),
-    )
-    .unwrap();
+    std::fs::copy(wallet_dir().join("validator-hotkey.json"), hotkeys.join("hk7")).unwrap();
     let k = Hotkey::from_wallet(dir.path().to_str(), Some("validator"), Some("hk7")).unwrap();
     assert_eq!(k.ss58(), "5FKe8CYC2aSFF1QhGsxdGXki1NoVSsX8KrtEq64WuMAJijAB");
     let e = Hotkey::from_wallet(dir.path().to_str(), Some("validator"), None).unwrap_err();
@@ -180,24 +143,12 @@ fn refusals_name_the_file_and_never_show_secrets() {
     let seed = s(&good, "secretSeed");
     type Case = (&'static str, Vec<u8>, fn(&KeyError) -> bool);
     let mut cases: Vec<Case> = vec![
-        ("nacl", b"$NACL\x8f\x01secret-bytes".to_vec(), |e| {
-            matches!(e, KeyError::Encrypted(_))
-        }),
-        ("btwallet", b"$BTWALLET:v1:abcdef".to_vec(), |e| {
-            matches!(e, KeyError::Encrypted(_))
-        }),
-        ("fernet", b"gAAAAABkabc".to_vec(), |e| {
-            matches!(e, KeyError::Encrypted(_))
-        }),
-        ("binary", vec![0x8f, 0x00, 0x13], |e| {
-            matches!(e, KeyError::Encrypted(_))
-        }),
+        ("nacl", b"$NACL\x8f\x01secret-bytes".to_vec(), |e| matches!(e, KeyError::Encrypted(_))),
+        ("btwallet", b"$BTWALLET:v1:abcdef".to_vec(), |e| matches!(e, KeyError::Encrypted(_))),
+        ("fernet", b"gAAAAABkabc".to_vec(), |e| matches!(e, KeyError::Encrypted(_))),
+        ("binary", vec![0x8f, 0x00, 0x13], |e| matches!(e, KeyError::Encrypted(_))),
         // A JSON object cut short: a syntax error, reported by position only.
-        (
-            "truncated",
-            serde_json::to_vec(&good).unwrap()[..60].to_vec(),
-            |e| matches!(e, KeyError::Format { .. }),
-        ),
+        ("truncated", serde_json::to_vec(&good).unwrap()[..60].to_vec(), |e| matches!(e, KeyError::Format { .. })),
     ];
     let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut v = good.clone();
@@ -205,114 +156,40 @@ fn refusals_name_the_file_and_never_show_secrets() {
         serde_json::to_vec(&v).unwrap()
     };
     let short_seed = &seed[..seed.len() - 2];
-    cases.push((
-        "short-seed",
-        mutate(&|v| v["secretSeed"] = short_seed.into()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
-    ));
+    cases.push(("short-seed", mutate(&|v| v["secretSeed"] = short_seed.into()), |e| {
+        matches!(e, KeyError::Field { field: "secretSeed", .. })
+    }));
     let bare_seed = seed.trim_start_matches("0x").to_owned();
-    cases.push((
-        "no-0x",
-        mutate(&|v| v["secretSeed"] = bare_seed.clone().into()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
-    ));
+    cases.push(("no-0x", mutate(&|v| v["secretSeed"] = bare_seed.clone().into()), |e| {
+        matches!(e, KeyError::Field { field: "secretSeed", .. })
+    }));
     let not_hex = format!("0x{}zz", &seed[2..seed.len() - 2]);
-    cases.push((
-        "not-hex",
-        mutate(&|v| v["secretSeed"] = not_hex.clone().into()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
-    ));
-    cases.push((
-        "seed-number",
-        mutate(&|v| v["secretSeed"] = 12345.into()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
-    ));
-    cases.push((
-        "seed-array",
-        mutate(&|v| v["secretSeed"] = serde_json::json!([s(&good, "privateKey")])),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
-    ));
+    cases.push(("not-hex", mutate(&|v| v["secretSeed"] = not_hex.clone().into()), |e| {
+        matches!(e, KeyError::Field { field: "secretSeed", .. })
+    }));
+    cases.push(("seed-number", mutate(&|v| v["secretSeed"] = 12345.into()), |e| {
+        matches!(e, KeyError::Field { field: "secretSeed", .. })
+    }));
+    cases.push(("seed-array", mutate(&|v| v["secretSeed"] = serde_json::json!([s(&good, "privateKey")])), |e| {
+        matches!(e, KeyError::Field { field: "secretSeed", .. })
+    }));
     cases.push((
         "no-secret",
         mutate(&|v| {
             v.as_object_mut().unwrap().remove("secretSeed");
             v.as_object_mut().unwrap().remove("privateKey");
         }),
-        |e| {
-            matches!(
-                e,
-                KeyError::Field {
-                    field: "secretSeed",
-                    ..
-                }
-            )
-        },
+        |e| matches!(e, KeyError::Field { field: "secretSeed", .. }),
     ));
     cases.push((
         "public-mismatch",
         mutate(&|v| v["publicKey"] = keyfile("miner-hotkey.json")["publicKey"].clone()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Mismatch {
-                    field: "publicKey",
-                    ..
-                }
-            )
-        },
+        |e| matches!(e, KeyError::Mismatch { field: "publicKey", .. }),
     ));
     cases.push((
         "ss58-mismatch",
         mutate(&|v| v["ss58Address"] = keyfile("miner-hotkey.json")["ss58Address"].clone()),
-        |e| {
-            matches!(
-                e,
-                KeyError::Mismatch {
-                    field: "ss58Address",
-                    ..
-                }
-            )
-        },
+        |e| matches!(e, KeyError::Mismatch { field: "ss58Address", .. }),
     ));
     // The miner's secret in the validator's file: mismatch, and neither seed may show.
     cases.push((
@@ -323,9 +200,7 @@ fn refusals_name_the_file_and_never_show_secrets() {
     cases.push(("ed25519", mutate(&|v| v["cryptoType"] = 0.into()), |e| {
         matches!(e, KeyError::CryptoType { crypto_type: 0, .. })
     }));
-    cases.push(("array", b"[1,2]".to_vec(), |e| {
-        matches!(e, KeyError::Encrypted(_) | KeyError::Format { .. })
-    }));
+    cases.push(("array", b"[1,2]".to_vec(), |e| matches!(e, KeyError::Encrypted(_) | KeyError::Format { .. })));
 
     for (name, bytes, expected) in cases {
         let path = dir.path().join(format!("hotkey-{name}"));
@@ -333,26 +208,17 @@ fn refusals_name_the_file_and_never_show_secrets() {
         let e = Hotkey::from_keyfile(&path).unwrap_err();
         assert!(expected(&e), "{name}: unexpected {e:?}");
         let shown = format!("{e}");
-        assert!(
-            shown.contains(&path.display().to_string()),
-            "{name}: {shown}"
-        );
+        assert!(shown.contains(&path.display().to_string()), "{name}: {shown}");
         assert_no_secret(&shown);
         assert_no_secret(&format!("{e:?} {e:#?}"));
         if let KeyError::Encrypted(_) = e {
-            assert!(
-                shown.ends_with("is encrypted; synth-forward needs an unencrypted hotkey"),
-                "{shown}"
-            );
+            assert!(shown.ends_with("is encrypted; synth-forward needs an unencrypted hotkey"), "{shown}");
         }
     }
 
     let missing = dir.path().join("nope");
     let e = Hotkey::from_keyfile(&missing).unwrap_err();
-    assert!(
-        matches!(e, KeyError::NotFound(_))
-            && e.to_string().contains(&missing.display().to_string())
-    );
+    assert!(matches!(e, KeyError::NotFound(_)) && e.to_string().contains(&missing.display().to_string()));
 }
 
 #[test]
@@ -377,4 +243,3 @@ fn debug_shows_the_public_half_only() {
         assert_no_secret(&format!("{signer:?}"));
     }
 }
-

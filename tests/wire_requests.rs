@@ -47,10 +47,7 @@ struct Raw {
 }
 
 fn parse_http(bytes: &[u8]) -> Raw {
-    let split = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("head ends");
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("head ends");
     let head = std::str::from_utf8(&bytes[..split]).unwrap();
     let mut lines = head.split("\r\n");
     let line = lines.next().unwrap().to_owned();
@@ -60,11 +57,7 @@ fn parse_http(bytes: &[u8]) -> Raw {
             (k.to_owned(), v.to_owned())
         })
         .collect();
-    Raw {
-        line,
-        headers,
-        body: bytes[split + 4..].to_vec(),
-    }
+    Raw { line, headers, body: bytes[split + 4..].to_vec() }
 }
 
 fn get<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
@@ -80,9 +73,7 @@ fn capture_input() -> SimulationInput {
 }
 
 fn capture_nonce(raw: &Raw) -> u64 {
-    get(&raw.headers, "bt_header_dendrite_nonce")
-        .parse()
-        .unwrap()
+    get(&raw.headers, "bt_header_dendrite_nonce").parse().unwrap()
 }
 
 fn capture_signer() -> SynapseSigner {
@@ -99,19 +90,11 @@ fn capture_signer() -> SynapseSigner {
 }
 
 fn capture_axon(port: u16) -> Axon {
-    Axon {
-        uid: 0,
-        ip: "127.0.0.1".into(),
-        port,
-        hotkey: meta()["miner_hotkey"].as_str().unwrap().into(),
-    }
+    Axon { uid: 0, ip: "127.0.0.1".into(), port, hotkey: meta()["miner_hotkey"].as_str().unwrap().into() }
 }
 
 fn owned(r: &SignedRequest) -> Vec<(String, String)> {
-    r.headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
+    r.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
 const SECOND: u64 = 1_000_000_000;
@@ -122,17 +105,12 @@ fn captured_requests_verify_with_the_miners_hotkey() {
     for file in ["synapse/request.http", "synapse/request-500.http"] {
         let raw = parse_http(&read(file));
         let nonce = capture_nonce(&raw);
-        let caller =
-            verify_synapse(&raw.headers, &raw.body, me.ss58(), nonce + SECOND, None).unwrap();
+        let caller = verify_synapse(&raw.headers, &raw.body, me.ss58(), nonce + SECOND, None).unwrap();
         assert_eq!(caller.nonce, nonce);
         assert_eq!(caller.dendrite_hotkey, validator().ss58());
         assert_eq!(
             caller.endpoint_key(),
-            format!(
-                "{}:{}",
-                validator().ss58(),
-                meta()["dendrite_uuid"].as_str().unwrap()
-            )
+            format!("{}:{}", validator().ss58(), meta()["dendrite_uuid"].as_str().unwrap())
         );
     }
 }
@@ -149,40 +127,22 @@ fn built_request_matches_the_capture_byte_for_byte_but_the_signature() {
     assert_eq!(req.method, "POST");
     assert_eq!(req.authority, format!("127.0.0.1:{port}"));
     assert_eq!(&*req.body, &raw.body[..], "body differs from request.http");
-    assert_eq!(
-        &*req.body,
-        &read("synapse/request-body.json")[..],
-        "body differs from request-body.json"
-    );
+    assert_eq!(&*req.body, &read("synapse/request-body.json")[..], "body differs from request-body.json");
 
     // Same head once both signatures are blanked; then the whole message byte for byte.
-    let ours_sig = req
-        .header("bt_header_dendrite_signature")
-        .unwrap()
-        .to_owned();
+    let ours_sig = req.header("bt_header_dendrite_signature").unwrap().to_owned();
     let theirs_sig = get(&raw.headers, "bt_header_dendrite_signature").to_owned();
-    assert!(
-        ours_sig.starts_with("0x") && ours_sig.len() == 130 && ours_sig == ours_sig.to_lowercase()
-    );
+    assert!(ours_sig.starts_with("0x") && ours_sig.len() == 130 && ours_sig == ours_sig.to_lowercase());
     assert_ne!(ours_sig, theirs_sig, "sr25519 signatures are randomized");
     let mut ours = req.head_bytes();
     ours.extend_from_slice(&req.body);
     let ours = String::from_utf8(ours).unwrap().replace(&ours_sig, "<sig>");
-    let theirs = String::from_utf8(captured)
-        .unwrap()
-        .replace(&theirs_sig, "<sig>");
+    let theirs = String::from_utf8(captured).unwrap().replace(&theirs_sig, "<sig>");
     assert_eq!(ours, theirs);
 
     // Our signature verifies as the Axon checks it.
     let nonce = capture_nonce(&raw);
-    verify_synapse(
-        &req.headers,
-        &req.body,
-        miner().ss58(),
-        nonce + SECOND,
-        None,
-    )
-    .unwrap();
+    verify_synapse(&req.headers, &req.body, miner().ss58(), nonce + SECOND, None).unwrap();
 }
 
 #[test]
@@ -202,25 +162,14 @@ fn the_500_request_differs_only_in_port_and_signature() {
 fn the_body_is_built_once_per_cycle() {
     let signer = capture_signer();
     let a = signer.request(&capture_axon(1));
-    let b = signer.request(&Axon {
-        uid: 9,
-        ip: "10.0.0.9".into(),
-        port: 8091,
-        hotkey: validator().ss58().into(),
-    });
+    let b = signer.request(&Axon { uid: 9, ip: "10.0.0.9".into(), port: 8091, hotkey: validator().ss58().into() });
     assert!(Arc::ptr_eq(&a.body, &b.body));
     assert_eq!(&*a.body, &body::simulation_body(&capture_input())[..]);
 }
 
 #[test]
 fn timeout_header_is_python_float_repr() {
-    for (t, text) in [
-        (108.0809, "108.0809"),
-        (60.0, "60.0"),
-        (12.5, "12.5"),
-        (0.1, "0.1"),
-        (120.0, "120.0"),
-    ] {
+    for (t, text) in [(108.0809, "108.0809"), (60.0, "60.0"), (12.5, "12.5"), (0.1, "0.1"), (120.0, "120.0")] {
         let s = SynapseSigner::new(validator(), "203.0.113.10", 1, "u", t, &capture_input());
         assert_eq!(s.request(&capture_axon(1)).header("timeout"), Some(text));
     }
@@ -232,9 +181,7 @@ fn tampered_synapse_requests_are_refused() {
     let nonce = capture_nonce(&raw);
     let now = nonce + SECOND;
     let me = miner();
-    let check = |headers: &[(String, String)], body: &[u8]| {
-        verify_synapse(headers, body, me.ss58(), now, None)
-    };
+    let check = |headers: &[(String, String)], body: &[u8]| verify_synapse(headers, body, me.ss58(), now, None);
     let tamper = |name: &str, value: &str| {
         let mut h = raw.headers.clone();
         set(&mut h, name, value);
@@ -246,71 +193,35 @@ fn tampered_synapse_requests_are_refused() {
     assert_eq!(check(&h, &raw.body), Err(VerifyError::BadSignature));
     let h = tamper("bt_header_dendrite_nonce", &(nonce + 1).to_string());
     assert_eq!(check(&h, &raw.body), Err(VerifyError::BadSignature));
-    let h = tamper(
-        "bt_header_dendrite_uuid",
-        "5db070be-e80f-11f1-8b70-02fc00000002",
-    );
+    let h = tamper("bt_header_dendrite_uuid", "5db070be-e80f-11f1-8b70-02fc00000002");
     assert_eq!(check(&h, &raw.body), Err(VerifyError::BadSignature));
     let h = tamper("computed_body_hash", &"0".repeat(64));
     assert_eq!(check(&h, &raw.body), Err(VerifyError::BadSignature));
     let sig = get(&raw.headers, "bt_header_dendrite_signature");
-    let flipped = format!(
-        "{}{}",
-        &sig[..10],
-        if &sig[10..11] == "0" { "1" } else { "0" }
-    ) + &sig[11..];
+    let flipped = format!("{}{}", &sig[..10], if &sig[10..11] == "0" { "1" } else { "0" }) + &sig[11..];
     let h = tamper("bt_header_dendrite_signature", &flipped);
     assert_eq!(check(&h, &raw.body), Err(VerifyError::BadSignature));
     let h = tamper("bt_header_dendrite_signature", "0x1234");
-    assert!(matches!(
-        check(&h, &raw.body),
-        Err(VerifyError::MalformedHeader { .. })
-    ));
-    let h = tamper(
-        "bt_header_dendrite_hotkey",
-        "5FKe8CYC2aSFF1QhGsxdGXki1NoVSsX8KrtEq64WuMAJijAA",
-    );
-    assert!(matches!(
-        check(&h, &raw.body),
-        Err(VerifyError::BadHotkey(_))
-    ));
+    assert!(matches!(check(&h, &raw.body), Err(VerifyError::MalformedHeader { .. })));
+    let h = tamper("bt_header_dendrite_hotkey", "5FKe8CYC2aSFF1QhGsxdGXki1NoVSsX8KrtEq64WuMAJijAA");
+    assert!(matches!(check(&h, &raw.body), Err(VerifyError::BadHotkey(_))));
 
     // Sent to another Axon: the receiver rebuilds the message with its own hotkey.
-    assert_eq!(
-        verify_synapse(&raw.headers, &raw.body, validator().ss58(), now, None),
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(verify_synapse(&raw.headers, &raw.body, validator().ss58(), now, None), Err(VerifyError::BadSignature));
 
     // A missing dendrite header.
-    let h: Vec<_> = raw
-        .headers
-        .iter()
-        .filter(|(k, _)| k != "bt_header_dendrite_nonce")
-        .cloned()
-        .collect();
-    assert_eq!(
-        check(&h, &raw.body),
-        Err(VerifyError::MissingHeader("bt_header_dendrite_nonce"))
-    );
+    let h: Vec<_> = raw.headers.iter().filter(|(k, _)| k != "bt_header_dendrite_nonce").cloned().collect();
+    assert_eq!(check(&h, &raw.body), Err(VerifyError::MissingHeader("bt_header_dendrite_nonce")));
 
     // The body: the route parses it (so it must be JSON) and compares the header hash with the
     // recomputed one. Simulation hashes no fields, so — as on the real Axon — the body's content
     // is not covered by the signature; a rewritten simulation_input passes.
-    assert_eq!(
-        check(&raw.headers, b"{\"name\":\"Simul"),
-        Err(VerifyError::BodyNotJson)
-    );
-    let rewritten = String::from_utf8(raw.body.clone())
-        .unwrap()
-        .replace("\"BTC\"", "\"ETH\"");
+    assert_eq!(check(&raw.headers, b"{\"name\":\"Simul"), Err(VerifyError::BodyNotJson));
+    let rewritten = String::from_utf8(raw.body.clone()).unwrap().replace("\"BTC\"", "\"ETH\"");
     assert!(check(&raw.headers, rewritten.as_bytes()).is_ok());
 
     // Header names arrive lower-cased from most servers.
-    let lower: Vec<_> = raw
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.clone()))
-        .collect();
+    let lower: Vec<_> = raw.headers.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
     assert!(check(&lower, &raw.body).is_ok());
 }
 
@@ -320,25 +231,15 @@ fn synapse_nonce_rules_follow_the_axon() {
     let nonce = capture_nonce(&raw);
     let me = miner();
     let window = 4 * SECOND + 108_080_900_000; // ALLOWED_DELTA + timeout
-    let v =
-        |now: u64, last: Option<u64>| verify_synapse(&raw.headers, &raw.body, me.ss58(), now, last);
+    let v = |now: u64, last: Option<u64>| verify_synapse(&raw.headers, &raw.body, me.ss58(), now, last);
 
     assert!(v(nonce + window - 1, None).is_ok());
-    assert!(matches!(
-        v(nonce + window, None),
-        Err(VerifyError::NonceTooOld { .. })
-    ));
+    assert!(matches!(v(nonce + window, None), Err(VerifyError::NonceTooOld { .. })));
     // A nonce from the future is fine for the Axon (only the past is bounded).
     assert!(v(nonce - 60 * SECOND, None).is_ok());
     // With a stored nonce for hotkey:uuid, only "strictly newer" counts.
-    assert_eq!(
-        v(nonce + SECOND, Some(nonce)),
-        Err(VerifyError::NonceReplayed { nonce, last: nonce })
-    );
-    assert!(matches!(
-        v(nonce + SECOND, Some(nonce + 5)),
-        Err(VerifyError::NonceReplayed { .. })
-    ));
+    assert_eq!(v(nonce + SECOND, Some(nonce)), Err(VerifyError::NonceReplayed { nonce, last: nonce }));
+    assert!(matches!(v(nonce + SECOND, Some(nonce + 5)), Err(VerifyError::NonceReplayed { .. })));
     assert!(v(nonce + 10 * window, Some(nonce - 1)).is_ok());
 }
 
@@ -347,10 +248,7 @@ fn two_signatures_differ_and_both_verify() {
     let signer = capture_signer();
     let axon = capture_axon(35901);
     let (a, b) = (signer.request(&axon), signer.request(&axon));
-    assert_ne!(
-        a.header("bt_header_dendrite_signature"),
-        b.header("bt_header_dendrite_signature")
-    );
+    assert_ne!(a.header("bt_header_dendrite_signature"), b.header("bt_header_dendrite_signature"));
     let now = signer.nonce() + SECOND;
     for r in [a, b] {
         verify_synapse(&r.headers, &r.body, miner().ss58(), now, None).unwrap();
@@ -369,14 +267,7 @@ fn production_nonce_and_uuid_verify() {
         &capture_input(),
     );
     let r = s.request(&capture_axon(8091));
-    verify_synapse(
-        &r.headers,
-        &r.body,
-        miner().ss58(),
-        synapse::nonce_now(),
-        None,
-    )
-    .unwrap();
+    verify_synapse(&r.headers, &r.body, miner().ss58(), synapse::nonce_now(), None).unwrap();
 }
 
 // ---- btauth/1 ----
@@ -390,23 +281,10 @@ fn btauth_signs_and_verifies() {
     let nonce = 1_795_528_811_919_471_725;
     let r = btauth_request(nonce);
     let me = miner();
-    let caller = verify_btauth(
-        &r.headers,
-        &r.body,
-        "POST",
-        "/Simulation",
-        me.ss58(),
-        nonce + SECOND,
-        Freshness::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        caller,
-        btauth::BtauthCaller {
-            hotkey_ss58: validator().ss58().into(),
-            nonce_ns: i128::from(nonce)
-        }
-    );
+    let caller =
+        verify_btauth(&r.headers, &r.body, "POST", "/Simulation", me.ss58(), nonce + SECOND, Freshness::default())
+            .unwrap();
+    assert_eq!(caller, btauth::BtauthCaller { hotkey_ss58: validator().ss58().into(), nonce_ns: i128::from(nonce) });
 
     // Headers: bittensor 11 names and sign()'s order; same body as the synapse protocol.
     let names: Vec<&str> = r.headers.iter().map(|(k, _)| *k).collect();
@@ -429,10 +307,7 @@ fn btauth_signs_and_verifies() {
     );
     assert_eq!(r.header("X-Bittensor-Version"), Some("1"));
     assert_eq!(r.header("X-Bittensor-Receiver"), Some(me.ss58()));
-    assert_eq!(
-        r.header("X-Bittensor-Nonce"),
-        Some(nonce.to_string().as_str())
-    );
+    assert_eq!(r.header("X-Bittensor-Nonce"), Some(nonce.to_string().as_str()));
     assert_eq!(&*r.body, &read("synapse/request-body.json")[..]);
 
     // The payload, spelled out independently of the library's builder.
@@ -465,18 +340,9 @@ fn tampered_btauth_requests_are_refused() {
 
     let mut body = r.body.to_vec();
     body[30] ^= 1;
-    assert_eq!(
-        v(&h, &body, "POST", "/Simulation", me.ss58(), now),
-        Err(VerifyError::BadSignature)
-    );
-    assert_eq!(
-        v(&h, &r.body, "POST", "/Other", me.ss58(), now),
-        Err(VerifyError::BadSignature)
-    );
-    assert_eq!(
-        v(&h, &r.body, "PUT", "/Simulation", me.ss58(), now),
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(v(&h, &body, "POST", "/Simulation", me.ss58(), now), Err(VerifyError::BadSignature));
+    assert_eq!(v(&h, &r.body, "POST", "/Other", me.ss58(), now), Err(VerifyError::BadSignature));
+    assert_eq!(v(&h, &r.body, "PUT", "/Simulation", me.ss58(), now), Err(VerifyError::BadSignature));
     // Not for me, or the receiver header rewritten to me.
     assert!(matches!(
         v(&h, &r.body, "POST", "/Simulation", validator().ss58(), now),
@@ -484,90 +350,33 @@ fn tampered_btauth_requests_are_refused() {
     ));
     let to_validator = tamper("X-Bittensor-Receiver", validator().ss58());
     assert_eq!(
-        v(
-            &to_validator,
-            &r.body,
-            "POST",
-            "/Simulation",
-            validator().ss58(),
-            now
-        ),
+        v(&to_validator, &r.body, "POST", "/Simulation", validator().ss58(), now),
         Err(VerifyError::BadSignature)
     );
-    let unbound: Vec<_> = h
-        .iter()
-        .filter(|(k, _)| k != "X-Bittensor-Receiver")
-        .cloned()
-        .collect();
+    let unbound: Vec<_> = h.iter().filter(|(k, _)| k != "X-Bittensor-Receiver").cloned().collect();
     assert_eq!(
         v(&unbound, &r.body, "POST", "/Simulation", me.ss58(), now),
         Err(VerifyError::WrongReceiver { got: None })
     );
     // Nonce and sender are signed.
     let h2 = tamper("X-Bittensor-Nonce", &(nonce + 1).to_string());
-    assert_eq!(
-        v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now),
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now), Err(VerifyError::BadSignature));
     let h2 = tamper("X-Bittensor-Hotkey", me.ss58());
-    assert_eq!(
-        v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now),
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now), Err(VerifyError::BadSignature));
     let h2 = tamper("X-Bittensor-Version", "2");
-    assert!(matches!(
-        v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now),
-        Err(VerifyError::MalformedHeader { .. })
-    ));
+    assert!(matches!(v(&h2, &r.body, "POST", "/Simulation", me.ss58(), now), Err(VerifyError::MalformedHeader { .. })));
     // Freshness: 10 s back, 2 s ahead (inclusive bounds as in bittensor 11).
-    assert!(
-        v(
-            &h,
-            &r.body,
-            "POST",
-            "/Simulation",
-            me.ss58(),
-            nonce + 10 * SECOND
-        )
-        .is_ok()
-    );
+    assert!(v(&h, &r.body, "POST", "/Simulation", me.ss58(), nonce + 10 * SECOND).is_ok());
     assert!(matches!(
-        v(
-            &h,
-            &r.body,
-            "POST",
-            "/Simulation",
-            me.ss58(),
-            nonce + 10 * SECOND + 1
-        ),
+        v(&h, &r.body, "POST", "/Simulation", me.ss58(), nonce + 10 * SECOND + 1),
         Err(VerifyError::NonceTooOld { .. })
     ));
-    assert!(
-        v(
-            &h,
-            &r.body,
-            "POST",
-            "/Simulation",
-            me.ss58(),
-            nonce - 2 * SECOND
-        )
-        .is_ok()
-    );
+    assert!(v(&h, &r.body, "POST", "/Simulation", me.ss58(), nonce - 2 * SECOND).is_ok());
     assert!(matches!(
-        v(
-            &h,
-            &r.body,
-            "POST",
-            "/Simulation",
-            me.ss58(),
-            nonce - 2 * SECOND - 1
-        ),
+        v(&h, &r.body, "POST", "/Simulation", me.ss58(), nonce - 2 * SECOND - 1),
         Err(VerifyError::NonceInFuture { .. })
     ));
     // Lower-cased names are fine.
-    let lower: Vec<_> = h
-        .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.clone()))
-        .collect();
+    let lower: Vec<_> = h.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
     assert!(v(&lower, &r.body, "post", "/Simulation", me.ss58(), now).is_ok());
 }

@@ -31,8 +31,8 @@ use arrow::record_batch::RecordBatch;
 pub use summary::{Clock, CycleSummary, Timings};
 
 use crate::batch;
-use crate::cancel::Cancel;
 use crate::call::RawCall;
+use crate::cancel::Cancel;
 use crate::columns::{CycleColumns, RowSlots, Rows};
 use crate::decode::{self, Verdict};
 use crate::request::{CycleRequest, CycleShape, Expected};

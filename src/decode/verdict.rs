@@ -56,30 +56,22 @@ impl Verdict {
 impl Verdict {
     /// Rule 3: `simulation_output` is not a list.
     pub fn wrong_output_type(class: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Response format is incorrect: expected tuple or list, got <class '{class}'>"
-        ))
+        Verdict::message(format!("Response format is incorrect: expected tuple or list, got <class '{class}'>"))
     }
 
     /// Rule 5: the first element is not an int.
     pub fn wrong_start_type(class: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Start time format is incorrect: expected int, got <class '{class}'>"
-        ))
+        Verdict::message(format!("Start time format is incorrect: expected int, got <class '{class}'>"))
     }
 
     /// Rule 7: the second element is not an int.
     pub fn wrong_increment_type(class: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Time increment format is incorrect: expected int, got <class '{class}'>"
-        ))
+        Verdict::message(format!("Time increment format is incorrect: expected int, got <class '{class}'>"))
     }
 
     /// Rule 8: the start time is not the request's.
     pub fn wrong_start(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Start time timestamp is incorrect: expected {expected}, got {got}"
-        ))
+        Verdict::message(format!("Start time timestamp is incorrect: expected {expected}, got {got}"))
     }
 
     /// Rule 9: the time increment is not the request's.
@@ -99,16 +91,12 @@ impl Verdict {
 
     /// Rule 13: a path's length is not the request's point count.
     pub fn wrong_point_count(expected: impl fmt::Display, got: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Number of time points is incorrect: expected {expected}, got {got}"
-        ))
+        Verdict::message(format!("Number of time points is incorrect: expected {expected}, got {got}"))
     }
 
     /// Rule 14: a price is not an int or a float.
     pub fn wrong_price_type(class: impl fmt::Display) -> Verdict {
-        Verdict::message(format!(
-            "Price format is incorrect: expected int or float, got <class '{class}'>"
-        ))
+        Verdict::message(format!("Price format is incorrect: expected int or float, got <class '{class}'>"))
     }
 
     /// Rule 15: `str(price)` without its `.` is longer than 8 characters.
@@ -131,11 +119,8 @@ mod tests {
     /// Python validator (section "Message templates"), and every one it lists is here.
     #[test]
     fn templates_are_the_readmes() {
-        let readme = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/README.md"
-        ))
-        .expect("the shared conformance README beside the repo");
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/README.md"))
+            .expect("the shared conformance README beside the repo");
         let block = readme
             .split("## Message templates (exactly as stored)")
             .nth(1)

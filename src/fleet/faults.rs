@@ -144,10 +144,8 @@ impl FromStr for Fault {
             "redirect" => Fault::Redirect(uid(arg)?),
             "duplicate_body" => Fault::DuplicateBody(uid(arg)?),
             _ => {
-                let f = Fault::ALL
-                    .into_iter()
-                    .find(|f| f.other_uid().is_none() && f.name() == name)
-                    .ok_or_else(|| {
+                let f =
+                    Fault::ALL.into_iter().find(|f| f.other_uid().is_none() && f.name() == name).ok_or_else(|| {
                         let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
                         format!("unknown fault {name:?} (known: {})", names.join(", "))
                     })?;
@@ -338,7 +336,8 @@ pub(super) async fn serve(mut stream: TcpStream, answer: &FaultyAnswer) -> std::
         }
         Fault::GzipBomb | Fault::DeflateBomb => {
             let enc = if answer.fault == Fault::GzipBomb { "gzip" } else { "deflate" };
-            head(&mut stream, &format!("{JSON_200}content-encoding: {enc}\r\ncontent-length: {}\r\n\r\n", body.len())).await?;
+            head(&mut stream, &format!("{JSON_200}content-encoding: {enc}\r\ncontent-length: {}\r\n\r\n", body.len()))
+                .await?;
             stream.write_all(body).await?;
         }
         Fault::LyingChunked => {
@@ -375,8 +374,14 @@ pub(super) async fn serve(mut stream: TcpStream, answer: &FaultyAnswer) -> std::
             std::future::pending::<()>().await;
         }
         Fault::Redirect(_) => {
-            head(&mut stream, &format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {}\r\ncontent-length: 0\r\n\r\n", answer.location))
-                .await?;
+            head(
+                &mut stream,
+                &format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nlocation: {}\r\ncontent-length: 0\r\n\r\n",
+                    answer.location
+                ),
+            )
+            .await?;
         }
         Fault::InvalidUtf8
         | Fault::NanPrices

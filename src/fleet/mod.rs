@@ -11,8 +11,8 @@
 //! then joins the thread, so no socket outlives the fleet.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,7 +28,7 @@ use tokio::sync::watch;
 pub mod faults;
 mod verify;
 
-pub use faults::{parse_faults, Fault, FaultMap};
+pub use faults::{Fault, FaultMap, parse_faults};
 pub use verify::signature_verifier;
 
 use crate::call::CallError;
@@ -87,23 +87,22 @@ pub struct Fleet {
 impl Fleet {
     /// Binds every port, then serves on a background thread.
     pub fn start(rec: &Recording, opts: FleetOptions) -> Result<Fleet, FleetError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(FleetError::Runtime)?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(FleetError::Runtime)?;
         let mut request = rec.request.clone();
         let cap = crate::fetch::body_cap(&rec.request.shape()?);
         let uids: Vec<u16> = (0..rec.rows()).map(|r| rec.uid(r)).collect();
-        if let Some(u) = opts.faults.iter().flat_map(|(u, f)| [Some(*u), f.other_uid()]).flatten().find(|u| !uids.contains(u)) {
+        if let Some(u) =
+            opts.faults.iter().flat_map(|(u, f)| [Some(*u), f.other_uid()]).flatten().find(|u| !uids.contains(u))
+        {
             return Err(FleetError::UnknownUid(u));
         }
         let (mut bound, mut ports) = (Vec::new(), Vec::new());
         for row in 0..rec.rows() {
             let port = if opts.base_port == 0 { 0 } else { opts.base_port.saturating_add(row as u16) };
             let addr = SocketAddr::new(opts.host, port);
-            let listener = runtime
-                .block_on(TcpListener::bind(addr))
-                .map_err(|source| FleetError::Bind { addr, source })?;
+            let listener =
+                runtime.block_on(TcpListener::bind(addr)).map_err(|source| FleetError::Bind { addr, source })?;
             let port = listener.local_addr().map_err(|source| FleetError::Bind { addr, source })?.port();
             let axon = Axon { uid: rec.uid(row), ip: opts.host.to_string(), port, hotkey: rec.hotkey(row).to_owned() };
             if let Some(a) = request.axons.iter_mut().find(|a| a.uid == axon.uid) {
@@ -129,7 +128,9 @@ impl Fleet {
                 .headers(row)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding"))
+                .filter(|(k, _)| {
+                    !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding")
+                })
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
             let answer = Arc::new(Answer {
@@ -163,10 +164,7 @@ impl Fleet {
 
     /// How many requests the miner `uid` has received so far (0 for an unknown uid).
     pub fn hits(&self, uid: u16) -> u64 {
-        self.answers
-            .iter()
-            .find(|(u, _)| *u == uid)
-            .map_or(0, |(_, a)| a.hits.load(Ordering::Relaxed))
+        self.answers.iter().find(|(u, _)| *u == uid).map_or(0, |(_, a)| a.hits.load(Ordering::Relaxed))
     }
 
     /// Stops every listener and connection and waits for the fleet thread.
@@ -199,7 +197,12 @@ async fn serve_all(listeners: Vec<(TcpListener, Arc<Answer>)>, verify: Option<Ve
 }
 
 /// Accepts connections on one miner's port until the fleet stops.
-async fn serve_one(listener: TcpListener, answer: Arc<Answer>, verify: Option<Verifier>, mut stop: watch::Receiver<bool>) {
+async fn serve_one(
+    listener: TcpListener,
+    answer: Arc<Answer>,
+    verify: Option<Verifier>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -236,7 +239,11 @@ async fn serve_one(listener: TcpListener, answer: Arc<Answer>, verify: Option<Ve
     while conns.join_next().await.is_some() {}
 }
 
-async fn respond(req: Request<Incoming>, answer: Arc<Answer>, verify: Option<Verifier>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn respond(
+    req: Request<Incoming>,
+    answer: Arc<Answer>,
+    verify: Option<Verifier>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     use http_body_util::BodyExt;
     let arrived = tokio::time::Instant::now();
     answer.hits.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +266,9 @@ async fn respond(req: Request<Incoming>, answer: Arc<Answer>, verify: Option<Ver
     let mut resp = Response::new(Full::new(answer.body.clone()));
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in &answer.headers {
-        if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v)) {
+        if let (Ok(k), Ok(v)) =
+            (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v))
+        {
             resp.headers_mut().append(k, v);
         }
     }

@@ -18,14 +18,13 @@ pub fn signature_verifier() -> Verifier {
     let last_synapse_nonce: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
     let seen_btauth: Mutex<HashSet<(String, String)>> = Mutex::new(HashSet::new());
     Arc::new(move |headers: &hyper::HeaderMap, body: &[u8], me: &str| {
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect();
+        let pairs: Vec<(&str, &str)> =
+            headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
         let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         if headers.contains_key("x-bittensor-signature") {
-            let caller = btauth::verify_btauth(&pairs, body, "POST", "/Simulation", me, now_ns, btauth::Freshness::default())
-                .map_err(|e| e.to_string())?;
+            let caller =
+                btauth::verify_btauth(&pairs, body, "POST", "/Simulation", me, now_ns, btauth::Freshness::default())
+                    .map_err(|e| e.to_string())?;
             // Per receiver: every miner of a cycle sees the same nonce once, as each real peer
             // keeps its own table.
             let nonce = headers.get("x-bittensor-nonce").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -83,10 +83,7 @@ pub enum RecordingError {
     #[error("recording {path}: file not found")]
     NotFound { path: String },
     #[error("recording {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("recording {path}: not an Arrow IPC file ({reason})")]
     NotArrow { path: String, reason: String },
     #[error("recording {path}: schema metadata has no {META_VERSION}, this build reads {VERSION}")]
@@ -102,40 +99,19 @@ pub enum RecordingError {
     #[error("recording {path}: {META_STARTED_AT} {value:?} is not an RFC 3339 UTC time")]
     BadStartedAt { path: String, value: String },
     #[error("recording {path}: missing column {column} ({expected})")]
-    MissingColumn {
-        path: String,
-        column: &'static str,
-        expected: String,
-    },
+    MissingColumn { path: String, column: &'static str, expected: String },
     #[error("recording {path}: column {column} is {found}, expected {expected}")]
-    ColumnType {
-        path: String,
-        column: &'static str,
-        found: String,
-        expected: String,
-    },
+    ColumnType { path: String, column: &'static str, found: String, expected: String },
     #[error("recording {path}: column {column} is nullable, expected not null")]
     Nullable { path: String, column: &'static str },
     #[error(
         "recording {path}: row {row}: error {value:?} is not one of timeout, connect, reset, too_large, protocol, cancelled"
     )]
-    UnknownError {
-        path: String,
-        row: usize,
-        value: String,
-    },
+    UnknownError { path: String, row: usize, value: String },
     #[error("recording {path}: row {row}: {what}")]
-    BadRow {
-        path: String,
-        row: usize,
-        what: String,
-    },
+    BadRow { path: String, row: usize, what: String },
     #[error("recording {path}: {rows} rows but the request lists {axons} axons")]
-    RowCount {
-        path: String,
-        rows: usize,
-        axons: usize,
-    },
+    RowCount { path: String, rows: usize, axons: usize },
     #[error("recording {path}: cannot decode record batches: {reason}")]
     Decode { path: String, reason: String },
     #[error("cannot write recording {path}: {reason}")]
@@ -175,11 +151,7 @@ impl RecordingError {
         let breaks = |c: char| c.is_control() || (c.is_whitespace() && c != ' ');
         for s in fields {
             if s.contains(breaks) {
-                *s = s
-                    .split(|c: char| breaks(c) || c == ' ')
-                    .filter(|w| !w.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                *s = s.split(|c: char| breaks(c) || c == ' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
             }
         }
         self
@@ -196,17 +168,12 @@ pub(crate) mod col {
     pub const ELAPSED_MS: &str = "elapsed_ms";
     pub const HEADERS: &str = "headers";
     pub const BODY: &str = "body";
-    pub const ALL: [&str; 8] = [
-        UID, HOTKEY, STATUS, ERROR, TTFB_MS, ELAPSED_MS, HEADERS, BODY,
-    ];
+    pub const ALL: [&str; 8] = [UID, HOTKEY, STATUS, ERROR, TTFB_MS, ELAPSED_MS, HEADERS, BODY];
 }
 
 /// The `struct<name, value>` of one header, as we write it (readers accept any inner nullability).
 pub(crate) fn header_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("name", DataType::Utf8, false),
-        Field::new("value", DataType::Utf8, false),
-    ])
+    Fields::from(vec![Field::new("name", DataType::Utf8, false), Field::new("value", DataType::Utf8, false)])
 }
 
 pub(crate) fn header_item_field() -> Arc<Field> {

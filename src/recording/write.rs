@@ -11,18 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, Float64Array, LargeBinaryBuilder, ListArray, RecordBatch, StringArray,
-    StringBuilder, StructArray, UInt16Array,
+    ArrayBuilder, ArrayRef, Float64Array, LargeBinaryBuilder, ListArray, RecordBatch, StringArray, StringBuilder,
+    StructArray, UInt16Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::CompressionType;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 
-use super::{
-    Compression, RecordedCall, RecordingError, header_fields, header_item_field, is_rfc3339_utc,
-    schema,
-};
+use super::{Compression, RecordedCall, RecordingError, header_fields, header_item_field, is_rfc3339_utc, schema};
 use crate::request::CycleRequest;
 
 /// What [`write()`] / [`RecordingWriter::finish`] produced.
@@ -73,14 +70,9 @@ impl RecordingWriter {
         started_at: &str,
         compression: Compression,
     ) -> Result<RecordingWriter, RecordingError> {
-        let err = |reason: String| RecordingError::Write {
-            path: path.display().to_string(),
-            reason,
-        };
+        let err = |reason: String| RecordingError::Write { path: path.display().to_string(), reason };
         if !is_rfc3339_utc(started_at) {
-            return Err(err(format!(
-                "started_at {started_at:?} is not an RFC 3339 UTC time"
-            )));
+            return Err(err(format!("started_at {started_at:?} is not an RFC 3339 UTC time")));
         }
         path.file_name().ok_or_else(|| err("no file name".into()))?;
         let tmp = crate::atomic_file::temp_path(path);
@@ -98,31 +90,20 @@ impl RecordingWriter {
             tmp,
             writer: None,
             schema: schema.clone(),
-            axons: request
-                .axons
-                .iter()
-                .map(|a| (a.uid, a.hotkey.clone()))
-                .collect(),
+            axons: request.axons.iter().map(|a| (a.uid, a.hotkey.clone())).collect(),
             rows: 0,
             batches: 0,
             body_bytes: 0,
             renamed: false,
         };
-        let w = FileWriter::try_new_with_options(
-            BufWriter::with_capacity(1 << 20, file),
-            &schema,
-            options,
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let w = FileWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), &schema, options)
+            .map_err(|e| err(e.to_string()))?;
         me.writer = Some(w);
         Ok(me)
     }
 
     fn err(&self, reason: String) -> RecordingError {
-        RecordingError::Write {
-            path: self.path.display().to_string(),
-            reason,
-        }
+        RecordingError::Write { path: self.path.display().to_string(), reason }
     }
 
     /// Appends `calls` (the next rows in request order) as one record batch.
@@ -146,18 +127,11 @@ impl RecordingWriter {
             }
         }
         let batch = to_batch(&self.schema, calls).map_err(|e| self.err(e.to_string()))?;
-        let res = self
-            .writer
-            .as_mut()
-            .expect("writer is open until finish")
-            .write(&batch);
+        let res = self.writer.as_mut().expect("writer is open until finish").write(&batch);
         res.map_err(|e| self.err(e.to_string()))?;
         self.rows += calls.len();
         self.batches += 1;
-        self.body_bytes += calls
-            .iter()
-            .map(|c| c.body.as_ref().map_or(0, |b| b.len() as u64))
-            .sum::<u64>();
+        self.body_bytes += calls.iter().map(|c| c.body.as_ref().map_or(0, |b| b.len() as u64)).sum::<u64>();
         Ok(())
     }
 
@@ -174,9 +148,7 @@ impl RecordingWriter {
         w.finish().map_err(|e| self.err(e.to_string()))?;
         let mut buf = w.into_inner().map_err(|e| self.err(e.to_string()))?;
         buf.flush().map_err(|e| self.err(e.to_string()))?;
-        let file = buf
-            .into_inner()
-            .map_err(|e| self.err(e.error().to_string()))?;
+        let file = buf.into_inner().map_err(|e| self.err(e.error().to_string()))?;
         file.sync_all().map_err(|e| self.err(e.to_string()))?;
         let file_bytes = file.metadata().map_err(|e| self.err(e.to_string()))?.len();
         drop(file);
@@ -203,10 +175,7 @@ impl Drop for RecordingWriter {
 }
 
 /// `calls` → one record batch of the contract's schema.
-fn to_batch(
-    schema: &SchemaRef,
-    calls: &[RecordedCall],
-) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn to_batch(schema: &SchemaRef, calls: &[RecordedCall]) -> Result<RecordBatch, arrow::error::ArrowError> {
     let uid: UInt16Array = calls.iter().map(|c| Some(c.uid)).collect();
     let hotkey: StringArray = calls.iter().map(|c| Some(c.hotkey.as_str())).collect();
     let status: UInt16Array = calls.iter().map(|c| c.status).collect();
@@ -214,15 +183,9 @@ fn to_batch(
     let ttfb: Float64Array = calls.iter().map(|c| c.ttfb_ms).collect();
     let elapsed: Float64Array = calls.iter().map(|c| Some(c.elapsed_ms)).collect();
 
-    let n_headers: usize = calls
-        .iter()
-        .map(|c| c.headers.as_ref().map_or(0, Vec::len))
-        .sum();
-    let header_text: usize = calls
-        .iter()
-        .flat_map(|c| c.headers.iter().flatten())
-        .map(|(n, v)| n.len() + v.len())
-        .sum();
+    let n_headers: usize = calls.iter().map(|c| c.headers.as_ref().map_or(0, Vec::len)).sum();
+    let header_text: usize =
+        calls.iter().flat_map(|c| c.headers.iter().flatten()).map(|(n, v)| n.len() + v.len()).sum();
     let mut names = StringBuilder::with_capacity(n_headers, header_text);
     let mut values = StringBuilder::with_capacity(n_headers, header_text);
     let mut offsets = Vec::with_capacity(calls.len() + 1);
@@ -232,31 +195,24 @@ fn to_batch(
             names.append_value(n);
             values.append_value(v);
         }
-        offsets.push(i32::try_from(names.len()).map_err(|_| {
-            arrow::error::ArrowError::InvalidArgumentError("too many headers in one batch".into())
-        })?);
+        offsets.push(
+            i32::try_from(names.len())
+                .map_err(|_| arrow::error::ArrowError::InvalidArgumentError("too many headers in one batch".into()))?,
+        );
     }
     let entries = StructArray::try_new(
         header_fields(),
-        vec![
-            Arc::new(names.finish()) as ArrayRef,
-            Arc::new(values.finish()),
-        ],
+        vec![Arc::new(names.finish()) as ArrayRef, Arc::new(values.finish())],
         None,
     )?;
     let headers = ListArray::try_new(
         header_item_field(),
         OffsetBuffer::new(offsets.into()),
         Arc::new(entries),
-        Some(NullBuffer::from_iter(
-            calls.iter().map(|c| c.headers.is_some()),
-        )),
+        Some(NullBuffer::from_iter(calls.iter().map(|c| c.headers.is_some()))),
     )?;
 
-    let body_len: usize = calls
-        .iter()
-        .map(|c| c.body.as_ref().map_or(0, Vec::len))
-        .sum();
+    let body_len: usize = calls.iter().map(|c| c.body.as_ref().map_or(0, Vec::len)).sum();
     let mut body = LargeBinaryBuilder::with_capacity(calls.len(), body_len);
     for c in calls {
         match &c.body {

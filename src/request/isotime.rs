@@ -95,10 +95,7 @@ impl IsoDateTime {
     /// Seconds of the wall-clock fields since 1970-01-01T00:00 (no offset applied).
     fn wall_seconds(&self) -> i64 {
         let days = i64::from(ymd_to_ord(self.year, self.month, self.day)) - i64::from(EPOCH_ORD);
-        days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
+        days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
     }
 
     /// `int(self.timestamp())` under TZ=UTC, `None` where Python raises.
@@ -290,13 +287,7 @@ fn parse_time(b: &[u8]) -> Option<Time> {
         }
     }
     let (vals, rv) = parse_hh_mm_ss_ff(b, 0, tz)?;
-    let mut t = Time {
-        hour: vals[0],
-        minute: vals[1],
-        second: vals[2],
-        microsecond: vals[3],
-        offset_us: None,
-    };
+    let mut t = Time { hour: vals[0], minute: vals[1], second: vals[2], microsecond: vals[3], offset_us: None };
     if tz == end {
         return if rv { None } else { Some(t) };
     }
@@ -327,11 +318,7 @@ fn is_leap(y: i32) -> bool {
 
 fn days_in_month(y: i32, m: i32) -> i32 {
     const DIM: [i32; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if m == 2 && is_leap(y) {
-        29
-    } else {
-        DIM[m as usize]
-    }
+    if m == 2 && is_leap(y) { 29 } else { DIM[m as usize] }
 }
 
 /// Proleptic Gregorian ordinal, 0001-01-01 is day 1 (`ymd_to_ord`, for years ≥ 1).
@@ -404,39 +391,15 @@ mod tests {
 
     #[test]
     fn readme_examples() {
-        assert_eq!(
-            fromisoformat_timestamp("2025-03-04T12:34:00+00:00"),
-            Some(1741091640)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("2025-03-04T12:34:00Z"),
-            Some(1741091640)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("2025-03-04T14:34:00+02:00"),
-            Some(1741091640)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("2025-03-04 12:34:00"),
-            Some(1741091640)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("20250304T123400Z"),
-            Some(1741091640)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("2025-W10-2T12:34:00+00:00"),
-            Some(1741091640)
-        );
+        assert_eq!(fromisoformat_timestamp("2025-03-04T12:34:00+00:00"), Some(1741091640));
+        assert_eq!(fromisoformat_timestamp("2025-03-04T12:34:00Z"), Some(1741091640));
+        assert_eq!(fromisoformat_timestamp("2025-03-04T14:34:00+02:00"), Some(1741091640));
+        assert_eq!(fromisoformat_timestamp("2025-03-04 12:34:00"), Some(1741091640));
+        assert_eq!(fromisoformat_timestamp("20250304T123400Z"), Some(1741091640));
+        assert_eq!(fromisoformat_timestamp("2025-W10-2T12:34:00+00:00"), Some(1741091640));
         assert_eq!(fromisoformat_timestamp("2025-03-04"), Some(1741046400));
-        assert_eq!(
-            fromisoformat_timestamp("1969-12-31T23:59:59.5+00:00"),
-            Some(0)
-        );
-        assert_eq!(
-            fromisoformat_timestamp("2025-03-04T12:34:59,999999+00:00"),
-            Some(1741091699)
-        );
+        assert_eq!(fromisoformat_timestamp("1969-12-31T23:59:59.5+00:00"), Some(0));
+        assert_eq!(fromisoformat_timestamp("2025-03-04T12:34:59,999999+00:00"), Some(1741091699));
         for bad in [
             "",
             "not a date",
@@ -467,11 +430,7 @@ mod tests {
                 continue;
             };
             let input: String = serde_json::from_str(input).expect("table input is a JSON string");
-            let want: Option<i64> = if want == "None" {
-                None
-            } else {
-                Some(want.parse().expect("int"))
-            };
+            let want: Option<i64> = if want == "None" { None } else { Some(want.parse().expect("int")) };
             n += 1;
             let got = fromisoformat_timestamp(&input);
             if got != want {
@@ -479,11 +438,6 @@ mod tests {
             }
         }
         assert!(n > 1000, "table too small: {n}");
-        assert!(
-            bad.is_empty(),
-            "{} of {n} differ:\n{}",
-            bad.len(),
-            bad.join("\n")
-        );
+        assert!(bad.is_empty(), "{} of {n} differ:\n{}", bad.len(), bad.join("\n"));
     }
 }

@@ -214,11 +214,7 @@ impl Expected {
     /// The number of prices a CORRECT reply carries (and the slot length the decoder fills), or
     /// 0 when the request's shape makes that meaningless.
     pub fn slot_len(&self) -> usize {
-        if self.paths > 0 && self.points > 0 {
-            (self.paths as usize).saturating_mul(self.points as usize)
-        } else {
-            0
-        }
+        if self.paths > 0 && self.points > 0 { (self.paths as usize).saturating_mul(self.points as usize) } else { 0 }
     }
 }
 
@@ -260,7 +256,11 @@ mod tests {
     #[test]
     fn points_are_pythons_floor_division_and_never_overflow() {
         let points = |length: i64, increment: i64| {
-            let si = SimulationInput { time_length: length, time_increment: increment, ..live_request(vec![]).simulation_input };
+            let si = SimulationInput {
+                time_length: length,
+                time_increment: increment,
+                ..live_request(vec![]).simulation_input
+            };
             Expected::from_input(&si).points
         };
         assert_eq!(points(3600, 60), 61);
@@ -280,8 +280,14 @@ mod tests {
         assert_eq!(ok.check_live(gib).unwrap().slot_len(), 61_000);
         assert!(matches!(live_request(vec![]).check_live(gib), Err(RequestError::NoAxons)));
         let bad_ip = live_request(vec![axon(7, "300.1.2.3", 9000)]).check_live(gib).unwrap_err();
-        assert_eq!(bad_ip.to_string(), "cycle request: uid 7 has ip \"300.1.2.3\", which is not an IPv4 or IPv6 address");
-        assert!(matches!(live_request(vec![axon(3, "10.0.0.1", 0)]).check_live(gib), Err(RequestError::BadPort { uid: 3 })));
+        assert_eq!(
+            bad_ip.to_string(),
+            "cycle request: uid 7 has ip \"300.1.2.3\", which is not an IPv4 or IPv6 address"
+        );
+        assert!(matches!(
+            live_request(vec![axon(3, "10.0.0.1", 0)]).check_live(gib),
+            Err(RequestError::BadPort { uid: 3 })
+        ));
         // 256 × 1000 × 61 × 8 B = 119 MiB.
         let many: Vec<Axon> = (0..256).map(|u| axon(u, "127.0.0.1", 9000 + u)).collect();
         let err = live_request(many).check_live(100 << 20).unwrap_err();

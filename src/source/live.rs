@@ -45,12 +45,7 @@ pub struct LiveOptions {
 
 impl Default for LiveOptions {
     fn default() -> Self {
-        LiveOptions {
-            record: None,
-            max_memory: crate::request::default_max_memory(),
-            on_call: None,
-            keep_batch: false,
-        }
+        LiveOptions { record: None, max_memory: crate::request::default_max_memory(), on_call: None, keep_batch: false }
     }
 }
 
@@ -180,7 +175,11 @@ impl Engine {
                     calls.abort_all();
                     while calls.join_next().await.is_some() {}
                     let cut = open.iter().filter(|o| **o).count();
-                    tracing::warn!(reason = cancel.reason(), cancelled = cut, "cycle cancelled: unfinished miners marked cancelled");
+                    tracing::warn!(
+                        reason = cancel.reason(),
+                        cancelled = cut,
+                        "cycle cancelled: unfinished miners marked cancelled"
+                    );
                 }
                 let network_end = Instant::now();
                 let elapsed = cycle_start.elapsed().as_secs_f64() * 1e3;
@@ -210,7 +209,9 @@ impl Engine {
                 recorded_axon[c.axon] = true;
             }
             // An axon whose call never came back (impossible unless its task died): cancelled.
-            calls.extend((0..n).filter(|&a| !recorded_axon[a]).map(|a| Some(FetchedCall::cancelled(a, cycle_start, 0.0))));
+            calls.extend(
+                (0..n).filter(|&a| !recorded_axon[a]).map(|a| Some(FetchedCall::cancelled(a, cycle_start, 0.0))),
+            );
             let calls: Vec<FetchedCall> = calls.into_iter().flatten().collect();
             // Row i of a recording is axon i of its request: the axons go in the same order.
             let mut arrived = request.clone();

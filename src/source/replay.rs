@@ -23,12 +23,7 @@ use crate::sink::Sink;
 impl Engine {
     /// Replays the recording at `path` through `sinks`; `keep_batch` hands the whole cycle back
     /// as one record batch.
-    pub fn replay(
-        &self,
-        path: &Path,
-        sinks: Vec<Box<dyn Sink>>,
-        keep_batch: bool,
-    ) -> Result<CycleOutcome, CycleError> {
+    pub fn replay(&self, path: &Path, sinks: Vec<Box<dyn Sink>>, keep_batch: bool) -> Result<CycleOutcome, CycleError> {
         let start = Instant::now();
         let rec = Recording::read(path)?;
         log_memory("read");
@@ -56,12 +51,14 @@ impl Engine {
             // Every pool thread takes the next row in recording order, so rows reach the sinks
             // nearly in that order (a sink that lays rows out in order then holds few early ones).
             let (feed, rec, next) = (cycle.feed(), &rec, AtomicUsize::new(0));
-            self.pool.broadcast(|_| loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                if r >= rec.rows() {
-                    break;
+            self.pool.broadcast(|_| {
+                loop {
+                    let r = next.fetch_add(1, Ordering::Relaxed);
+                    if r >= rec.rows() {
+                        break;
+                    }
+                    feed.row(r, r, &rec.call(r));
                 }
-                feed.row(r, r, &rec.call(r));
             });
         }
         cycle.clock.rows_end = Some(Instant::now());

@@ -57,9 +57,6 @@ mod tests {
     #[test]
     fn escapes_like_python_json_without_ascii_escaping() {
         assert_eq!(json_string("BTC"), r#""BTC""#);
-        assert_eq!(
-            json_string("a\"b\\c\n\u{1}é\u{7f}"),
-            "\"a\\\"b\\\\c\\n\\u0001é\u{7f}\""
-        );
+        assert_eq!(json_string("a\"b\\c\n\u{1}é\u{7f}"), "\"a\\\"b\\\\c\\n\\u0001é\u{7f}\"");
     }
 }

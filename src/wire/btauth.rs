@@ -112,14 +112,8 @@ impl BtauthSigner {
     /// Headers: httpx's prelude, the btauth headers in `sign()`'s order, then Content-Length and
     /// Content-Type (as httpx sends a `json=` body).
     pub fn request(&self, axon: &Axon) -> SignedRequest {
-        let p = payload(
-            "POST",
-            PATH,
-            &self.body_sha256,
-            i128::from(self.nonce),
-            self.hotkey.ss58(),
-            Some(&axon.hotkey),
-        );
+        let p =
+            payload("POST", PATH, &self.body_sha256, i128::from(self.nonce), self.hotkey.ss58(), Some(&axon.hotkey));
         let signature = self.hotkey.sign_hex(p.as_bytes());
         // btauth has no dendrite external IP; connect to the miner as published.
         let authority = super::synapse::authority(axon, "");
@@ -137,13 +131,7 @@ impl BtauthSigner {
             ("Content-Length", self.content_length.clone()),
             ("Content-Type", "application/json".to_owned()),
         ];
-        SignedRequest {
-            method: "POST",
-            path: PATH,
-            authority,
-            headers,
-            body: Arc::clone(&self.body),
-        }
+        SignedRequest { method: "POST", path: PATH, authority, headers, body: Arc::clone(&self.body) }
     }
 }
 
@@ -156,10 +144,7 @@ pub struct Freshness {
 
 impl Default for Freshness {
     fn default() -> Self {
-        Freshness {
-            max_age_ns: 10_000_000_000,
-            allowed_skew_ns: 2_000_000_000,
-        }
+        Freshness { max_age_ns: 10_000_000_000, allowed_skew_ns: 2_000_000_000 }
     }
 }
 
@@ -185,77 +170,45 @@ pub fn verify_btauth<K: AsRef<str>, V: AsRef<str>>(
     window: Freshness,
 ) -> Result<BtauthCaller, VerifyError> {
     if header(headers, HEADER_VERSION) != Some(VERSION) {
-        return Err(VerifyError::MalformedHeader {
-            header: HEADER_VERSION,
-            problem: "missing or not \"1\"",
-        });
+        return Err(VerifyError::MalformedHeader { header: HEADER_VERSION, problem: "missing or not \"1\"" });
     }
-    let sender = header(headers, HEADER_HOTKEY)
-        .filter(|s| !s.is_empty())
-        .ok_or(VerifyError::MissingHeader(HEADER_HOTKEY))?;
+    let sender =
+        header(headers, HEADER_HOTKEY).filter(|s| !s.is_empty()).ok_or(VerifyError::MissingHeader(HEADER_HOTKEY))?;
     let nonce: i128 = header(headers, HEADER_NONCE)
         .ok_or(VerifyError::MissingHeader(HEADER_NONCE))?
         .trim()
         .parse()
-        .map_err(|_| VerifyError::MalformedHeader {
-            header: HEADER_NONCE,
-            problem: "not a decimal integer",
-        })?;
+        .map_err(|_| VerifyError::MalformedHeader { header: HEADER_NONCE, problem: "not a decimal integer" })?;
     match header(headers, HEADER_CRYPTO) {
         None => {}
         Some(s) if s.trim().eq_ignore_ascii_case(SCHEME_SR25519) || s.trim() == "1" => {}
         Some(_) => {
-            return Err(VerifyError::MalformedHeader {
-                header: HEADER_CRYPTO,
-                problem: "only sr25519 is supported",
-            });
+            return Err(VerifyError::MalformedHeader { header: HEADER_CRYPTO, problem: "only sr25519 is supported" });
         }
     }
-    let signature_text =
-        header(headers, HEADER_SIGNATURE).ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
+    let signature_text = header(headers, HEADER_SIGNATURE).ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
 
-    let receiver =
-        header(headers, HEADER_RECEIVER).ok_or(VerifyError::WrongReceiver { got: None })?;
+    let receiver = header(headers, HEADER_RECEIVER).ok_or(VerifyError::WrongReceiver { got: None })?;
     if receiver != my_hotkey_ss58 {
-        return Err(VerifyError::WrongReceiver {
-            got: Some(receiver.to_owned()),
-        });
+        return Err(VerifyError::WrongReceiver { got: Some(receiver.to_owned()) });
     }
 
     let now = i128::from(now_ns);
     if now - nonce > window.max_age_ns {
-        return Err(VerifyError::NonceTooOld {
-            age_ns: now - nonce,
-            allowed_ns: window.max_age_ns,
-        });
+        return Err(VerifyError::NonceTooOld { age_ns: now - nonce, allowed_ns: window.max_age_ns });
     }
     if nonce - now > window.allowed_skew_ns {
-        return Err(VerifyError::NonceInFuture {
-            ahead_ns: nonce - now,
-            allowed_ns: window.allowed_skew_ns,
-        });
+        return Err(VerifyError::NonceInFuture { ahead_ns: nonce - now, allowed_ns: window.allowed_skew_ns });
     }
 
-    let p = payload(
-        method,
-        path,
-        &body_sha256_hex(body),
-        nonce,
-        sender,
-        Some(receiver),
-    );
+    let p = payload(method, path, &body_sha256_hex(body), nonce, sender, Some(receiver));
     let public = ss58::decode(sender).map_err(|e| VerifyError::BadHotkey(e.to_string()))?;
-    let signature = parse_signature_hex(signature_text).ok_or(VerifyError::MalformedHeader {
-        header: HEADER_SIGNATURE,
-        problem: "not 0x + 128 hex digits",
-    })?;
+    let signature = parse_signature_hex(signature_text)
+        .ok_or(VerifyError::MalformedHeader { header: HEADER_SIGNATURE, problem: "not 0x + 128 hex digits" })?;
     if !verify_signature(&public, p.as_bytes(), &signature) {
         return Err(VerifyError::BadSignature);
     }
-    Ok(BtauthCaller {
-        hotkey_ss58: sender.to_owned(),
-        nonce_ns: nonce,
-    })
+    Ok(BtauthCaller { hotkey_ss58: sender.to_owned(), nonce_ns: nonce })
 }
 
 #[cfg(test)]
@@ -271,9 +224,6 @@ mod tests {
 
     #[test]
     fn sha256_of_empty_body() {
-        assert_eq!(
-            body_sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(body_sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 }

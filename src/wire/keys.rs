@@ -37,10 +37,7 @@ pub enum KeyError {
     #[error("hotkey file {} does not exist (wallet path/name/hotkey wrong?)", .0.display())]
     NotFound(PathBuf),
     #[error("hotkey file {}: cannot read: {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("hotkey file {} is encrypted; synth-forward needs an unencrypted hotkey", .0.display())]
     Encrypted(PathBuf),
     /// The file is JSON but not a keyfile object. The message carries only the parser's position,
@@ -49,22 +46,13 @@ pub enum KeyError {
     Format { path: PathBuf, message: String },
     /// A field is missing, not `0x` + hex, or has the wrong length. Never echoes the value.
     #[error("hotkey file {}: field `{field}` {problem}", .path.display())]
-    Field {
-        path: PathBuf,
-        field: &'static str,
-        problem: String,
-    },
+    Field { path: PathBuf, field: &'static str, problem: String },
     #[error("hotkey file {}: cryptoType {crypto_type} is not sr25519 (1); only sr25519 hotkeys are supported", .path.display())]
     CryptoType { path: PathBuf, crypto_type: i64 },
     /// The key derived from the secret disagrees with what the file says. `expected`/`derived` are
     /// public values (public key hex or ss58), never secrets.
     #[error("hotkey file {}: `{field}` is {expected} but the secret derives {derived}; refusing a keyfile that disagrees with itself", .path.display())]
-    Mismatch {
-        path: PathBuf,
-        field: &'static str,
-        expected: String,
-        derived: String,
-    },
+    Mismatch { path: PathBuf, field: &'static str, expected: String, derived: String },
 }
 
 /// The keyfile fields we read. Secret strings are zeroed on drop.
@@ -94,10 +82,7 @@ impl fmt::Debug for Hotkey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hotkey")
             .field("ss58", &self.ss58)
-            .field(
-                "public_key",
-                &format_args!("0x{}", hex::encode(self.public_key())),
-            )
+            .field("public_key", &format_args!("0x{}", hex::encode(self.public_key())))
             .finish_non_exhaustive()
     }
 }
@@ -128,10 +113,7 @@ impl Hotkey {
     pub fn from_keyfile(path: &Path) -> Result<Hotkey, KeyError> {
         let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => KeyError::NotFound(path.to_owned()),
-            _ => KeyError::Read {
-                path: path.to_owned(),
-                source: e,
-            },
+            _ => KeyError::Read { path: path.to_owned(), source: e },
         })?);
         warn_if_readable_by_others(path);
         Hotkey::from_keyfile_bytes(&bytes, path)
@@ -143,25 +125,18 @@ impl Hotkey {
             return Err(KeyError::Encrypted(path.to_owned()));
         }
         let raw = parse_keyfile(bytes, path)?;
-        let field_err = |field: &'static str, problem: String| KeyError::Field {
-            path: path.to_owned(),
-            field,
-            problem,
-        };
+        let field_err =
+            |field: &'static str, problem: String| KeyError::Field { path: path.to_owned(), field, problem };
         match raw.crypto_type {
             None | Some(CRYPTO_SR25519) => {}
             Some(other) => {
-                return Err(KeyError::CryptoType {
-                    path: path.to_owned(),
-                    crypto_type: other,
-                });
+                return Err(KeyError::CryptoType { path: path.to_owned(), crypto_type: other });
             }
         }
 
         let from_seed = match &raw.secret_seed {
             Some(s) => {
-                let seed =
-                    Zeroizing::new(hex_field::<32>(s).map_err(|p| field_err("secretSeed", p))?);
+                let seed = Zeroizing::new(hex_field::<32>(s).map_err(|p| field_err("secretSeed", p))?);
                 Some(Hotkey::from_seed(&seed))
             }
             None => None,
@@ -170,11 +145,9 @@ impl Hotkey {
         // `bittensor_wallet` (sp_core's `to_raw_vec`) writes it.
         let from_private = match &raw.private_key {
             Some(s) => {
-                let bytes =
-                    Zeroizing::new(hex_field::<64>(s).map_err(|p| field_err("privateKey", p))?);
-                let secret = SecretKey::from_bytes(&bytes[..]).map_err(|_| {
-                    field_err("privateKey", "is not a valid sr25519 secret key".into())
-                })?;
+                let bytes = Zeroizing::new(hex_field::<64>(s).map_err(|p| field_err("privateKey", p))?);
+                let secret = SecretKey::from_bytes(&bytes[..])
+                    .map_err(|_| field_err("privateKey", "is not a valid sr25519 secret key".into()))?;
                 Some(Hotkey::from_keypair(secret.to_keypair()))
             }
             None => None,
@@ -185,14 +158,8 @@ impl Hotkey {
                     return Err(KeyError::Mismatch {
                         path: path.to_owned(),
                         field: "privateKey",
-                        expected: format!(
-                            "the key of public key 0x{}",
-                            hex::encode(b.public_key())
-                        ),
-                        derived: format!(
-                            "public key 0x{} from secretSeed",
-                            hex::encode(a.public_key())
-                        ),
+                        expected: format!("the key of public key 0x{}", hex::encode(b.public_key())),
+                        derived: format!("public key 0x{} from secretSeed", hex::encode(a.public_key())),
                     });
                 }
                 a
@@ -201,8 +168,7 @@ impl Hotkey {
             (None, None) => {
                 return Err(field_err(
                     "secretSeed",
-                    "is missing (and so is privateKey): the file holds no secret to sign with"
-                        .into(),
+                    "is missing (and so is privateKey): the file holds no secret to sign with".into(),
                 ));
             }
         };
@@ -233,11 +199,7 @@ impl Hotkey {
     }
 
     pub fn public_key(&self) -> &[u8; 32] {
-        self.keypair
-            .public
-            .as_ref()
-            .try_into()
-            .expect("sr25519 public keys are 32 bytes")
+        self.keypair.public.as_ref().try_into().expect("sr25519 public keys are 32 bytes")
     }
 
     /// The hotkey's ss58 address (prefix 42).
@@ -248,9 +210,7 @@ impl Hotkey {
     /// An sr25519 signature over `message` in the `b"substrate"` context. Randomized: two calls
     /// give different bytes, both valid.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.keypair
-            .sign_simple(SIGNING_CONTEXT, message)
-            .to_bytes()
+        self.keypair.sign_simple(SIGNING_CONTEXT, message).to_bytes()
     }
 
     /// [`Hotkey::sign`] as bittensor writes it in headers: `0x` + 128 lower-case hex digits.
@@ -262,10 +222,7 @@ impl Hotkey {
 /// Whether `signature` (64 bytes) is `public`'s sr25519 signature of `message` in the
 /// `b"substrate"` context.
 pub fn verify_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
-    let (Ok(pk), Ok(sig)) = (
-        PublicKey::from_bytes(public),
-        Signature::from_bytes(signature),
-    ) else {
+    let (Ok(pk), Ok(sig)) = (PublicKey::from_bytes(public), Signature::from_bytes(signature)) else {
         return false;
     };
     pk.verify_simple(SIGNING_CONTEXT, message, &sig).is_ok()
@@ -281,11 +238,7 @@ pub fn parse_signature_hex(text: &str) -> Option<[u8; 64]> {
 
 /// `<wallet_path>/<wallet_name>/hotkeys/<hotkey_name>`, defaults and `~` as bittensor applies them
 /// (`~/.bittensor/wallets`, `default`, `default`).
-pub fn hotkey_path(
-    wallet_path: Option<&str>,
-    wallet_name: Option<&str>,
-    hotkey_name: Option<&str>,
-) -> PathBuf {
+pub fn hotkey_path(wallet_path: Option<&str>, wallet_name: Option<&str>, hotkey_name: Option<&str>) -> PathBuf {
     expand_tilde(wallet_path.unwrap_or(DEFAULT_WALLET_PATH))
         .join(wallet_name.unwrap_or(DEFAULT_WALLET_NAME))
         .join("hotkeys")
@@ -342,11 +295,10 @@ fn is_encrypted(bytes: &[u8]) -> bool {
 fn parse_keyfile(bytes: &[u8], path: &Path) -> Result<RawKeyfile, KeyError> {
     // Parse to a Value first: serde_json's syntax errors carry only a line/column, whereas typed
     // deserialisation errors would quote the offending value (possibly a secret).
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| KeyError::Format {
-            path: path.to_owned(),
-            message: format!("invalid JSON at line {} column {}", e.line(), e.column()),
-        })?;
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| KeyError::Format {
+        path: path.to_owned(),
+        message: format!("invalid JSON at line {} column {}", e.line(), e.column()),
+    })?;
     let result = (|| {
         let obj = value.as_object_mut().ok_or_else(|| KeyError::Format {
             path: path.to_owned(),
@@ -359,11 +311,7 @@ fn parse_keyfile(bytes: &[u8], path: &Path) -> Result<RawKeyfile, KeyError> {
                 Some(serde_json::Value::String(s)) => Ok(Some(s)),
                 Some(mut other) => {
                     zero_value(&mut other);
-                    Err(KeyError::Field {
-                        path: path.to_owned(),
-                        field,
-                        problem: "is not a string".into(),
-                    })
+                    Err(KeyError::Field { path: path.to_owned(), field, problem: "is not a string".into() })
                 }
             }
         };
@@ -397,9 +345,7 @@ fn zero_value(v: &mut serde_json::Value) {
 
 /// `0x` + exactly `2 * N` hex digits → N bytes. The problem text never contains the value.
 fn hex_field<const N: usize>(text: &str) -> Result<[u8; N], String> {
-    let h = text
-        .strip_prefix("0x")
-        .ok_or_else(|| "does not start with 0x".to_string())?;
+    let h = text.strip_prefix("0x").ok_or_else(|| "does not start with 0x".to_string())?;
     if h.len() != 2 * N {
         return Err(format!("has {} hex digits; expected {}", h.len(), 2 * N));
     }
@@ -426,18 +372,12 @@ mod tests {
     #[test]
     fn wallet_path_defaults_and_tilde() {
         let home = PathBuf::from(std::env::var_os("HOME").expect("HOME set in tests"));
-        assert_eq!(
-            hotkey_path(None, None, None),
-            home.join(".bittensor/wallets/default/hotkeys/default")
-        );
+        assert_eq!(hotkey_path(None, None, None), home.join(".bittensor/wallets/default/hotkeys/default"));
         assert_eq!(
             hotkey_path(Some("/srv/w"), Some("validator"), Some("hk1")),
             PathBuf::from("/srv/w/validator/hotkeys/hk1")
         );
-        assert_eq!(
-            hotkey_path(Some("~/w"), Some("v"), None),
-            home.join("w/v/hotkeys/default")
-        );
+        assert_eq!(hotkey_path(Some("~/w"), Some("v"), None), home.join("w/v/hotkeys/default"));
         assert_eq!(expand_tilde("~"), home);
         assert_eq!(expand_tilde("~other/x"), PathBuf::from("~other/x"));
         assert_eq!(expand_tilde("rel/x"), PathBuf::from("rel/x"));
@@ -445,14 +385,8 @@ mod tests {
 
     #[test]
     fn encrypted_markers() {
-        for data in [
-            &b"$NACL\x01\x02"[..],
-            b"$BTWALLET...",
-            b"$ANSIBLE_VAULT;1.1",
-            b"gAAAAABk",
-            b"\x00\x01binary",
-            b"",
-        ] {
+        for data in [&b"$NACL\x01\x02"[..], b"$BTWALLET...", b"$ANSIBLE_VAULT;1.1", b"gAAAAABk", b"\x00\x01binary", b""]
+        {
             assert!(is_encrypted(data), "{data:?}");
         }
         assert!(!is_encrypted(b" {\"a\":1}"));
@@ -469,11 +403,10 @@ mod tests {
     #[test]
     fn seed_expands_like_substrate() {
         // The validator test key from shared/wire-samples/wallet (a throwaway capture key).
-        let seed: [u8; 32] =
-            hex::decode("cbd44593ef64ce7e0fc73a39cc6da119f91defeb03c79381c1bc667d55ee8cf0")
-                .unwrap()
-                .try_into()
-                .unwrap();
+        let seed: [u8; 32] = hex::decode("cbd44593ef64ce7e0fc73a39cc6da119f91defeb03c79381c1bc667d55ee8cf0")
+            .unwrap()
+            .try_into()
+            .unwrap();
         let k = Hotkey::from_seed(&seed);
         assert_eq!(k.ss58(), "5FKe8CYC2aSFF1QhGsxdGXki1NoVSsX8KrtEq64WuMAJijAB");
         let sig = k.sign(b"hello");

@@ -82,10 +82,7 @@ pub enum VerifyError {
     #[error("missing header {0}")]
     MissingHeader(&'static str),
     #[error("header {header}: {problem}")]
-    MalformedHeader {
-        header: &'static str,
-        problem: &'static str,
-    },
+    MalformedHeader { header: &'static str, problem: &'static str },
     #[error("sender hotkey is not a valid ss58 address: {0}")]
     BadHotkey(String),
     #[error("request was signed for a different receiving hotkey ({got:?})")]
@@ -105,12 +102,6 @@ pub enum VerifyError {
 }
 
 /// First header value named `name`, ASCII case-insensitive.
-pub(crate) fn header<'a, K: AsRef<str>, V: AsRef<str>>(
-    headers: &'a [(K, V)],
-    name: &str,
-) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_ref())
+pub(crate) fn header<'a, K: AsRef<str>, V: AsRef<str>>(headers: &'a [(K, V)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
 }

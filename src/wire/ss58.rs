@@ -19,9 +19,7 @@ const CONTEXT: &[u8] = b"SS58PRE";
 pub enum Ss58Error {
     #[error("ss58 address {0:?} is not base58")]
     Base58(String),
-    #[error(
-        "ss58 address {address:?} decodes to {len} bytes; a 32-byte account key needs 35 or 36"
-    )]
+    #[error("ss58 address {address:?} decodes to {len} bytes; a 32-byte account key needs 35 or 36")]
     Length { address: String, len: usize },
     #[error("ss58 address {0:?} has a reserved or malformed network prefix")]
     Prefix(String),
@@ -66,9 +64,7 @@ pub fn encode(public: &[u8; 32]) -> String {
 /// An address → (network prefix, public key), the checksum checked. Any valid prefix is accepted,
 /// as bittensor's `Keypair(ss58_address=…)` does.
 pub fn decode_with_prefix(address: &str) -> Result<(u16, [u8; 32]), Ss58Error> {
-    let raw = bs58::decode(address)
-        .into_vec()
-        .map_err(|_| Ss58Error::Base58(address.to_owned()))?;
+    let raw = bs58::decode(address).into_vec().map_err(|_| Ss58Error::Base58(address.to_owned()))?;
     let (prefix, prefix_len) = match raw.first() {
         Some(&b) if b < 64 => (u16::from(b), 1),
         Some(&b) if b < 128 && raw.len() >= 2 => {
@@ -79,10 +75,7 @@ pub fn decode_with_prefix(address: &str) -> Result<(u16, [u8; 32]), Ss58Error> {
         _ => return Err(Ss58Error::Prefix(address.to_owned())),
     };
     if raw.len() != prefix_len + 32 + CHECKSUM_LEN {
-        return Err(Ss58Error::Length {
-            address: address.to_owned(),
-            len: raw.len(),
-        });
+        return Err(Ss58Error::Length { address: address.to_owned(), len: raw.len() });
     }
     let (body, sum) = raw.split_at(prefix_len + 32);
     if checksum(body) != sum {
@@ -119,11 +112,7 @@ mod tests {
     fn two_byte_prefixes_round_trip() {
         for prefix in [0u16, 2, 42, 63, 64, 255, 1284, 16383] {
             let a = encode_with_prefix(&pk(), prefix);
-            assert_eq!(
-                decode_with_prefix(&a).unwrap(),
-                (prefix, pk()),
-                "prefix {prefix}"
-            );
+            assert_eq!(decode_with_prefix(&a).unwrap(), (prefix, pk()), "prefix {prefix}");
         }
     }
 
@@ -134,10 +123,7 @@ mod tests {
         raw[last] ^= 1;
         let bad = bs58::encode(&raw).into_string();
         assert!(matches!(decode(&bad), Err(Ss58Error::Checksum(_))));
-        assert!(matches!(
-            decode(&VALIDATOR[..40]),
-            Err(Ss58Error::Length { .. })
-        ));
+        assert!(matches!(decode(&VALIDATOR[..40]), Err(Ss58Error::Length { .. })));
         assert!(matches!(decode("0OIl"), Err(Ss58Error::Base58(_))));
         assert!(matches!(decode(""), Err(Ss58Error::Prefix(_))));
     }

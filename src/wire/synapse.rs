@@ -25,8 +25,7 @@ pub const PATH: &str = "/Simulation";
 /// `bittensor.__version_as_int__` of bittensor 10.0.1, sent as `bt_header_dendrite_version`.
 pub const DENDRITE_VERSION: u64 = 10_000_001;
 /// SHA3-256 of the empty string: `Simulation`'s body hash, whatever the body holds.
-pub const EMPTY_BODY_HASH: &str =
-    "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a";
+pub const EMPTY_BODY_HASH: &str = "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a";
 /// `header_size` header: CPython's `sys.getsizeof` of the header dict in the capture. Unchecked.
 pub const HEADER_SIZE: u64 = 464;
 /// `total_size` header: recursive `sys.getsizeof` of the synapse in the capture. Unchecked.
@@ -50,21 +49,13 @@ pub fn simulation_body_hash() -> String {
 }
 
 /// The text the dendrite signs (and the Axon rebuilds with its own hotkey third).
-pub fn signing_message(
-    nonce: u64,
-    dendrite_hotkey: &str,
-    axon_hotkey: &str,
-    uuid: &str,
-    body_hash: &str,
-) -> String {
+pub fn signing_message(nonce: u64, dendrite_hotkey: &str, axon_hotkey: &str, uuid: &str, body_hash: &str) -> String {
     format!("{nonce}.{dendrite_hotkey}.{axon_hotkey}.{uuid}.{body_hash}")
 }
 
 /// `time.time_ns()`: the cycle nonce, taken once at the start of the forward.
 pub fn nonce_now() -> u64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970");
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
     u64::try_from(d.as_nanos()).expect("nanoseconds fit in u64 until 2554")
 }
 
@@ -85,21 +76,9 @@ pub fn process_dendrite_uuid() -> &'static str {
 /// `host[:port]` as Synth's dendrite builds the URL: `0.0.0.0` stands in for a miner whose IP is
 /// the validator's own external IP; httpx leaves port 80 out of `Host`; IPv6 literals get brackets.
 pub fn authority(axon: &Axon, external_ip: &str) -> String {
-    let host = if axon.ip == external_ip {
-        "0.0.0.0"
-    } else {
-        axon.ip.as_str()
-    };
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    };
-    if axon.port == 80 {
-        host
-    } else {
-        format!("{host}:{}", axon.port)
-    }
+    let host = if axon.ip == external_ip { "0.0.0.0" } else { axon.ip.as_str() };
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+    if axon.port == 80 { host } else { format!("{host}:{}", axon.port) }
 }
 
 /// One cycle's signer: everything but the target is fixed, and the body is built once.
@@ -163,13 +142,7 @@ impl SynapseSigner {
 
     /// The signed request for one miner: a fresh sr25519 signature, the shared body.
     pub fn request(&self, axon: &Axon) -> SignedRequest {
-        let message = signing_message(
-            self.nonce,
-            self.hotkey.ss58(),
-            &axon.hotkey,
-            &self.uuid,
-            EMPTY_BODY_HASH,
-        );
+        let message = signing_message(self.nonce, self.hotkey.ss58(), &axon.hotkey, &self.uuid, EMPTY_BODY_HASH);
         let signature = self.hotkey.sign_hex(message.as_bytes());
         let authority = authority(axon, &self.external_ip);
         let headers = vec![
@@ -189,23 +162,14 @@ impl SynapseSigner {
             ("bt_header_dendrite_uuid", self.uuid.clone()),
             ("bt_header_dendrite_hotkey", self.hotkey.ss58().to_owned()),
             ("bt_header_dendrite_signature", signature),
-            (
-                "bt_header_input_obj_simulation_input",
-                INPUT_OBJ_HEADER.to_owned(),
-            ),
+            ("bt_header_input_obj_simulation_input", INPUT_OBJ_HEADER.to_owned()),
             ("header_size", HEADER_SIZE.to_string()),
             ("total_size", TOTAL_SIZE.to_string()),
             ("computed_body_hash", EMPTY_BODY_HASH.to_owned()),
             ("Content-Length", self.content_length.clone()),
             ("Content-Type", "application/json".to_owned()),
         ];
-        SignedRequest {
-            method: "POST",
-            path: PATH,
-            authority,
-            headers,
-            body: Arc::clone(&self.body),
-        }
+        SignedRequest { method: "POST", path: PATH, authority, headers, body: Arc::clone(&self.body) }
     }
 }
 
@@ -245,8 +209,7 @@ pub fn verify_synapse<K: AsRef<str>, V: AsRef<str>>(
     now_ns: u64,
     last_nonce_seen: Option<u64>,
 ) -> Result<SynapseCaller, VerifyError> {
-    let required =
-        |name: &'static str| header(headers, name).ok_or(VerifyError::MissingHeader(name));
+    let required = |name: &'static str| header(headers, name).ok_or(VerifyError::MissingHeader(name));
     let hotkey = required("bt_header_dendrite_hotkey")?;
     let nonce_text = required("bt_header_dendrite_nonce")?;
     let uuid = required("bt_header_dendrite_uuid")?;
@@ -255,10 +218,7 @@ pub fn verify_synapse<K: AsRef<str>, V: AsRef<str>>(
     let nonce: u64 = nonce_text
         .trim()
         .parse()
-        .map_err(|_| VerifyError::MalformedHeader {
-            header: "bt_header_dendrite_nonce",
-            problem: "not an integer",
-        })?;
+        .map_err(|_| VerifyError::MalformedHeader { header: "bt_header_dendrite_nonce", problem: "not an integer" })?;
     let version: Option<u64> = match header(headers, "bt_header_dendrite_version") {
         None => None,
         Some(v) => Some(v.trim().parse().map_err(|_| VerifyError::MalformedHeader {
@@ -273,10 +233,7 @@ pub fn verify_synapse<K: AsRef<str>, V: AsRef<str>>(
             .parse()
             .ok()
             .filter(|t: &f64| t.is_finite())
-            .ok_or(VerifyError::MalformedHeader {
-                header: "timeout",
-                problem: "not a finite number",
-            })?,
+            .ok_or(VerifyError::MalformedHeader { header: "timeout", problem: "not a finite number" })?,
     };
 
     // Dendrites ≥ 7.2.0 with no nonce stored yet: nonce <= now − ALLOWED_DELTA − timeout·1e9 is
@@ -285,10 +242,7 @@ pub fn verify_synapse<K: AsRef<str>, V: AsRef<str>>(
         let allowed_delta_ns = ALLOWED_DELTA_NS + (timeout_s * 1e9).round() as i128;
         let age_ns = i128::from(now_ns) - i128::from(nonce);
         if age_ns >= allowed_delta_ns {
-            return Err(VerifyError::NonceTooOld {
-                age_ns,
-                allowed_ns: allowed_delta_ns,
-            });
+            return Err(VerifyError::NonceTooOld { age_ns, allowed_ns: allowed_delta_ns });
         }
     }
     if let Some(last) = last_nonce_seen {
@@ -316,11 +270,7 @@ pub fn verify_synapse<K: AsRef<str>, V: AsRef<str>>(
             computed: EMPTY_BODY_HASH.to_owned(),
         });
     }
-    Ok(SynapseCaller {
-        dendrite_hotkey: hotkey.to_owned(),
-        uuid: uuid.to_owned(),
-        nonce,
-    })
+    Ok(SynapseCaller { dendrite_hotkey: hotkey.to_owned(), uuid: uuid.to_owned(), nonce })
 }
 
 #[cfg(test)]
@@ -343,12 +293,7 @@ mod tests {
 
     #[test]
     fn authority_follows_synth_and_httpx() {
-        let ax = |ip: &str, port| Axon {
-            uid: 0,
-            ip: ip.into(),
-            port,
-            hotkey: String::new(),
-        };
+        let ax = |ip: &str, port| Axon { uid: 0, ip: ip.into(), port, hotkey: String::new() };
         assert_eq!(authority(&ax("1.2.3.4", 8091), "9.9.9.9"), "1.2.3.4:8091");
         assert_eq!(authority(&ax("9.9.9.9", 8091), "9.9.9.9"), "0.0.0.0:8091");
         assert_eq!(authority(&ax("1.2.3.4", 80), "9.9.9.9"), "1.2.3.4");

@@ -164,7 +164,13 @@ pub fn rows_of(parquet: &Path) -> Vec<Row> {
         for r in 0..b.num_rows() {
             let prices = if paths.is_valid(r) {
                 let row = paths.value(r);
-                row.as_fixed_size_list().values().as_primitive::<Float64Type>().values().iter().map(|x| x.to_bits()).collect()
+                row.as_fixed_size_list()
+                    .values()
+                    .as_primitive::<Float64Type>()
+                    .values()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -180,4 +186,3 @@ pub fn rows_of(parquet: &Path) -> Vec<Row> {
     }
     out
 }
-

@@ -13,11 +13,7 @@ use crate::request::Expected;
 
 /// The element as `V` holds it: coerced through the slot / price rule, or raw.
 fn view(e: &Value, coerced: bool, rule: fn(&Value) -> Option<Cow<'_, Value>>) -> Cow<'_, Value> {
-    if coerced {
-        rule(e).unwrap_or(Cow::Borrowed(e))
-    } else {
-        Cow::Borrowed(e)
-    }
+    if coerced { rule(e).unwrap_or(Cow::Borrowed(e)) } else { Cow::Borrowed(e) }
 }
 
 /// Runs the checks of a reply that arrived.
@@ -90,12 +86,7 @@ mod tests {
     use crate::decode::exact::json;
 
     fn exp(paths: i64, points: i64, increment: i64) -> Expected {
-        Expected {
-            start: Some(1741091640),
-            increment,
-            paths,
-            points,
-        }
+        Expected { start: Some(1741091640), increment, paths, points }
     }
 
     fn run(e: &Expected, s: &str) -> String {
@@ -107,66 +98,27 @@ mod tests {
     fn rules_in_order() {
         let e = exp(1, 2, 60);
         assert_eq!(run(&e, "[1741091640,60,[1.5,2]]"), "CORRECT");
-        assert_eq!(
-            run(&e, "{}"),
-            "Response format is incorrect: expected tuple or list, got <class 'dict'>"
-        );
-        assert_eq!(
-            run(&e, "true"),
-            "Response format is incorrect: expected tuple or list, got <class 'bool'>"
-        );
+        assert_eq!(run(&e, "{}"), "Response format is incorrect: expected tuple or list, got <class 'dict'>");
+        assert_eq!(run(&e, "true"), "Response format is incorrect: expected tuple or list, got <class 'bool'>");
         assert_eq!(run(&e, "[]"), "Response is empty");
-        assert_eq!(
-            run(&e, "[null]"),
-            "Start time format is incorrect: expected int, got <class 'NoneType'>"
-        );
+        assert_eq!(run(&e, "[null]"), "Start time format is incorrect: expected int, got <class 'NoneType'>");
         assert_eq!(run(&e, "[1]"), "error during validation");
-        assert_eq!(
-            run(&e, "[1,1.5]"),
-            "Time increment format is incorrect: expected int, got <class 'float'>"
-        );
-        assert_eq!(
-            run(&e, "[true,60]"),
-            "Start time timestamp is incorrect: expected 1741091640, got 1"
-        );
-        assert_eq!(
-            run(&e, "[true,60,null]"),
-            "Start time timestamp is incorrect: expected 1741091640, got True"
-        );
-        assert_eq!(
-            run(&e, "[1741091640,60]"),
-            "Number of paths is incorrect: expected 1, got 0"
-        );
-        assert_eq!(
-            run(&e, "[1741091640,false,null]"),
-            "Time increment is incorrect: expected 60, got False"
-        );
-        assert_eq!(
-            run(&e, "[1741091640,60,\"x\"]"),
-            "Path format is incorrect: expected list, got <class 'str'>"
-        );
-        assert_eq!(
-            run(&e, "[1741091640,60,5.0]"),
-            "Path format is incorrect: expected list, got <class 'int'>"
-        );
-        assert_eq!(
-            run(&e, "[1741091640,60,[1]]"),
-            "Number of time points is incorrect: expected 2, got 1"
-        );
+        assert_eq!(run(&e, "[1,1.5]"), "Time increment format is incorrect: expected int, got <class 'float'>");
+        assert_eq!(run(&e, "[true,60]"), "Start time timestamp is incorrect: expected 1741091640, got 1");
+        assert_eq!(run(&e, "[true,60,null]"), "Start time timestamp is incorrect: expected 1741091640, got True");
+        assert_eq!(run(&e, "[1741091640,60]"), "Number of paths is incorrect: expected 1, got 0");
+        assert_eq!(run(&e, "[1741091640,false,null]"), "Time increment is incorrect: expected 60, got False");
+        assert_eq!(run(&e, "[1741091640,60,\"x\"]"), "Path format is incorrect: expected list, got <class 'str'>");
+        assert_eq!(run(&e, "[1741091640,60,5.0]"), "Path format is incorrect: expected list, got <class 'int'>");
+        assert_eq!(run(&e, "[1741091640,60,[1]]"), "Number of time points is incorrect: expected 2, got 1");
         assert_eq!(
             run(&e, "[1741091640,60,[1,\"x\"]]"),
             "Price format is incorrect: expected int or float, got <class 'str'>"
         );
-        assert_eq!(
-            run(&e, "[1741091640,60,[1,12345678.0]]"),
-            "Price format is incorrect: too many digits 12345678.0"
-        );
+        assert_eq!(run(&e, "[1741091640,60,[1,12345678.0]]"), "Price format is incorrect: too many digits 12345678.0");
         assert_eq!(run(&e, "[1741091640,60,[1,\"12345678.0\"]]"), "CORRECT");
         assert_eq!(run(&e, "[1741091640,60,[true,NaN]]"), "CORRECT");
-        assert_eq!(
-            run(&e, "[1741091640,60,[-99999999,1]]"),
-            "Price format is incorrect: too many digits -99999999"
-        );
+        assert_eq!(run(&e, "[1741091640,60,[-99999999,1]]"), "Price format is incorrect: too many digits -99999999");
         let zero = exp(0, 0, 0);
         assert_eq!(run(&zero, "[1741091640,0]"), "error during validation");
         let none = Expected { start: None, ..e };

@@ -127,11 +127,7 @@ impl Parser<'_> {
             loop {
                 let Some(top) = stack.last_mut() else {
                     self.skip_ws();
-                    return if self.pos == self.b.len() {
-                        Ok(done)
-                    } else {
-                        Err(JsonError::Syntax)
-                    };
+                    return if self.pos == self.b.len() { Ok(done) } else { Err(JsonError::Syntax) };
                 };
                 self.skip_ws();
                 let sep = self.peek().ok_or(JsonError::Syntax)?;
@@ -227,10 +223,7 @@ impl Parser<'_> {
             // The token is ASCII by construction. Rust's parser is correctly rounded like
             // Python's `float()`: overflow gives ±inf, underflow ±0.0.
             let token = std::str::from_utf8(&b[start..p]).map_err(|_| JsonError::Syntax)?;
-            return token
-                .parse::<f64>()
-                .map(Value::Float)
-                .map_err(|_| JsonError::Syntax);
+            return token.parse::<f64>().map(Value::Float).map_err(|_| JsonError::Syntax);
         }
         let digits = &b[int_start..int_end];
         if digits.len() > MAX_INT_DIGITS {
@@ -336,10 +329,7 @@ mod tests {
         assert!(matches!(p("-0.0"), Ok(Value::Float(f)) if f == 0.0 && f.is_sign_negative()));
         assert_eq!(p("12345678E0"), Ok(Value::Float(12345678.0)));
         assert_eq!(p("1e400"), Ok(Value::Float(f64::INFINITY)));
-        assert_eq!(
-            p("-1e-400").map(|v| matches!(v, Value::Float(f) if f == 0.0 && f.is_sign_negative())),
-            Ok(true)
-        );
+        assert_eq!(p("-1e-400").map(|v| matches!(v, Value::Float(f) if f == 0.0 && f.is_sign_negative())), Ok(true));
         assert_eq!(p("0.1"), Ok(Value::Float(0.1)));
         for bad in [
             "01",
@@ -364,68 +354,30 @@ mod tests {
         assert!(matches!(p("NaN"), Ok(Value::Float(f)) if f.is_nan()));
         assert_eq!(p("-Infinity"), Ok(Value::Float(f64::NEG_INFINITY)));
         let big = "7".repeat(4300);
-        assert_eq!(
-            p(&big),
-            Ok(Value::Int(Int::Big(big.clone().into_boxed_str())))
-        );
-        assert_eq!(
-            p(&format!("-{big}")).map(|v| matches!(v, Value::Int(Int::Big(_)))),
-            Ok(true)
-        );
+        assert_eq!(p(&big), Ok(Value::Int(Int::Big(big.clone().into_boxed_str()))));
+        assert_eq!(p(&format!("-{big}")).map(|v| matches!(v, Value::Int(Int::Big(_)))), Ok(true));
         assert_eq!(p(&"7".repeat(4301)), Err(JsonError::IntTooLong));
         // A long *float* literal is fine.
-        assert!(
-            matches!(p(&format!("{}.5", "7".repeat(5000))), Ok(Value::Float(f)) if f.is_infinite())
-        );
+        assert!(matches!(p(&format!("{}.5", "7".repeat(5000))), Ok(Value::Float(f)) if f.is_infinite()));
     }
 
     #[test]
     fn strings_and_escapes() {
         assert_eq!(p(r#""a\u005fb""#), Ok(Value::Str(b"a_b".to_vec().into())));
-        assert_eq!(
-            p(r#""\ud83d\ude00""#),
-            Ok(Value::Str("😀".as_bytes().into()))
-        );
-        assert_eq!(
-            p(r#""\ud800""#),
-            Ok(Value::Str(b"\xED\xA0\x80".to_vec().into()))
-        );
-        assert_eq!(
-            p(r#""\ud800\u0041""#),
-            Ok(Value::Str(b"\xED\xA0\x80A".to_vec().into()))
-        );
-        assert_eq!(
-            p(r#""\udc00\ud800""#),
-            Ok(Value::Str(b"\xED\xB0\x80\xED\xA0\x80".to_vec().into()))
-        );
-        assert_eq!(
-            p("\"\x7f\u{2028}\""),
-            Ok(Value::Str("\x7f\u{2028}".as_bytes().into()))
-        );
-        assert_eq!(
-            p(r#""\/\b\f\n\r\t\"\\""#),
-            Ok(Value::Str(b"/\x08\x0c\n\r\t\"\\".to_vec().into()))
-        );
-        for bad in [
-            "\"a\nb\"",
-            "\"\x00\"",
-            r#""\x41""#,
-            r#""\u12""#,
-            r#""\uZZZZ""#,
-            r#""\'""#,
-            "\"abc",
-            "'a'",
-        ] {
+        assert_eq!(p(r#""\ud83d\ude00""#), Ok(Value::Str("😀".as_bytes().into())));
+        assert_eq!(p(r#""\ud800""#), Ok(Value::Str(b"\xED\xA0\x80".to_vec().into())));
+        assert_eq!(p(r#""\ud800\u0041""#), Ok(Value::Str(b"\xED\xA0\x80A".to_vec().into())));
+        assert_eq!(p(r#""\udc00\ud800""#), Ok(Value::Str(b"\xED\xB0\x80\xED\xA0\x80".to_vec().into())));
+        assert_eq!(p("\"\x7f\u{2028}\""), Ok(Value::Str("\x7f\u{2028}".as_bytes().into())));
+        assert_eq!(p(r#""\/\b\f\n\r\t\"\\""#), Ok(Value::Str(b"/\x08\x0c\n\r\t\"\\".to_vec().into())));
+        for bad in ["\"a\nb\"", "\"\x00\"", r#""\x41""#, r#""\u12""#, r#""\uZZZZ""#, r#""\'""#, "\"abc", "'a'"] {
             assert!(p(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn structure() {
-        assert_eq!(
-            p(" \t\r\n[1 , 2]\n"),
-            Ok(Value::Array(vec![int(1), int(2)]))
-        );
+        assert_eq!(p(" \t\r\n[1 , 2]\n"), Ok(Value::Array(vec![int(1), int(2)])));
         let v = p(r#"{"a":1,"a":2,"b":{}}"#).expect("valid");
         assert_eq!(v.get("a"), Some(&int(2)));
         for bad in [
@@ -454,10 +406,7 @@ mod tests {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(parse(nested(100).as_bytes(), 100).is_ok());
         assert_eq!(parse(nested(101).as_bytes(), 100), Err(JsonError::TooDeep));
-        assert_eq!(
-            parse(nested(200_000).as_bytes(), 100),
-            Err(JsonError::TooDeep)
-        );
+        assert_eq!(parse(nested(200_000).as_bytes(), 100), Err(JsonError::TooDeep));
         let objs = format!("{}1{}", "{\"a\":".repeat(101), "}".repeat(101));
         assert_eq!(parse(objs.as_bytes(), 100), Err(JsonError::TooDeep));
     }

@@ -37,9 +37,8 @@ fn canonical_int(s: &str) -> Option<Int> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let ok = !digits.is_empty()
-        && digits.bytes().all(|c| c.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
+    let ok =
+        !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     ok.then(|| Int::from_digits(negative, digits))
 }
 
@@ -161,17 +160,14 @@ mod tests {
         ];
         for (s, want) in yes {
             let got = str_to_float(s);
-            assert!(
-                got.is_some_and(|g| g.to_bits() == want.to_bits()),
-                "{s:?}: {got:?}"
-            );
+            assert!(got.is_some_and(|g| g.to_bits() == want.to_bits()), "{s:?}: {got:?}");
         }
         assert!(str_to_float("nan").is_some_and(f64::is_nan));
         assert!(str_to_float("-NaN").is_some_and(f64::is_nan));
         assert!(str_to_float(&"5".repeat(5000)).is_some_and(|f| f == f64::INFINITY));
         for s in [
-            "", " ", ".", "e3", "1e", "1.0.0", " 1_0.5", "1_0.5 ", "_1", "1_", "1__0", "0x10",
-            "1,5", "١", "nan(1)", "infinit", "1 2",
+            "", " ", ".", "e3", "1e", "1.0.0", " 1_0.5", "1_0.5 ", "_1", "1_", "1__0", "0x10", "1,5", "١", "nan(1)",
+            "infinit", "1 2",
         ] {
             assert_eq!(str_to_float(s), None, "{s:?}");
         }

@@ -51,13 +51,9 @@ pub fn decode(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Ver
     };
     if status != 200 {
         // Another 2xx: the JSON object's `message` is read, the synapse never is.
-        let message_ok = matches!(top, Value::Object(_))
-            && matches!(top.get("message"), None | Some(Value::Null | Value::Str(_)));
-        return if message_ok {
-            checks::check(exp, None)
-        } else {
-            Verdict::NoResponse
-        };
+        let message_ok =
+            matches!(top, Value::Object(_)) && matches!(top.get("message"), None | Some(Value::Null | Value::Str(_)));
+        return if message_ok { checks::check(exp, None) } else { Verdict::NoResponse };
     }
     // D: the envelope.
     if !synapse::accepts(&top) {

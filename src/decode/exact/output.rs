@@ -28,9 +28,7 @@ pub enum Output<'a> {
 pub fn coerce(output: Option<&Value>) -> Option<Output<'_>> {
     match output {
         None | Some(Value::Null) => None,
-        Some(Value::Array(items)) if items.iter().all(|e| slot(e).is_some()) => {
-            Some(Output::Coerced(items))
-        }
+        Some(Value::Array(items)) if items.iter().all(|e| slot(e).is_some()) => Some(Output::Coerced(items)),
         Some(other) => Some(Output::Raw(other)),
     }
 }
@@ -41,13 +39,8 @@ pub fn slot(v: &Value) -> Option<Cow<'_, Value>> {
     match v {
         Value::Int(_) => Some(Cow::Borrowed(v)),
         Value::Bool(b) => Some(Cow::Owned(Value::Int(Int::Small(i64::from(*b))))),
-        Value::Float(f) if float_is_i64_integral(*f) => {
-            Some(Cow::Owned(Value::Int(Int::Small(*f as i64))))
-        }
-        Value::Str(_) => v
-            .as_text()
-            .and_then(lax::str_to_int)
-            .map(|i| Cow::Owned(Value::Int(i))),
+        Value::Float(f) if float_is_i64_integral(*f) => Some(Cow::Owned(Value::Int(Int::Small(*f as i64)))),
+        Value::Str(_) => v.as_text().and_then(lax::str_to_int).map(|i| Cow::Owned(Value::Int(i))),
         Value::Array(prices) if prices.iter().all(|p| price(p).is_some()) => Some(Cow::Borrowed(v)),
         _ => None,
     }
@@ -84,11 +77,9 @@ mod tests {
             items
                 .iter()
                 .map(|e| match slot(e).expect("coerces").into_owned() {
-                    Value::Array(ps) => Value::Array(
-                        ps.iter()
-                            .map(|p| price(p).expect("coerces").into_owned())
-                            .collect(),
-                    ),
+                    Value::Array(ps) => {
+                        Value::Array(ps.iter().map(|p| price(p).expect("coerces").into_owned()).collect())
+                    }
                     other => other,
                 })
                 .collect(),
@@ -98,26 +89,15 @@ mod tests {
     #[test]
     fn all_or_nothing() {
         let ok = v(r#"[1732000000.0, "300", [1, 2.0, "3.00", "1e3", true, " 7 "]]"#);
-        let Some(Output::Coerced(items)) = coerce(Some(&ok)) else {
-            panic!("coerces")
-        };
-        assert_eq!(
-            materialise(items),
-            v(r#"[1732000000, 300, [1, 2.0, 3, 1000.0, 1, 7]]"#)
-        );
+        let Some(Output::Coerced(items)) = coerce(Some(&ok)) else { panic!("coerces") };
+        assert_eq!(materialise(items), v(r#"[1732000000, 300, [1, 2.0, 3, 1000.0, 1, 7]]"#));
         // One bad price undoes every coercion.
         let bad = v(r#"[1732000000.0, "300", [1, null]]"#);
         assert!(matches!(coerce(Some(&bad)), Some(Output::Raw(b)) if *b == bad));
-        assert!(matches!(
-            coerce(Some(&v("[1.5, 300]"))),
-            Some(Output::Raw(_))
-        ));
+        assert!(matches!(coerce(Some(&v("[1.5, 300]"))), Some(Output::Raw(_))));
         assert!(coerce(Some(&v("null"))).is_none());
         assert!(coerce(None).is_none());
-        assert!(matches!(
-            coerce(Some(&v("{}"))),
-            Some(Output::Raw(Value::Object(_)))
-        ));
+        assert!(matches!(coerce(Some(&v("{}"))), Some(Output::Raw(Value::Object(_)))));
     }
 
     #[test]

@@ -14,12 +14,11 @@ use super::json::MAX_INT_DIGITS;
 /// The code points of digit zero of every Unicode 14.0 (Python 3.11) decimal digit run; each
 /// run is ten consecutive code points 0–9. Generated with `unicodedata.decimal`.
 const DECIMAL_ZEROS: [u32; 65] = [
-    0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xDE6,
-    0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50,
-    0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
-    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
-    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
-    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+    0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xDE6, 0xE50, 0xED0, 0xF20,
+    0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0,
+    0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0,
+    0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0,
+    0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
 ];
 
 fn unicode_decimal(c: char) -> Option<u8> {
@@ -33,13 +32,7 @@ fn unicode_decimal(c: char) -> Option<u8> {
 fn to_ascii(s: &str) -> Option<String> {
     s.trim()
         .chars()
-        .map(|c| {
-            if c.is_ascii() {
-                Some(c)
-            } else {
-                unicode_decimal(c).map(|d| char::from(b'0' + d))
-            }
-        })
+        .map(|c| if c.is_ascii() { Some(c) } else { unicode_decimal(c).map(|d| char::from(b'0' + d)) })
         .collect()
 }
 
@@ -147,22 +140,12 @@ mod tests {
 
     #[test]
     fn builtin_int() {
-        for s in [
-            " 1_000 ",
-            "007",
-            "-0",
-            "+5",
-            "١٢",
-            "𝟎",
-            "\u{a0}12\u{2003}",
-            "0_0",
-        ] {
+        for s in [" 1_000 ", "007", "-0", "+5", "١٢", "𝟎", "\u{a0}12\u{2003}", "0_0"] {
             assert!(int_ok(s), "{s:?}");
         }
-        for s in [
-            "1.5", "1.0", "abc", "", "1e3", "1_0.5", "_1", "1_", "1__0", "+_1", "0x10", "\x1c5",
-            "nan", "inf", "- 1",
-        ] {
+        for s in
+            ["1.5", "1.0", "abc", "", "1e3", "1_0.5", "_1", "1_", "1__0", "+_1", "0x10", "\x1c5", "nan", "inf", "- 1"]
+        {
             assert!(!int_ok(s), "{s:?}");
         }
         assert!(int_ok(&"9".repeat(4300)));

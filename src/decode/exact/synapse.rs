@@ -42,12 +42,8 @@ fn simulation_input_ok(v: Option<&Value>) -> bool {
     let Some(obj @ Value::Object(_)) = v else {
         return false;
     };
-    let strs = ["asset", "start_time"]
-        .iter()
-        .all(|k| obj.get(k).is_none_or(is_str));
-    let ints = ["time_increment", "time_length", "num_simulations"]
-        .iter()
-        .all(|k| obj.get(k).is_none_or(lax_int_ok));
+    let strs = ["asset", "start_time"].iter().all(|k| obj.get(k).is_none_or(is_str));
+    let ints = ["time_increment", "time_length", "num_simulations"].iter().all(|k| obj.get(k).is_none_or(lax_int_ok));
     strs && ints
 }
 
@@ -162,9 +158,7 @@ mod tests {
     fn simulation_input_members() {
         let with = |si: &str| ok(&format!(r#"{{"simulation_input":{si}}}"#));
         assert!(with("{}"));
-        assert!(with(
-            r#"{"time_increment":"60","time_length":3600.0,"num_simulations":true,"x":null}"#
-        ));
+        assert!(with(r#"{"time_increment":"60","time_length":3600.0,"num_simulations":true,"x":null}"#));
         assert!(with(r#"{"time_increment":99999999999999999999999}"#));
         assert!(with(r#"{"time_increment":" 3.00 "}"#));
         for bad in [

@@ -62,24 +62,10 @@ fn sniff(b: &[u8]) -> (Encoding, usize) {
     }
     if b.len() >= 4 {
         if b[0] == 0 {
-            return (
-                if b[1] != 0 {
-                    Encoding::Utf16Be
-                } else {
-                    Encoding::Utf32Be
-                },
-                0,
-            );
+            return (if b[1] != 0 { Encoding::Utf16Be } else { Encoding::Utf32Be }, 0);
         }
         if b[1] == 0 {
-            return (
-                if b[2] != 0 || b[3] != 0 {
-                    Encoding::Utf16Le
-                } else {
-                    Encoding::Utf32Le
-                },
-                0,
-            );
+            return (if b[2] != 0 || b[3] != 0 { Encoding::Utf16Le } else { Encoding::Utf32Le }, 0);
         }
     } else if b.len() == 2 {
         if b[0] == 0 {
@@ -142,11 +128,9 @@ pub fn push_code_point(out: &mut Vec<u8>, cp: u32) {
     match cp {
         0..=0x7F => out.push(cp as u8),
         0x80..=0x7FF => out.extend_from_slice(&[0xC0 | (cp >> 6) as u8, 0x80 | (cp & 0x3F) as u8]),
-        0x800..=0xFFFF => out.extend_from_slice(&[
-            0xE0 | (cp >> 12) as u8,
-            0x80 | ((cp >> 6) & 0x3F) as u8,
-            0x80 | (cp & 0x3F) as u8,
-        ]),
+        0x800..=0xFFFF => {
+            out.extend_from_slice(&[0xE0 | (cp >> 12) as u8, 0x80 | ((cp >> 6) & 0x3F) as u8, 0x80 | (cp & 0x3F) as u8])
+        }
         _ => out.extend_from_slice(&[
             0xF0 | (cp >> 18) as u8,
             0x80 | ((cp >> 12) & 0x3F) as u8,
@@ -233,10 +217,7 @@ mod tests {
         assert_eq!(ok(b"\xFF\xFE\x00\xD8A\x00"), b"\xED\xA0\x80A");
         assert_eq!(ok(b"\xFF\xFE\x00\xD8"), b"\xED\xA0\x80");
         // UTF-32: surrogates pass one by one.
-        assert_eq!(
-            ok(b"\xFF\xFE\x00\x00\x00\xD8\x00\x00\x00\xDC\x00\x00"),
-            b"\xED\xA0\x80\xED\xB0\x80"
-        );
+        assert_eq!(ok(b"\xFF\xFE\x00\x00\x00\xD8\x00\x00\x00\xDC\x00\x00"), b"\xED\xA0\x80\xED\xB0\x80");
     }
 
     #[test]

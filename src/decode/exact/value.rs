@@ -21,11 +21,7 @@ impl Int {
         if digits.is_empty() {
             return Int::Small(0);
         }
-        let text = if negative {
-            format!("-{digits}")
-        } else {
-            digits.to_owned()
-        };
+        let text = if negative { format!("-{digits}") } else { digits.to_owned() };
         match text.parse::<i64>() {
             Ok(v) => Int::Small(v),
             Err(_) => Int::Big(text.into_boxed_str()),
@@ -85,11 +81,7 @@ impl Value {
     /// The member `key` of an object (last occurrence wins); `None` when absent or not an object.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(members) => members
-                .iter()
-                .rev()
-                .find(|(k, _)| &k[..] == key.as_bytes())
-                .map(|(_, v)| v),
+            Value::Object(members) => members.iter().rev().find(|(k, _)| &k[..] == key.as_bytes()).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -124,10 +116,7 @@ impl Value {
     pub fn digit_count(&self) -> Option<usize> {
         match self {
             Value::Int(Int::Small(v)) => {
-                let digits = v
-                    .unsigned_abs()
-                    .checked_ilog10()
-                    .map_or(1, |l| l as usize + 1);
+                let digits = v.unsigned_abs().checked_ilog10().map_or(1, |l| l as usize + 1);
                 Some(digits + usize::from(*v < 0))
             }
             Value::Int(Int::Big(s)) => Some(s.len()),
@@ -184,11 +173,7 @@ pub fn float_digit_count(x: f64) -> usize {
             let p = POW10[f];
             let m = (a * p).round();
             if m < 9_007_199_254_740_992.0 && m / p == a {
-                let int_digits = if a >= 1.0 {
-                    decimal_digits(a.trunc())
-                } else {
-                    1
-                };
+                let int_digits = if a >= 1.0 { decimal_digits(a.trunc()) } else { 1 };
                 let frac_digits = f.max(1); // an integral value prints `.0`
                 return int_digits + frac_digits + usize::from(x < 0.0);
             }
@@ -246,15 +231,7 @@ mod tests {
         for x in values {
             assert_eq!(float_digit_count(x), pyrepr::float_digit_count(x), "{x:e}");
         }
-        for (v, n) in [
-            (0i64, 1),
-            (7, 1),
-            (-1, 2),
-            (99999999, 8),
-            (-99999999, 9),
-            (i64::MIN, 20),
-            (i64::MAX, 19),
-        ] {
+        for (v, n) in [(0i64, 1), (7, 1), (-1, 2), (99999999, 8), (-99999999, 9), (i64::MIN, 20), (i64::MAX, 19)] {
             assert_eq!(Value::Int(Int::Small(v)).digit_count(), Some(n), "{v}");
         }
     }
@@ -263,22 +240,10 @@ mod tests {
     fn ints_normalise() {
         assert_eq!(Int::from_digits(true, "0"), Int::Small(0));
         assert_eq!(Int::from_digits(false, "007"), Int::Small(7));
-        assert_eq!(
-            Int::from_digits(false, "9223372036854775807"),
-            Int::Small(i64::MAX)
-        );
-        assert_eq!(
-            Int::from_digits(true, "9223372036854775808"),
-            Int::Small(i64::MIN)
-        );
-        assert_eq!(
-            Int::from_digits(false, "9223372036854775808").to_py_str(),
-            "9223372036854775808"
-        );
-        assert_eq!(
-            Int::from_digits(true, "00018446744073709551616").to_py_str(),
-            "-18446744073709551616"
-        );
+        assert_eq!(Int::from_digits(false, "9223372036854775807"), Int::Small(i64::MAX));
+        assert_eq!(Int::from_digits(true, "9223372036854775808"), Int::Small(i64::MIN));
+        assert_eq!(Int::from_digits(false, "9223372036854775808").to_py_str(), "9223372036854775808");
+        assert_eq!(Int::from_digits(true, "00018446744073709551616").to_py_str(), "-18446744073709551616");
         assert!(!Int::from_digits(false, "18446744073709551616").eq_i64(0));
     }
 

@@ -15,10 +15,10 @@
 //!   token of another shape, a price that breaks the digit rule, the last 64 bytes of the body)
 //!   is handled here by the general readers before the next run starts.
 
-#[cfg(target_arch = "x86_64")]
-use super::simd;
 use super::envelope::Scanner;
 use super::number;
+#[cfg(target_arch = "x86_64")]
+use super::simd;
 
 /// Which path loop runs. All give the same answer; they differ in speed only.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,9 +44,7 @@ impl Lane {
             match self {
                 Lane::Swar => true,
                 Lane::Ssse3 => has!("ssse3"),
-                Lane::Avx2 => {
-                    has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt")
-                }
+                Lane::Avx2 => has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt"),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -194,13 +192,12 @@ impl Scanner<'_> {
             *bad = Some(number::price_str(&self.b[i..e], value));
         }
     }
-
 }
 
 #[cfg(test)]
 mod props {
-    use super::super::number::props::token;
     use super::super::decode_lane;
+    use super::super::number::props::token;
     use super::*;
     use crate::request::Expected;
     use proptest::prelude::*;
@@ -209,9 +206,8 @@ mod props {
     /// 8-digit integer parts, signs), plus every other number shape and some bytes that are not
     /// numbers at all (the body then belongs to the exact path, in both lanes).
     fn path_token() -> impl Strategy<Value = String> {
-        let common = (any::<bool>(), 1u64..100_000_000, "[0-9]{1,8}").prop_map(|(neg, int, frac)| {
-            format!("{}{int}.{frac}", if neg { "-" } else { "" })
-        });
+        let common = (any::<bool>(), 1u64..100_000_000, "[0-9]{1,8}")
+            .prop_map(|(neg, int, frac)| format!("{}{int}.{frac}", if neg { "-" } else { "" }));
         let short = (1u64..1000, 0u32..1000).prop_map(|(int, frac)| format!("{int}.{frac}"));
         prop_oneof![
             30 => common,

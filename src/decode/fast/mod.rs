@@ -100,11 +100,9 @@ mod tests {
 
     #[test]
     fn real_axon_reply_is_correct_and_fills_the_slot() {
-        let raw = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/wire-samples/synapse/response-body.json"
-        ))
-        .expect("the shared wire samples beside the repo");
+        let raw =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/wire-samples/synapse/response-body.json"))
+                .expect("the shared wire samples beside the repo");
         let e = exp(3, 11);
         let mut slot = vec![0.0; 33];
         assert_eq!(decode(&e, &raw, &mut slot), Some(Verdict::Correct));
@@ -122,10 +120,7 @@ mod tests {
             m("[1795528921,61,[1.5],[3.5,4.5]]").as_deref(),
             Some("Start time timestamp is incorrect: expected 1795528920, got 1795528921")
         );
-        assert_eq!(
-            m("[1795528920,61,[1.5]]").as_deref(),
-            Some("Time increment is incorrect: expected 60, got 61")
-        );
+        assert_eq!(m("[1795528920,61,[1.5]]").as_deref(), Some("Time increment is incorrect: expected 60, got 61"));
         // The path count is judged before any path.
         assert_eq!(
             m("[1795528920,60,[1.123456789,2.5]]").as_deref(),
@@ -150,7 +145,17 @@ mod tests {
     #[test]
     fn prices_equal_std_parse_bit_for_bit() {
         let e = exp(1, 9);
-        let toks = ["91234.56", "0.1", "3.0e-3", "1.7976931348623157e308", "5e-324", "123456.78901234567", "2.2250738585072014e-308", "-91234.567", "9007199254740993.0"];
+        let toks = [
+            "91234.56",
+            "0.1",
+            "3.0e-3",
+            "1.7976931348623157e308",
+            "5e-324",
+            "123456.78901234567",
+            "2.2250738585072014e-308",
+            "-91234.567",
+            "9007199254740993.0",
+        ];
         let (v, slot) = run(&e, &format!("[1795528920,60,[{}]]", toks.join(",")));
         assert!(v.is_some());
         for (t, got) in toks.iter().zip(&slot) {

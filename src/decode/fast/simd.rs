@@ -242,8 +242,7 @@ unsafe fn token(b: &[u8], start: usize, e: usize) -> Option<(f64, bool)> {
     // 8..=14, and len in 3..=16: `SHAPE` allowed the pair.
     let p = odd.trailing_zeros() as usize;
     // SAFETY: `len * 16 + p < (MAX_LEN + 1) * 16` and `p < 16` (just above).
-    let (shuffle, scale) =
-        unsafe { (CLOSE_DOT.0.get_unchecked(len * 16 + p), *SCALE.get_unchecked(p)) };
+    let (shuffle, scale) = unsafe { (CLOSE_DOT.0.get_unchecked(len * 16 + p), *SCALE.get_unchecked(p)) };
     // SAFETY: a 16-byte row of a 16-aligned static.
     let shuffle = unsafe { _mm_load_si128(shuffle.as_ptr().cast()) };
     let v = _mm_shuffle_epi8(d, shuffle);

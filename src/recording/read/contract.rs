@@ -11,50 +11,31 @@
 //! The row checks are fused with building the rows: each value is checked as it is copied into the
 //! [`Recording`]'s plain vectors; bodies and headers stay in the batches' arrays.
 
-use arrow::array::{
-    Array, AsArray, Float64Array, LargeBinaryArray, ListArray, RecordBatch, StructArray,
-};
+use arrow::array::{Array, AsArray, Float64Array, LargeBinaryArray, ListArray, RecordBatch, StructArray};
 use arrow::datatypes::{DataType, Schema, UInt16Type};
 
 use super::{HeaderCol, Recording};
 use crate::call::CallError;
 use crate::recording::{
-    META_REQUEST, META_STARTED_AT, META_VERSION, RecordingError, VERSION, col, contract_fields,
-    is_rfc3339_utc,
+    META_REQUEST, META_STARTED_AT, META_VERSION, RecordingError, VERSION, col, contract_fields, is_rfc3339_utc,
 };
 use crate::request::CycleRequest;
 
 /// `synth.recording.version`, `synth.request`, `synth.started_at`, in that order of importance.
-pub(super) fn check_metadata(
-    schema: &Schema,
-    p: &str,
-) -> Result<(CycleRequest, String), RecordingError> {
+pub(super) fn check_metadata(schema: &Schema, p: &str) -> Result<(CycleRequest, String), RecordingError> {
     let md = schema.metadata();
     match md.get(META_VERSION) {
         None => return Err(RecordingError::MissingVersion { path: p.to_owned() }),
         Some(v) if v != VERSION => {
-            return Err(RecordingError::Version {
-                path: p.to_owned(),
-                found: v.clone(),
-            });
+            return Err(RecordingError::Version { path: p.to_owned(), found: v.clone() });
         }
         Some(_) => {}
     }
-    let req = md
-        .get(META_REQUEST)
-        .ok_or_else(|| RecordingError::MissingRequest { path: p.to_owned() })?;
-    let request = parse_request(req).map_err(|reason| RecordingError::BadRequest {
-        path: p.to_owned(),
-        reason,
-    })?;
-    let started_at = md
-        .get(META_STARTED_AT)
-        .ok_or_else(|| RecordingError::MissingStartedAt { path: p.to_owned() })?;
+    let req = md.get(META_REQUEST).ok_or_else(|| RecordingError::MissingRequest { path: p.to_owned() })?;
+    let request = parse_request(req).map_err(|reason| RecordingError::BadRequest { path: p.to_owned(), reason })?;
+    let started_at = md.get(META_STARTED_AT).ok_or_else(|| RecordingError::MissingStartedAt { path: p.to_owned() })?;
     if !is_rfc3339_utc(started_at) {
-        return Err(RecordingError::BadStartedAt {
-            path: p.to_owned(),
-            value: started_at.clone(),
-        });
+        return Err(RecordingError::BadStartedAt { path: p.to_owned(), value: started_at.clone() });
     }
     Ok((request, started_at.clone()))
 }
@@ -69,10 +50,7 @@ fn type_name(t: &DataType) -> String {
         DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
         DataType::Struct(fs) => format!(
             "struct<{}>",
-            fs.iter()
-                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(", ")
+            fs.iter().map(|f| format!("{}: {}", f.name(), type_name(f.data_type()))).collect::<Vec<_>>().join(", ")
         ),
         DataType::Utf8 => "utf8".into(),
         DataType::LargeUtf8 => "large_utf8".into(),
@@ -92,19 +70,12 @@ fn type_name(t: &DataType) -> String {
 pub(super) fn check_columns(schema: &Schema, p: &str) -> Result<Vec<usize>, RecordingError> {
     let mut projection = Vec::with_capacity(col::ALL.len());
     for (want, name) in contract_fields().iter().zip(col::ALL) {
-        let expected = format!(
-            "{}{}",
-            type_name(want.data_type()),
-            if want.is_nullable() { "" } else { " not null" }
-        );
-        let (idx, f) =
-            schema
-                .column_with_name(name)
-                .ok_or_else(|| RecordingError::MissingColumn {
-                    path: p.to_owned(),
-                    column: name,
-                    expected: expected.clone(),
-                })?;
+        let expected = format!("{}{}", type_name(want.data_type()), if want.is_nullable() { "" } else { " not null" });
+        let (idx, f) = schema.column_with_name(name).ok_or_else(|| RecordingError::MissingColumn {
+            path: p.to_owned(),
+            column: name,
+            expected: expected.clone(),
+        })?;
         let same_type = match (f.data_type(), want.data_type()) {
             (DataType::List(got), DataType::List(_)) => match got.data_type() {
                 DataType::Struct(fs) => {
@@ -126,10 +97,7 @@ pub(super) fn check_columns(schema: &Schema, p: &str) -> Result<Vec<usize>, Reco
             });
         }
         if f.is_nullable() && !want.is_nullable() {
-            return Err(RecordingError::Nullable {
-                path: p.to_owned(),
-                column: name,
-            });
+            return Err(RecordingError::Nullable { path: p.to_owned(), column: name });
         }
         projection.push(idx);
     }
@@ -147,17 +115,9 @@ pub(super) fn rows_from_batches(
 ) -> Result<Recording, RecordingError> {
     let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if n != request.axons.len() {
-        return Err(RecordingError::RowCount {
-            path: p.to_owned(),
-            rows: n,
-            axons: request.axons.len(),
-        });
+        return Err(RecordingError::RowCount { path: p.to_owned(), rows: n, axons: request.axons.len() });
     }
-    let bad = |row: usize, what: String| RecordingError::BadRow {
-        path: p.to_owned(),
-        row,
-        what,
-    };
+    let bad = |row: usize, what: String| RecordingError::BadRow { path: p.to_owned(), row, what };
     let mut rec = Recording {
         request,
         started_at,
@@ -187,11 +147,7 @@ pub(super) fn rows_from_batches(
         let headers: &ListArray = c[6].as_list();
         let body: &LargeBinaryArray = c[7].as_binary();
         check_not_null(
-            &[
-                (col::UID, uid as &dyn Array),
-                (col::HOTKEY, hotkey),
-                (col::ELAPSED_MS, elapsed),
-            ],
+            &[(col::UID, uid as &dyn Array), (col::HOTKEY, hotkey), (col::ELAPSED_MS, elapsed)],
             rec.uid.len(),
             &bad,
         )?;
@@ -213,14 +169,11 @@ pub(super) fn rows_from_batches(
             }
             let err = if error.is_valid(i) {
                 let s = error.value(i);
-                Some(
-                    s.parse::<CallError>()
-                        .map_err(|_| RecordingError::UnknownError {
-                            path: p.to_owned(),
-                            row,
-                            value: s.to_owned(),
-                        })?,
-                )
+                Some(s.parse::<CallError>().map_err(|_| RecordingError::UnknownError {
+                    path: p.to_owned(),
+                    row,
+                    value: s.to_owned(),
+                })?)
             } else {
                 None
             };
@@ -248,11 +201,7 @@ pub(super) fn rows_from_batches(
             }
         }
         rec.bodies.push(body.clone());
-        rec.headers.push(HeaderCol {
-            list: headers.clone(),
-            names,
-            values,
-        });
+        rec.headers.push(HeaderCol { list: headers.clone(), names, values });
     }
     Ok(rec)
 }

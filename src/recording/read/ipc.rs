@@ -32,10 +32,7 @@ const MAGIC: &[u8; 6] = b"ARROW1";
 /// `f` (the whole decode), with any panic from arrow turned into [`RecordingError::Decode`].
 /// Every error is one line, whatever text the file (or arrow-ipc's multi-line flatbuffers
 /// errors) put in it.
-pub(super) fn guarded<T>(
-    p: &str,
-    f: impl FnOnce() -> Result<T, RecordingError>,
-) -> Result<T, RecordingError> {
+pub(super) fn guarded<T>(p: &str, f: impl FnOnce() -> Result<T, RecordingError>) -> Result<T, RecordingError> {
     // arrow-ipc checks what it parses, but a hostile file has made it panic before (slice
     // bounds deep in a decoder; `check_block` now refuses the ones the fuzzer found); a bad
     // recording must be an error, never a crash.
@@ -47,20 +44,13 @@ pub(super) fn guarded<T>(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("no message");
-            Err(RecordingError::Decode {
-                path: p.to_owned(),
-                reason: format!("arrow-ipc panicked: {what}"),
-            }
-            .one_line())
+            Err(RecordingError::Decode { path: p.to_owned(), reason: format!("arrow-ipc panicked: {what}") }.one_line())
         }
     }
 }
 
 fn not_arrow(p: &str, reason: impl Into<String>) -> RecordingError {
-    RecordingError::NotArrow {
-        path: p.to_owned(),
-        reason: reason.into(),
-    }
+    RecordingError::NotArrow { path: p.to_owned(), reason: reason.into() }
 }
 
 /// An IPC file whose magic, footer and schema have been checked; its blocks not yet decoded.
@@ -84,28 +74,17 @@ impl<'a> IpcFile<'a> {
         let footer_len = read_footer_length(buf[trailer..].try_into().expect("10 bytes"))
             .map_err(|e| not_arrow(p, e.to_string()))?;
         if footer_len > trailer - 8 {
-            return Err(not_arrow(
-                p,
-                format!("footer length {footer_len} exceeds the file"),
-            ));
+            return Err(not_arrow(p, format!("footer length {footer_len} exceeds the file")));
         }
         let footer_start = trailer - footer_len;
-        let footer = root_as_footer(&buf[footer_start..trailer])
-            .map_err(|e| not_arrow(p, format!("bad footer: {e}")))?;
-        let fb_schema = footer
-            .schema()
-            .ok_or_else(|| not_arrow(p, "footer has no schema"))?;
+        let footer =
+            root_as_footer(&buf[footer_start..trailer]).map_err(|e| not_arrow(p, format!("bad footer: {e}")))?;
+        let fb_schema = footer.schema().ok_or_else(|| not_arrow(p, "footer has no schema"))?;
         if !fb_schema.endianness().equals_to_target_endianness() {
             return Err(not_arrow(p, "big-endian file"));
         }
-        let schema =
-            try_fb_to_schema(fb_schema).map_err(|e| not_arrow(p, format!("bad schema: {e}")))?;
-        Ok(IpcFile {
-            buf,
-            footer,
-            footer_start,
-            schema,
-        })
+        let schema = try_fb_to_schema(fb_schema).map_err(|e| not_arrow(p, format!("bad schema: {e}")))?;
+        Ok(IpcFile { buf, footer, footer_start, schema })
     }
 
     /// The file's schema, metadata included, as the footer declares it.
@@ -115,21 +94,11 @@ impl<'a> IpcFile<'a> {
 
     /// The dictionaries, then the record batches, each block checked ([`check_block`]) before
     /// arrow-ipc decodes it. `projection`: the file's columns to keep, in the order wanted.
-    pub(super) fn record_batches(
-        self,
-        projection: Vec<usize>,
-        p: &str,
-    ) -> Result<Vec<RecordBatch>, RecordingError> {
-        let IpcFile {
-            buf,
-            footer,
-            footer_start,
-            schema,
-        } = self;
+    pub(super) fn record_batches(self, projection: Vec<usize>, p: &str) -> Result<Vec<RecordBatch>, RecordingError> {
+        let IpcFile { buf, footer, footer_start, schema } = self;
         // From the whole schema, not the projection: a block holds every column's buffers.
         let offsets = offset_widths(&schema);
-        let mut decoder =
-            FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
+        let mut decoder = FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
         let block_data = |block: &Block| -> Result<Buffer, RecordingError> {
             let off = usize::try_from(block.offset()).ok();
             let meta = usize::try_from(block.metaDataLength()).ok();
@@ -149,24 +118,15 @@ impl<'a> IpcFile<'a> {
                 _ => Err(not_arrow(p, "a block lies outside the file")),
             }
         };
-        let dec_err = |e: arrow::error::ArrowError| RecordingError::Decode {
-            path: p.to_owned(),
-            reason: e.to_string(),
-        };
+        let dec_err =
+            |e: arrow::error::ArrowError| RecordingError::Decode { path: p.to_owned(), reason: e.to_string() };
         for block in footer.dictionaries().iter().flatten() {
-            decoder
-                .read_dictionary(block, &block_data(block)?)
-                .map_err(dec_err)?;
+            decoder.read_dictionary(block, &block_data(block)?).map_err(dec_err)?;
         }
-        let blocks = footer
-            .recordBatches()
-            .ok_or_else(|| not_arrow(p, "footer lists no record batches"))?;
+        let blocks = footer.recordBatches().ok_or_else(|| not_arrow(p, "footer lists no record batches"))?;
         let mut batches = Vec::with_capacity(blocks.len());
         for block in blocks {
-            if let Some(batch) = decoder
-                .read_record_batch(block, &block_data(block)?)
-                .map_err(dec_err)?
-            {
+            if let Some(batch) = decoder.read_record_batch(block, &block_data(block)?).map_err(dec_err)? {
                 batches.push(batch);
             }
         }
@@ -187,27 +147,16 @@ const MAX_INFLATE: u64 = 4096;
 ///   (for LZ4 an abort, not an error, when that is absurd);
 /// - arrow-data views an offsets buffer as `i32`/`i64` before checking that its length is a
 ///   multiple of that (a panic). `offsets`: [`offset_widths`].
-fn check_block(
-    data: &[u8],
-    meta: usize,
-    offsets: Option<&[u8]>,
-    p: &str,
-) -> Result<(), RecordingError> {
+fn check_block(data: &[u8], meta: usize, offsets: Option<&[u8]>, p: &str) -> Result<(), RecordingError> {
     let bad = |what: String| not_arrow(p, format!("bad record batch block: {what}"));
     if meta < 8 {
         return Err(bad(format!("{meta} bytes of metadata")));
     }
-    let flatbuffer = if data[..4] == [0xff; 4] {
-        &data[8..]
-    } else {
-        &data[4..]
-    };
+    let flatbuffer = if data[..4] == [0xff; 4] { &data[8..] } else { &data[4..] };
     let message = root_as_message(flatbuffer).map_err(|e| bad(e.to_string()))?;
     let batch = match message.header_type() {
         MessageHeader::RecordBatch => message.header_as_record_batch(),
-        MessageHeader::DictionaryBatch => {
-            message.header_as_dictionary_batch().and_then(|d| d.data())
-        }
+        MessageHeader::DictionaryBatch => message.header_as_dictionary_batch().and_then(|d| d.data()),
         _ => None, // arrow-ipc refuses any other message itself
     };
     let Some(batch) = batch else { return Ok(()) };
@@ -232,18 +181,11 @@ fn check_block(
         // The length arrow-ipc will hand on: a compressed buffer's claim (-1: stored as is).
         let mut len = Some(range.len() as u64);
         if compressed && range.len() >= 8 {
-            let prefix: [u8; 8] = body[range.start..range.start + 8]
-                .try_into()
-                .expect("8 bytes");
+            let prefix: [u8; 8] = body[range.start..range.start + 8].try_into().expect("8 bytes");
             let claimed = i64::from_le_bytes(prefix);
-            let limit = (range.len() as u64)
-                .saturating_mul(MAX_INFLATE)
-                .saturating_add(1 << 20);
+            let limit = (range.len() as u64).saturating_mul(MAX_INFLATE).saturating_add(1 << 20);
             if claimed > 0 && claimed as u64 > limit {
-                return Err(bad(format!(
-                    "buffer {i} claims to inflate {} bytes to {claimed}",
-                    range.len()
-                )));
+                return Err(bad(format!("buffer {i} claims to inflate {} bytes to {claimed}", range.len())));
             }
             len = match claimed {
                 -1 => Some(range.len() as u64 - 8),
@@ -253,9 +195,7 @@ fn check_block(
         }
         let width = offsets.and_then(|w| w.get(i)).copied().unwrap_or(0);
         if let Some(len) = len.filter(|l| width > 0 && l % u64::from(width) != 0) {
-            return Err(bad(format!(
-                "buffer {i} holds {width}-byte offsets but is {len} bytes long"
-            )));
+            return Err(bad(format!("buffer {i} holds {width}-byte offsets but is {len} bytes long")));
         }
     }
     Ok(())

@@ -131,11 +131,7 @@ impl Recording {
         }
         let offs = h.list.value_offsets();
         let (start, end) = (offs[i as usize] as usize, offs[i as usize + 1] as usize);
-        Some(
-            (start..end)
-                .map(|j| (h.names.value(j), h.values.value(j)))
-                .collect(),
-        )
+        Some((start..end).map(|j| (h.names.value(j), h.values.value(j))).collect())
     }
 
     /// The value of the first header named `name` (ASCII case-insensitive) in row `row`.
@@ -160,11 +156,7 @@ impl Recording {
             error: self.error[row],
             ttfb_ms: self.ttfb_ms[row],
             elapsed_ms: self.elapsed_ms[row],
-            headers: self.headers(row).map(|h| {
-                h.into_iter()
-                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect()
-            }),
+            headers: self.headers(row).map(|h| h.into_iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect()),
             body: self.body(row).map(<[u8]>::to_vec),
         }
     }
@@ -191,24 +183,16 @@ fn map_file(path: &Path, p: &str) -> Result<Buffer, RecordingError> {
         if source.kind() == std::io::ErrorKind::NotFound {
             RecordingError::NotFound { path: p.to_owned() }
         } else {
-            RecordingError::Io {
-                path: p.to_owned(),
-                source,
-            }
+            RecordingError::Io { path: p.to_owned(), source }
         }
     };
     let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     if meta.is_dir() {
-        return Err(RecordingError::NotArrow {
-            path: p.to_owned(),
-            reason: "is a directory".into(),
-        });
+        return Err(RecordingError::NotArrow { path: p.to_owned(), reason: "is a directory".into() });
     }
-    let len = usize::try_from(meta.len()).map_err(|_| RecordingError::NotArrow {
-        path: p.to_owned(),
-        reason: "too large for this platform".into(),
-    })?;
+    let len = usize::try_from(meta.len())
+        .map_err(|_| RecordingError::NotArrow { path: p.to_owned(), reason: "too large for this platform".into() })?;
     // Nothing to map; the empty buffer then fails the magic check like any other short file.
     if len == 0 {
         return Ok(Buffer::from_vec(Vec::<u8>::new()));

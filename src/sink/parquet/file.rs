@@ -4,8 +4,8 @@
 //! each with its place in the file) and the footer. Out: the file at its final path, whole, or no file at all (the temp file is
 //! removed on every error path, including a panic, when the [`TempFile`] is dropped).
 
-use std::fs::{self, File, OpenOptions};
 use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -17,12 +17,7 @@ use super::SinkError;
 /// `DIR/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>_<time_length>.parquet`, the date being the
 /// UTC date of `start_unix`. The asset must be a plain name (letters, digits, `_`, `-`, `.`; not
 /// `.`/`..`), so it can never leave `DIR` or need hive escaping.
-pub fn partition_path(
-    dir: &Path,
-    asset: &str,
-    start_unix: i64,
-    time_length: i64,
-) -> Result<PathBuf, SinkError> {
+pub fn partition_path(dir: &Path, asset: &str, start_unix: i64, time_length: i64) -> Result<PathBuf, SinkError> {
     let plain = !asset.is_empty()
         && asset != "."
         && asset != ".."
@@ -175,8 +170,7 @@ impl TempFile {
                 }
                 // No hard links here (some network/FUSE filesystems): check-then-rename instead.
                 Err(_) if !final_path.exists() => {
-                    fs::rename(temp, final_path)
-                        .map_err(io_err("renaming the temp file into place", final_path))?;
+                    fs::rename(temp, final_path).map_err(io_err("renaming the temp file into place", final_path))?;
                     self.armed = false;
                 }
                 Err(_) => return Err(SinkError::Exists(final_path.to_owned())),

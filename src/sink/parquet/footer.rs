@@ -39,9 +39,10 @@ impl CycleParquetWriter {
         let mut index = PageIndexBuilder::new(groups.len(), columns);
         let mut row_groups = Vec::with_capacity(groups.len());
         for (i, g) in groups.into_iter().enumerate() {
-            let at = placed.at.get(g.seq).copied().ok_or_else(|| {
-                SinkError::RowGroups(format!("row group {} was never written (append {})", i, g.seq))
-            })?;
+            let at =
+                placed.at.get(g.seq).copied().ok_or_else(|| {
+                    SinkError::RowGroups(format!("row group {} was never written (append {})", i, g.seq))
+                })?;
             let g = g.placed_at(at)?;
             for (c, ci) in g.column_indexes.into_iter().enumerate() {
                 if let Some(ci) = ci {

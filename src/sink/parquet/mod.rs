@@ -98,7 +98,12 @@ pub enum SinkError {
     #[error("{0} already exists (set `overwrite` to replace it)")]
     Exists(PathBuf),
     #[error("{what} {}: {source}", path.display())]
-    Io { what: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("parquet: {0}")]
     Parquet(#[from] ParquetError),
     #[error("arrow: {0}")]
@@ -114,7 +119,6 @@ pub enum SinkError {
     #[error("row groups do not tile the cycle's rows: {0}")]
     RowGroups(String),
 }
-
 
 /// The Parquet sink: the cycle's rows → one hive-partitioned file.
 ///

@@ -134,16 +134,7 @@ impl PathsPages {
         if level_bytes + 8 * slot * rows_per_page > MAX_PAGE {
             return None;
         }
-        Some(PathsPages {
-            desc: desc.clone(),
-            codec,
-            row_rep,
-            row_def,
-            slot,
-            rows_per_page,
-            def_width,
-            rep_width,
-        })
+        Some(PathsPages { desc: desc.clone(), codec, row_rep, row_def, slot, rows_per_page, def_width, rep_width })
     }
 
     /// Appends the chunk for `valid.len()` rows to `sink`: `values` holds one slot per row, used
@@ -335,7 +326,6 @@ impl Runs {
         self.flush();
         self.bytes
     }
-
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -520,9 +510,8 @@ mod tests {
     }
 
     fn paths_leaf(paths: i32, points: i32) -> ColumnDescPtr {
-        let schema = parquet::arrow::ArrowSchemaConverter::new()
-            .convert(&crate::batch::output_schema(paths, points))
-            .unwrap();
+        let schema =
+            parquet::arrow::ArrowSchemaConverter::new().convert(&crate::batch::output_schema(paths, points)).unwrap();
         schema.column(schema.num_columns() - 1)
     }
 

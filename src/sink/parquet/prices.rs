@@ -30,10 +30,8 @@ pub enum PriceLayout {
 /// Largest decimal scale the compact layout tries (DECIMAL(18, s) needs `s ≤ 18`).
 pub const MAX_SCALE: u8 = 18;
 
-const POW10: [f64; 19] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18,
-];
+const POW10: [f64; 19] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
 
 /// Largest magnitude of a scaled price: below 2^53 the integer is exact as f64, so
 /// `(m as f64) / 10^s` is one correctly rounded division (10^s ≤ 10^22 is exact too), which is
@@ -112,7 +110,12 @@ impl Levels {
 pub enum EncodeError {
     Parquet(ParquetError),
     /// Row `row` (relative to the chunk), value `index` of its slot is not exact at `scale`.
-    NotRepresentable { row: usize, index: usize, value: f64, scale: u8 },
+    NotRepresentable {
+        row: usize,
+        index: usize,
+        value: f64,
+        scale: u8,
+    },
 }
 
 impl From<ParquetError> for EncodeError {
@@ -192,10 +195,7 @@ fn w_type(w: &ColumnWriter<'_>) -> &'static str {
 }
 
 /// Calls `f(start, len, valid)` for each maximal run of equal validity.
-fn for_each_run<E>(
-    valid: &[bool],
-    mut f: impl FnMut(usize, usize, bool) -> Result<(), E>,
-) -> Result<(), E> {
+fn for_each_run<E>(valid: &[bool], mut f: impl FnMut(usize, usize, bool) -> Result<(), E>) -> Result<(), E> {
     let mut start = 0;
     while start < valid.len() {
         let v = valid[start];

@@ -49,6 +49,21 @@ impl EncodedRowGroup {
     }
 }
 
+/// One row group's input to [`CycleParquetWriter::encode_group`].
+struct Group<'a> {
+    /// Its place among the file's groups.
+    seq: usize,
+    /// The output row of its first row.
+    first_row: usize,
+    /// Every column but `paths`.
+    scalars: &'a [ArrayRef],
+    /// `paths` as an array (the Arrow writer's path: benchmarks, empty lists).
+    paths_column: Option<&'a ArrayRef>,
+    /// The group's `valid.len() × slot` prices, a row's meaningful only where `valid`.
+    values: &'a [f64],
+    valid: &'a [bool],
+}
+
 /// One cycle's Parquet file in the making: fixed schema, properties and price layout; the temp
 /// file is open from the start. Row groups are encoded independently ([`Self::encode_rows`],
 /// `&self`, any thread, any order) and appended to the file as soon as each is done; at the end
@@ -102,11 +117,7 @@ impl CycleParquetWriter {
         };
         let expected = batch::output_schema(paths as i32, points as i32);
         if schema.fields() != expected.fields() {
-            return Err(SinkError::Schema(format!(
-                "expected {:?}, got {:?}",
-                expected.fields(),
-                schema.fields()
-            )));
+            return Err(SinkError::Schema(format!("expected {:?}, got {:?}", expected.fields(), schema.fields())));
         }
         let file_schema = batch::schema_with_paths_leaf(leaf, paths as i32, points as i32);
 
@@ -175,7 +186,8 @@ impl CycleParquetWriter {
             && !opts.paths_statistics
             && !opts.via_arrow()
             && !opts.via_column_writer();
-        let pages = if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
+        let pages =
+            if hand_built { pages::PathsPages::new(&paths_desc, paths, points, opts.compression) } else { None };
         let pages = pages.map(|pages| (pages, scalar_parquet));
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
@@ -195,7 +207,12 @@ impl CycleParquetWriter {
     }
 
     /// Encodes `rows` of `batch` as one row group. `batch` row `i` is output row `i`.
-    pub fn encode_rows(&self, seq: usize, batch: &RecordBatch, rows: Range<usize>) -> Result<EncodedRowGroup, SinkError> {
+    pub fn encode_rows(
+        &self,
+        seq: usize,
+        batch: &RecordBatch,
+        rows: Range<usize>,
+    ) -> Result<EncodedRowGroup, SinkError> {
         self.encode_batch(seq, rows.start, &batch.slice(rows.start, rows.len()))
     }
 
@@ -205,19 +222,27 @@ impl CycleParquetWriter {
     pub fn encode_batch(&self, seq: usize, first_row: usize, rows: &RecordBatch) -> Result<EncodedRowGroup, SinkError> {
         let n = rows.num_rows();
         let last = rows.num_columns() - 1;
-        let paths = rows.column(last).as_fixed_size_list_opt().ok_or_else(|| {
-            SinkError::Schema("the last column, paths, is not a fixed-size list".into())
-        })?;
+        let paths = rows
+            .column(last)
+            .as_fixed_size_list_opt()
+            .ok_or_else(|| SinkError::Schema("the last column, paths, is not a fixed-size list".into()))?;
         let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
         let paths_column = self.paths_via_arrow.then(|| rows.column(last));
         let uid_of = |row| uid_at(rows, row);
-        self.encode_group(seq, first_row, &rows.columns()[..last], paths_column, leaf_values(paths)?, &valid, uid_of)
+        let values = leaf_values(paths)?;
+        let group = Group { seq, first_row, scalars: &rows.columns()[..last], paths_column, values, valid: &valid };
+        self.encode_group(group, uid_of)
     }
 
     /// Encodes decoded rows as one row group straight from where they were decoded (a [`Rows`]
     /// view, the decoding thread's scratch): the scalar columns are built small, the prices are
     /// read in place, never copied into an Arrow array first.
-    pub fn encode_view(&self, seq: usize, rows: &Rows<'_>, request: &CycleRequest) -> Result<EncodedRowGroup, SinkError> {
+    pub fn encode_view(
+        &self,
+        seq: usize,
+        rows: &Rows<'_>,
+        request: &CycleRequest,
+    ) -> Result<EncodedRowGroup, SinkError> {
         let scalars = batch::scalar_columns(rows, request)?;
         let valid: Vec<bool> = rows.verdict.iter().map(|v| v.is_correct()).collect();
         // The benchmark-only Arrow mode needs `paths` as an array: a copy, outside production.
@@ -228,28 +253,19 @@ impl CycleParquetWriter {
             }
             false => None,
         };
-        self.encode_group(seq, rows.first, &scalars, paths_column.as_ref(), rows.prices, &valid, |row| rows.uid[row])
+        let (values, valid) = (rows.prices, &valid);
+        let group =
+            Group { seq, first_row: rows.first, scalars: &scalars, paths_column: paths_column.as_ref(), values, valid };
+        self.encode_group(group, |row| rows.uid[row])
     }
 
     /// The one row-group encoder. The group is assembled in a reused buffer (the scalar chunks
     /// spliced in, the `paths` pages written in place), which goes to the file's I/O thread to be
     /// written as the file's `seq`-th group (0, 1, 2, … without gaps: the file holds the groups in
     /// `seq` order, whichever thread finishes first); its metadata's offsets stay relative to the
-    /// group's start until the footer knows where it landed.
-    ///
-    /// `scalars`: every column but `paths`; `paths_column`: `paths` as an array (benchmark-only
-    /// Arrow mode); `values`: the group's `valid.len() × slot` prices, a row's meaningful only
-    /// where `valid`.
-    fn encode_group(
-        &self,
-        seq: usize,
-        first_row: usize,
-        scalars: &[ArrayRef],
-        paths_column: Option<&ArrayRef>,
-        values: &[f64],
-        valid: &[bool],
-        uid_of: impl Fn(usize) -> u16,
-    ) -> Result<EncodedRowGroup, SinkError> {
+    /// group's start until the footer knows where it landed. `uid_of(row)` names a row in errors.
+    fn encode_group(&self, group: Group<'_>, uid_of: impl Fn(usize) -> u16) -> Result<EncodedRowGroup, SinkError> {
+        let Group { seq, first_row, scalars, paths_column, values, valid } = group;
         let n = valid.len();
         // The scalar columns (and `paths` too, in the benchmark-only Arrow mode) through parquet's
         // Arrow column writers: a few KB per group.
@@ -298,9 +314,8 @@ impl CycleParquetWriter {
                 c.append_to_row_group(&mut rg)?;
             }
             if !self.paths_via_arrow && hand.is_none() {
-                let mut col = rg
-                    .next_column()?
-                    .ok_or_else(|| SinkError::Schema("the file schema has no paths column".into()))?;
+                let mut col =
+                    rg.next_column()?.ok_or_else(|| SinkError::Schema("the file schema has no paths column".into()))?;
                 prices::write_paths(col.untyped(), self.layout, &self.levels, values, valid).map_err(|e| match e {
                     EncodeError::Parquet(e) => SinkError::Parquet(e),
                     EncodeError::NotRepresentable { row, index, value, scale } => {
@@ -331,7 +346,6 @@ impl CycleParquetWriter {
         Ok(EncodedRowGroup { seq, first_row, num_rows: n, meta, column_indexes, offset_indexes })
     }
 }
-
 
 /// The `f64` leaf values under a (possibly sliced) `paths` array.
 pub(super) fn leaf_values(paths: &FixedSizeListArray) -> Result<&[f64], SinkError> {

@@ -74,8 +74,13 @@ impl FetchedCall {
 /// A CORRECT price prints in at most 9 characters plus its comma (the digit rule allows 8 besides
 /// the point), so a compact valid body is at most `paths × (points × 10 + 2)` plus the envelope
 /// (< 2 KiB). The factor 2 leaves room for the longer spellings and whitespace that are still
-/// valid JSON for the validator. 1000 × 61: 1.23 MB; 1000 × 289: 5.79 MB.
+/// valid JSON for the validator. 1000 × 61: 1.23 MB; 1000 × 289: 5.79 MB. Never below
+/// [`MIN_BODY_CAP`]: a tiny shape (0 simulations) would otherwise cut a miner that sends a few paths
+/// anyway, which the validator judges by its path count, not as a time-out.
 pub fn body_cap(shape: &CycleShape) -> usize {
     let compact = shape.paths.saturating_mul(shape.points.saturating_mul(10).saturating_add(2));
-    compact.saturating_add(2048).saturating_mul(2)
+    compact.saturating_add(2048).saturating_mul(2).max(MIN_BODY_CAP)
 }
+
+/// The smallest body cap, whatever the shape.
+pub const MIN_BODY_CAP: usize = 64 * 1024;

@@ -147,6 +147,12 @@ impl CycleParquetWriter {
         let mut props = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_1_0)
             .set_compression(Compression::UNCOMPRESSED)
+            // Nor dictionary-encoded: a group holds one row (a miner), so a dictionary never pays,
+            // and each column writer would build its hash table for every group.
+            .set_dictionary_enabled(false)
+            // Chunk statistics (min/max per group: with a row per group, a reader skips groups by
+            // uid, verdict or time) without a column index, which would repeat them per page.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_column_compression(paths_col.clone(), opts.compression)
             .set_key_value_metadata(Some(kv))
             .set_column_dictionary_enabled(paths_col.clone(), false)

@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use super::SinkError;
@@ -34,18 +34,18 @@ pub fn partition_path(dir: &Path, asset: &str, start_unix: i64, time_length: i64
         .join(format!("{start_unix}_{time_length}.parquet")))
 }
 
-/// The I/O thread `fdatasync`s whenever this many bytes have been written since its last sync. A
-/// live cycle appends one miner (≈ 0.3–1.5 MB encoded) at a time, so every miner or two is pushed
-/// to disk while the others still send; a replay appends row groups of a few MB, each pushed while
-/// the next encodes. The final fsync then only waits for the last megabyte or so.
-const WRITEBACK_BYTES: u64 = 1 << 20;
+/// The I/O thread `fdatasync`s whenever it has nothing queued (a live cycle: after almost every
+/// miner, while the others still send, so the final fsync waits for little), and otherwise once
+/// this many bytes have been written since its last sync (a replay, whose groups come faster than
+/// the disk: a sync every 1 MiB, ≈ 50 on an hf-90mb file of one-row groups, stalled its encoders).
+const WRITEBACK_BYTES: u64 = 8 << 20;
 
 /// Appended buffers waiting for the I/O thread, at most. When the disk is slower than encoding the
-/// encoders wait here (a few row groups of memory, not the whole file).
-const QUEUED_WRITES: usize = 6;
+/// encoders wait here: a few MB for one-row groups (≈ 0.2–1.5 MB each), not the whole file.
+const QUEUED_WRITES: usize = 16;
 
 /// Written buffers kept for reuse: one per encoding thread and some slack.
-const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFERS: usize = 8;
 
 /// The cycle's file while it is being written: created (under the temp name) when the writer is
 /// made, appended to from any thread as row groups finish encoding, and moved into place by
@@ -199,8 +199,8 @@ impl Drop for TempFile {
 }
 
 /// The thread that writes appended buffers in `seq` order, one after another from `start`, and,
-/// with `fsync`, `fdatasync`s every [`WRITEBACK_BYTES`], so the disk writes overlap encoding (and,
-/// live, the network) instead of all landing in the final fsync. It stops at its first error and
+/// with `fsync`, `fdatasync`s when idle or every [`WRITEBACK_BYTES`], so the disk writes overlap
+/// encoding (and, live, the network) instead of all landing in the final fsync. It stops at its first error and
 /// reports it from [`IoThread::finish`] (a writeback error seen by its `fdatasync` would not be
 /// reported again to the final fsync on the same file description).
 struct IoThread {
@@ -221,7 +221,23 @@ impl IoThread {
                 // Appends that came before their turn, by `seq`.
                 let mut early: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
                 let mut unsynced = 0u64;
-                for (seq, buf) in rx.iter() {
+                loop {
+                    // Nothing queued: the encoders are not waiting, so push what was written to
+                    // disk now, then wait for the next append.
+                    let (seq, buf) = match rx.try_recv() {
+                        Ok(next) => next,
+                        Err(TryRecvError::Disconnected) => break,
+                        Err(TryRecvError::Empty) => {
+                            if fsync && unsynced > 0 {
+                                file.sync_data()?;
+                                unsynced = 0;
+                            }
+                            match rx.recv() {
+                                Ok(next) => next,
+                                Err(_) => break,
+                            }
+                        }
+                    };
                     early.insert(seq, buf);
                     while let Some(mut buf) = early.remove(&placed.at.len()) {
                         file.write_all_at(&buf, placed.end)?;

@@ -7,8 +7,9 @@
 # Without a wallet, the throwaway validator hotkey from ../shared/wire-samples is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/synth-forward
+# SYNTH_FORWARD_BIN: measure another build (e.g. the previous release, side by side).
+if [ -z "${SYNTH_FORWARD_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN=${SYNTH_FORWARD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/synth-forward}
 fx=$1; scale=$2; timeout=$3; runs=$4
 d=$(mktemp -d)
 if [ $# -ge 6 ]; then wallets=$5; name=$6; else

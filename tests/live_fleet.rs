@@ -16,20 +16,24 @@ fn fixture() -> Recording {
     Recording::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow")).unwrap()
 }
 
+/// The fixture served on loopback at a thousandth of its recorded pace; `verify`: check every
+/// signature (401 on a bad one).
+fn serve(rec: &Recording, verify: bool) -> Fleet {
+    let verify = verify.then(synth_forward::fleet::signature_verifier);
+    let opts = FleetOptions {
+        host: "127.0.0.1".parse().unwrap(),
+        base_port: 0,
+        time_scale: 0.001,
+        verify,
+        faults: Default::default(),
+    };
+    Fleet::start(rec, opts).unwrap()
+}
+
 #[test]
 fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
     let rec = fixture();
-    let fleet = Fleet::start(
-        &rec,
-        FleetOptions {
-            host: "127.0.0.1".parse().unwrap(),
-            base_port: 0,
-            time_scale: 0.001,
-            verify: None,
-            faults: Default::default(),
-        },
-    )
-    .unwrap();
+    let fleet = serve(&rec, false);
     let mut request = fleet.request().clone();
     // The fixture's hanging miners end the cycle at its deadline: keep it short.
     request.timeout_s = 1.5;
@@ -70,17 +74,7 @@ fn live_cycle_matches_replay_of_its_recording_and_of_the_fixture() {
 #[test]
 fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadline() {
     let rec = fixture();
-    let fleet = Fleet::start(
-        &rec,
-        FleetOptions {
-            host: "127.0.0.1".parse().unwrap(),
-            base_port: 0,
-            time_scale: 0.001,
-            verify: Some(synth_forward::fleet::signature_verifier()),
-            faults: Default::default(),
-        },
-    )
-    .unwrap();
+    let fleet = serve(&rec, true);
     let mut request = fleet.request().clone();
     request.timeout_s = 1.0;
     let dir = tempfile::tempdir().unwrap();
@@ -102,17 +96,7 @@ fn a_verifying_fleet_refuses_unsigned_requests_and_the_cycle_ends_at_its_deadlin
 fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
     use synth_forward::{Cancel, LiveOptions, ParquetSink};
     let rec = fixture();
-    let fleet = Fleet::start(
-        &rec,
-        FleetOptions {
-            host: "127.0.0.1".parse().unwrap(),
-            base_port: 0,
-            time_scale: 0.001,
-            verify: None,
-            faults: Default::default(),
-        },
-    )
-    .unwrap();
+    let fleet = serve(&rec, false);
     let mut request = fleet.request().clone();
     // Without the cancel, the hanging miners would hold the cycle for a minute.
     request.timeout_s = 60.0;

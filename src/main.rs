@@ -223,7 +223,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
                     indicatif::ProgressStyle::with_template(
-                        "{bar:30} {pos}/{len} miners ({per_sec}), {msg} [{elapsed_precise}, eta {eta}]",
+                        "{bar:24} {pos}/{len} miners {msg} {per_sec} eta {eta}",
                     )
                     .expect("a valid template"),
                 );

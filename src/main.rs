@@ -222,10 +222,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:24} {pos}/{len} miners {msg} {per_sec} eta {eta}",
-                    )
-                    .expect("a valid template"),
+                    indicatif::ProgressStyle::with_template("{bar:24} {pos}/{len} miners {msg} {per_sec} eta {eta}")
+                        .expect("a valid template"),
                 );
                 bar
             });

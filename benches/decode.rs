@@ -1,8 +1,9 @@
 //! Decode + validate + columnarize a recorded 90 MB cycle (`hf-90mb`), in MB/s of body bytes.
 //!
-//! - `pool`: every row on an engine's decode pool (both cores), each into its slot of one
-//!   whole-cycle buffer, as the pipeline does when a sink wants the cycle's batch.
-//! - `one_core`: the same rows in order on one thread.
+//! - `pool/v2`, `pool/v3`: every row on an engine's decode pool (both cores), each into its slot
+//!   of one whole-cycle buffer, as the pipeline does when a sink wants the cycle's batch, under
+//!   each rule set (same run, so the two compare).
+//! - `one_core/v2`, `one_core/v3`: the same rows in order on one thread.
 //! - `memcpy`: copying every body once, in the same run: the ceiling.
 //! - `simd_json_one_core`: simd-json (the design card's JSON package) parsing each CORRECT body's
 //!   tape and copying its prices into the slot, without the digit rule: what the fused scanner
@@ -21,7 +22,7 @@ use synth_forward::cycle::decode_one;
 use synth_forward::decode::{self, Verdict};
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::request::Expected;
+use synth_forward::request::{Expected, Rules};
 
 use rayon::prelude::*;
 
@@ -34,7 +35,9 @@ fn hf_90mb() -> Recording {
 fn bench(c: &mut Criterion) {
     let rec = hf_90mb();
     let shape = rec.request.shape().unwrap();
-    let exp = Expected::from_input(&rec.request.simulation_input);
+    // The fixture's own rules are not what is measured: both sets are, side by side.
+    let exp_of = |rules| Expected { rules, ..rec.request.expected() };
+    let exp = exp_of(Rules::V3);
     let rows = rec.rows();
     let body_bytes = rec.body_bytes();
     let mut cols = CycleColumns::new(shape, rows);
@@ -48,29 +51,33 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_hf_90mb");
     g.sample_size(20);
     g.throughput(Throughput::Bytes(body_bytes));
-    g.bench_function("pool", |b| {
-        b.iter(|| {
-            let slot_len = shape.slot_len();
-            engine.pool().install(|| {
-                cols.prices
-                    .par_chunks_mut(slot_len)
-                    .zip(cols.verdict.par_iter_mut())
-                    .enumerate()
-                    .with_max_len(1)
-                    .for_each(|(r, (slot, verdict))| *verdict = decode_one(&exp, &rec.call(r), slot))
-            })
-        })
-    });
-    assert!(cols.verdict.iter().filter(|v| v.is_correct()).count() >= 100);
-
     let slot_len = shape.slot_len();
-    g.bench_function("one_core", |b| {
-        b.iter(|| {
-            for (r, slot) in cols.prices.chunks_mut(slot_len).enumerate() {
-                cols.verdict[r] = decode_one(&exp, &rec.call(r), slot);
-            }
-        })
-    });
+    for rules in [Rules::V2, Rules::V3] {
+        let exp = exp_of(rules);
+        g.bench_function(BenchmarkId::new("pool", rules), |b| {
+            b.iter(|| {
+                engine.pool().install(|| {
+                    cols.prices
+                        .par_chunks_mut(slot_len)
+                        .zip(cols.verdict.par_iter_mut())
+                        .enumerate()
+                        .with_max_len(1)
+                        .for_each(|(r, (slot, verdict))| *verdict = decode_one(&exp, &rec.call(r), slot))
+                })
+            })
+        });
+        assert!(cols.verdict.iter().filter(|v| v.is_correct()).count() >= 100);
+    }
+    for rules in [Rules::V2, Rules::V3] {
+        let exp = exp_of(rules);
+        g.bench_function(BenchmarkId::new("one_core", rules), |b| {
+            b.iter(|| {
+                for (r, slot) in cols.prices.chunks_mut(slot_len).enumerate() {
+                    cols.verdict[r] = decode_one(&exp, &rec.call(r), slot);
+                }
+            })
+        });
+    }
 
     let mut copy = vec![0u8; body_bytes as usize];
     g.bench_function("memcpy", |b| {

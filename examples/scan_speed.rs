@@ -9,7 +9,7 @@
 //! `N` is the number of decodes (default 200); 10 decodes are 610,000 prices.
 
 use synth_forward::decode::fast;
-use synth_forward::request::Expected;
+use synth_forward::request::{Expected, Rules};
 
 const START: i64 = 1_795_528_920;
 
@@ -43,7 +43,7 @@ fn body() -> String {
 
 fn main() {
     let body = body();
-    let exp = Expected { start: Some(START), increment: 60, paths: 1000, points: 61 };
+    let exp = Expected { start: Some(START), increment: 60, paths: 1000, points: 61, rules: Rules::V3 };
     let mut slot = vec![0.0; exp.slot_len()];
     let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let t = std::time::Instant::now();

@@ -15,7 +15,7 @@
 use synth_forward::decode::{self, Verdict};
 use synth_forward::fixture::Preset;
 use synth_forward::recording::Recording;
-use synth_forward::request::{Expected, SimulationInput};
+use synth_forward::request::{Expected, Rules, SimulationInput};
 
 /// Marks slot entries nobody wrote: a NaN payload no parsed price has.
 const SENTINEL: u64 = 0x7FF4_DEAD_BEEF_0001;
@@ -25,7 +25,7 @@ const PAD: usize = 16;
 /// Larger slots are not tried (a mutated request could ask for gigabytes).
 const MAX_SLOT: usize = 1 << 17;
 
-/// The requests a body is decided against:
+/// The requests a body is decided against, each under the v2 and the v3 rules:
 /// - the committed small fixture's (100 paths × 61 points): its bodies are CORRECT for it;
 /// - a tiny shape on the same start time (2 paths × 3 points), so a short mutated body can be
 ///   CORRECT too;
@@ -41,14 +41,10 @@ pub fn expecteds(body: &[u8]) -> Vec<Expected> {
         time_length: length,
         num_simulations: paths,
     };
-    let mut out = vec![
-        Expected::from_input(&input(spec.paths as i64, spec.time_length)),
-        Expected::from_input(&input(2, 2 * spec.time_increment)),
-    ];
-    if let Some(echo) = echoed_input(body) {
-        out.push(Expected::from_input(&echo));
-    }
-    out
+    let mut inputs = vec![input(spec.paths as i64, spec.time_length), input(2, 2 * spec.time_increment)];
+    inputs.extend(echoed_input(body));
+    // Every request under both rule sets: the fast path must agree with the exact one in each.
+    inputs.iter().flat_map(|si| [Rules::V2, Rules::V3].map(|rules| Expected::from_input(si, rules))).collect()
 }
 
 /// The first `"simulation_input"` member's value in the body, read as a [`SimulationInput`].
@@ -147,7 +143,7 @@ pub fn recording(bytes: &[u8]) {
     };
     assert_eq!(rec.rows(), rec.request.axons.len());
     assert_eq!(rec.file_bytes(), bytes.len() as u64);
-    let exp = Expected::from_input(&rec.request.simulation_input);
+    let exp = rec.request.expected();
     let mut slot = vec![0.0; exp.slot_len().min(MAX_SLOT)];
     let mut body_bytes = 0u64;
     for row in 0..rec.rows() {

@@ -43,6 +43,7 @@ pub mod recording;
 pub mod request;
 pub mod sink;
 pub mod source;
+pub mod upstream;
 pub mod wire;
 
 pub use cancel::Cancel;

@@ -12,11 +12,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use synth_forward::decode::{self, Verdict};
-use synth_forward::request::{Expected, SimulationInput};
+use synth_forward::request::{Expected, Rules, SimulationInput};
+use synth_forward::upstream;
 
 struct Case {
     name: String,
+    /// v3 only: sha256 (hex) of the float32 blob upstream's worker returns for a CORRECT case.
+    float32_sha256: Option<String>,
     input: serde_json::Value,
     status: u16,
     body: Vec<u8>,
@@ -24,8 +28,13 @@ struct Case {
     stored: bool,
 }
 
-fn corpus_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
+/// The corpus of one rule set: v2 in `../shared/conformance/`, v3 in its `v3/` folder.
+fn corpus_dir(rules: Rules) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
+    let dir = match rules {
+        Rules::V2 => root,
+        Rules::V3 => root.join("v3"),
+    };
     assert!(
         dir.join("cases.jsonl").is_file() && dir.join("cases-large.jsonl.gz").is_file(),
         "CONFORMANCE CORPUS MISSING: expected cases.jsonl and cases-large.jsonl.gz in {} \
@@ -46,6 +55,7 @@ fn read_cases(text: &str, file: &str) -> Vec<Case> {
             let field = |k: &str| v.get(k).unwrap_or_else(|| panic!("{file}:{}: no `{k}`", i + 1));
             Case {
                 name: field("name").as_str().expect("name is a string").to_owned(),
+                float32_sha256: v.get("float32_sha256").and_then(|h| h.as_str()).map(str::to_owned),
                 input: field("simulation_input").clone(),
                 status: u16::try_from(field("status").as_u64().expect("status is an int")).expect("status fits u16"),
                 body: b64
@@ -58,8 +68,8 @@ fn read_cases(text: &str, file: &str) -> Vec<Case> {
         .collect()
 }
 
-fn all_cases() -> Vec<Case> {
-    let dir = corpus_dir();
+fn all_cases(rules: Rules) -> Vec<Case> {
+    let dir = corpus_dir(rules);
     let small = std::fs::read_to_string(dir.join("cases.jsonl")).expect("read cases.jsonl");
     let mut gz = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(dir.join("cases-large.jsonl.gz")).expect("open cases-large"))
@@ -71,12 +81,23 @@ fn all_cases() -> Vec<Case> {
 }
 
 #[test]
-fn every_case_matches_the_python_validator() {
-    let cases = all_cases();
-    assert!(cases.len() >= 471, "corpus unexpectedly small: {} cases", cases.len());
+fn every_v2_case_matches_the_python_validator() {
+    check_corpus(Rules::V2, 471);
+}
+
+#[test]
+fn every_v3_case_matches_todays_python_validator() {
+    check_corpus(Rules::V3, 607);
+}
+
+/// Every case of one rule set's corpus, through the exact path, the dispatcher and the fast path.
+fn check_corpus(rules: Rules, at_least: usize) {
+    let cases = all_cases(rules);
+    assert!(cases.len() >= at_least, "{rules} corpus unexpectedly small: {} cases", cases.len());
     let mut failures = Vec::new();
     let mut correct = 0;
     let mut fast_decided = 0;
+    let mut blobs = 0;
     for case in &cases {
         let input: SimulationInput = match serde_json::from_value(case.input.clone()) {
             Ok(i) => i,
@@ -85,7 +106,7 @@ fn every_case_matches_the_python_validator() {
                 continue;
             }
         };
-        let exp = Expected::from_input(&input);
+        let exp = Expected::from_input(&input, rules);
         assert_eq!(case.stored, case.expected == "CORRECT", "{}: corpus `stored` disagrees", case.name);
         let short = |s: &str| {
             if s.len() > 200 { format!("{}…({} chars)", &s[..200], s.len()) } else { s.to_owned() }
@@ -130,6 +151,19 @@ fn every_case_matches_the_python_validator() {
                 }
             }
         }
+        // (d) v3: the float32 blob upstream's worker returns, byte for byte (via its sha256).
+        match (&case.float32_sha256, exact == Verdict::Correct) {
+            (Some(want), true) => {
+                blobs += 1;
+                let got = hex::encode(Sha256::digest(upstream::encode_paths(&slot)));
+                if &got != want {
+                    failures.push(format!("{}: float32 blob sha256 {got}, upstream {want}", case.name));
+                }
+            }
+            (Some(_), false) => failures.push(format!("{}: a float32 blob for a case we judge failed", case.name)),
+            (None, true) if rules == Rules::V3 => failures.push(format!("{}: CORRECT without a blob hash", case.name)),
+            _ => {}
+        }
         // (c) the prices.
         if exact == Verdict::Correct && case.expected == "CORRECT" {
             correct += 1;
@@ -155,6 +189,10 @@ fn every_case_matches_the_python_validator() {
     // The fast path must carry the realistic replies (and the plain rule failures), not give
     // everything up to the exact path.
     assert!(fast_decided >= 150, "the fast path decided only {fast_decided} of {} cases", cases.len());
+    if rules == Rules::V3 {
+        assert!(blobs >= 100, "only {blobs} float32 blobs were checked");
+    }
+    eprintln!("{rules}: {} cases, {correct} CORRECT, {fast_decided} decided by the fast path", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} conformance checks failed:\n{}",
@@ -362,7 +400,7 @@ mod reference {
 #[test]
 fn a_large_body_is_exact_on_the_slow_path_too() {
     // A 3 MB ordinary body through the exact path alone (its speed is in benches/decode.rs).
-    let case = all_cases().into_iter().find(|c| c.name.starts_with("valid_large/")).expect("a large case");
+    let case = all_cases(Rules::V3).into_iter().find(|c| c.name.starts_with("valid_large/")).expect("a large case");
     let body_text = String::from_utf8(case.body.clone()).expect("large bodies are UTF-8");
     let start = body_text.find("\"simulation_output\":[").expect("output") + "\"simulation_output\":[".len();
     let head = &body_text[..start];
@@ -383,7 +421,7 @@ fn a_large_body_is_exact_on_the_slow_path_too() {
     let input: SimulationInput = serde_json::from_value(case.input.clone()).expect("input");
     let mut shape = input.clone();
     shape.num_simulations *= n;
-    let exp = Expected::from_input(&shape);
+    let exp = Expected::from_input(&shape, Rules::V3);
     let mut slot = vec![0.0; exp.slot_len()];
     let v = decode::exact::decode(&exp, 200, big.as_bytes(), &mut slot);
     assert_eq!(v, Verdict::Correct, "{}", v.as_str());

@@ -237,6 +237,7 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
             .iter()
             .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: hotkey.into() })
             .collect(),
+        rules: None,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zero.cycle.arrow");

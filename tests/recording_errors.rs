@@ -32,6 +32,7 @@ fn request() -> CycleRequest {
             Axon { uid: 5, ip: "127.0.0.1".into(), port: 9005, hotkey: "5Five".into() },
             Axon { uid: 2, ip: "127.0.0.1".into(), port: 9002, hotkey: "5Two".into() },
         ],
+        rules: None,
     }
 }
 

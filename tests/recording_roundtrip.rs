@@ -5,7 +5,7 @@ use std::path::Path;
 
 use synth_forward::call::CallError;
 use synth_forward::recording::{self, Compression, RecordedCall, Recording, RecordingWriter};
-use synth_forward::request::{Axon, CycleRequest, Protocol, SimulationInput};
+use synth_forward::request::{Axon, CycleRequest, Protocol, Rules, SimulationInput};
 
 fn request(uids: &[u16]) -> CycleRequest {
     CycleRequest {
@@ -27,6 +27,8 @@ fn request(uids: &[u16]) -> CycleRequest {
                 hotkey: format!("5Hotkey{uid:03}"),
             })
             .collect(),
+        // Not the default: the recording must keep the rules it was made under.
+        rules: Some(Rules::V2),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Builds the seed corpora of the fuzz targets (run by `scripts/fuzz.sh`; never committed).
 //!
 //! `seeds REPO OUT`: writes `OUT/decode_body/` (every body of `REPO/fixtures/small.cycle.arrow`
-//! and of `REPO/../shared/conformance/cases.jsonl`) and `OUT/recording_reader/` (small synthetic
+//! and of both conformance corpora, `REPO/../shared/conformance/{,v3/}cases.jsonl`) and `OUT/recording_reader/` (small synthetic
 //! recordings: a few rows of every outcome, each compression, one and several batches). Files are
 //! named by a hash of their content, so a rerun adds nothing twice.
 
@@ -45,20 +45,24 @@ fn main() {
     }
     // … and every conformance case's (small shapes, every rule; statuses ignored: all are fed
     // as 200 bodies).
-    let cases = repo.join("../shared/conformance/cases.jsonl");
-    let text = std::fs::read_to_string(&cases).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the shared/ folder beside the repository)",
-            cases.display()
-        )
-    });
-    let b64 = base64::engine::general_purpose::STANDARD;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).expect("a case is JSON");
-        let body = b64
-            .decode(v["body_b64"].as_str().expect("body_b64"))
-            .expect("body_b64 is base64");
-        n += usize::from(put(&bodies, &body));
+    // Both corpora: v2's and today's (v3), whose cases add bools, non-finite and float32-range
+    // prices, significant-digit boundaries and shape-versus-price precedence.
+    for corpus in ["conformance/cases.jsonl", "conformance/v3/cases.jsonl"] {
+        let cases = repo.join("../shared").join(corpus);
+        let text = std::fs::read_to_string(&cases).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared/ folder beside the repository)",
+                cases.display()
+            )
+        });
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a case is JSON");
+            let body = b64
+                .decode(v["body_b64"].as_str().expect("body_b64"))
+                .expect("body_b64 is base64");
+            n += usize::from(put(&bodies, &body));
+        }
     }
     // … and the bodies of a tiny cycle (2 paths × 3 points), the oracle's tiny request: short
     // CORRECT bodies for the fast path's whole price loop.

@@ -155,16 +155,7 @@ impl<'r> Cycle<'r> {
         if !attached.is_empty() && attached.iter().all(|a| !a.alive()) {
             return Err(CycleError::Sinks(attached.iter().map(|a| (a.name, a.error_text())).collect()));
         }
-        Ok(Cycle {
-            request,
-            shape,
-            exp: Expected::from_input(&request.simulation_input),
-            out_row,
-            cols,
-            sinks: attached,
-            keep_batch,
-            clock,
-        })
+        Ok(Cycle { request, shape, exp: request.expected(), out_row, cols, sinks: attached, keep_batch, clock })
     }
 
     /// The row-taking side of the cycle, shared by the pool threads until dropped.

@@ -16,8 +16,10 @@
 pub mod exact;
 pub mod fast;
 pub mod pyrepr;
+pub mod rules;
 pub mod verdict;
 
+pub use rules::Rules;
 pub use verdict::Verdict;
 
 use crate::call::RawCall;
@@ -44,7 +46,7 @@ pub fn decode_call(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::SimulationInput;
+    use crate::request::{Rules, SimulationInput};
 
     /// A request for 0 paths is judged like any other (README F, rules 6–11, and note 14:
     /// `[start, increment]` alone is CORRECT then). Verdicts are the Python validator's, from the
@@ -59,7 +61,7 @@ mod tests {
             time_length: 900,
             num_simulations: 0,
         };
-        let exp = Expected::from_input(&si);
+        let exp = Expected::from_input(&si, Rules::V3);
         assert_eq!((exp.paths, exp.slot_len()), (0, 0));
         let body = |output: &str| {
             format!(

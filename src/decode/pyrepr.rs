@@ -94,6 +94,16 @@ pub fn float_digit_count(x: f64) -> usize {
     float_repr(x).bytes().filter(|b| *b != b'.').count()
 }
 
+/// How many significant digits the shortest decimal that round-trips to `x` has (finite,
+/// non-zero): v3's rule f is `significant_digits(x) <= 8` (`float(f"{x:.7e}") == x`). Sign,
+/// leading zeros, exponent and a trailing `.0` do not count. The length of `{:e}`'s shortest
+/// digits is Python's too (only a tie between two such strings can differ, never their length).
+pub fn significant_digits(x: f64) -> usize {
+    let mut sci = String::with_capacity(32);
+    write!(sci, "{:e}", x.abs()).expect("writing to a String");
+    sci.bytes().take_while(|b| *b != b'e').filter(u8::is_ascii_digit).count()
+}
+
 /// The digit count of a float whose shortest repr digits are known: `n` significant digits
 /// (no leading or trailing zeros, `n ≥ 1`) and decimal exponent `k` (value = 0.d1…dn × 10^k).
 /// This is the layout rule of [`write_float_repr`] as arithmetic, for the fast scanner.

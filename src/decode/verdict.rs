@@ -99,9 +99,25 @@ impl Verdict {
         Verdict::message(format!("Price format is incorrect: expected int or float, got <class '{class}'>"))
     }
 
-    /// Rule 15: `str(price)` without its `.` is longer than 8 characters.
+    /// Rule 15 (v2): `str(price)` without its `.` is longer than 8 characters; v3 rules b and f:
+    /// an int past a double, or a value needing more than 8 significant digits.
     pub fn too_many_digits(price: impl fmt::Display) -> Verdict {
         Verdict::message(format!("Price format is incorrect: too many digits {price}"))
+    }
+
+    /// v3 rule c: the price is NaN or ±infinity.
+    pub fn non_finite(price: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Price format is incorrect: non-finite value {price}"))
+    }
+
+    /// v3 rule d: the price rounds to infinity as a float32.
+    pub fn exceeds_float32(price: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Price format is incorrect: exceeds float32 range {price}"))
+    }
+
+    /// v3 rule e: a non-zero price rounds to zero as a float32.
+    pub fn underflows_float32(price: impl fmt::Display) -> Verdict {
+        Verdict::message(format!("Price format is incorrect: underflows float32 {price}"))
     }
 }
 
@@ -115,20 +131,24 @@ impl fmt::Display for Verdict {
 mod tests {
     use super::*;
 
-    /// Every template here is, byte for byte, one the conformance README lists as stored by the
-    /// Python validator (section "Message templates"), and every one it lists is here.
-    #[test]
-    fn templates_are_the_readmes() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/README.md"))
-            .expect("the shared conformance README beside the repo");
-        let block = readme
+    /// The README's template block, one template a line.
+    fn readme_templates(readme: &str) -> Vec<String> {
+        let path = format!("{}/../shared/conformance/{readme}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("the shared conformance READMEs beside the repo");
+        let block = text
             .split("## Message templates (exactly as stored)")
             .nth(1)
             .and_then(|rest| rest.split("```").nth(1))
             .expect("the README's template block");
-        let mut want: Vec<&str> = block.lines().filter(|l| !l.is_empty()).collect();
+        let mut want: Vec<String> = block.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        want.sort_unstable();
+        want
+    }
+
+    /// The templates both rule sets share, with the placeholders the READMEs print.
+    fn shared_templates(price: &str) -> Vec<Verdict> {
         let t = "TYPE";
-        let mut ours: Vec<String> = [
+        vec![
             Verdict::Correct,
             Verdict::NoResponse,
             Verdict::ErrorDuringValidation,
@@ -142,13 +162,28 @@ mod tests {
             Verdict::wrong_path_type(t),
             Verdict::wrong_point_count("{points_expected}", "{points_sent}"),
             Verdict::wrong_price_type(t),
-            Verdict::too_many_digits("{python_str_of_price}"),
+            Verdict::too_many_digits(price),
         ]
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-        want.sort_unstable();
+    }
+
+    fn sorted(vs: Vec<Verdict>) -> Vec<String> {
+        let mut ours: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
         ours.sort_unstable();
-        assert_eq!(ours, want);
+        ours
+    }
+
+    /// Every template here is, byte for byte, one a conformance README lists as stored by the
+    /// Python validator (section "Message templates"), and every one it lists is here: v2's
+    /// README, then v3's (v2's templates plus the three new price messages).
+    #[test]
+    fn templates_are_the_readmes() {
+        assert_eq!(sorted(shared_templates("{python_str_of_price}")), readme_templates("README.md"));
+        let mut v3 = shared_templates("{price}");
+        v3.extend([
+            Verdict::non_finite("{price}"),
+            Verdict::exceeds_float32("{price}"),
+            Verdict::underflows_float32("{price}"),
+        ]);
+        assert_eq!(sorted(v3), readme_templates("v3/README.md"));
     }
 }

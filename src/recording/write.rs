@@ -76,7 +76,9 @@ impl RecordingWriter {
         }
         path.file_name().ok_or_else(|| err("no file name".into()))?;
         let tmp = crate::atomic_file::temp_path(path);
-        let schema: SchemaRef = Arc::new(schema(&request.to_json(), started_at));
+        // The rules are always stored: a recording replays under the rules its cycle ran under.
+        let stored = CycleRequest { rules: Some(request.rules()), ..request.clone() };
+        let schema: SchemaRef = Arc::new(schema(&stored.to_json(), started_at));
         let options = IpcWriteOptions::default()
             .try_with_compression(match compression {
                 Compression::None => None,

@@ -9,6 +9,8 @@ pub mod isotime;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
+pub use crate::decode::Rules;
+
 /// The `simulation_input` the validator sends every miner (synth's `SimulationInput`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimulationInput {
@@ -45,6 +47,10 @@ pub struct CycleRequest {
     pub timeout_s: f64,
     pub protocol: Protocol,
     pub axons: Vec<Axon>,
+    /// The verdict rules (`"v2"` or `"v3"`); absent means today's, v3. A recording always
+    /// stores the rules its cycle ran under (see [`CycleRequest::rules`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Rules>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +147,16 @@ impl CycleRequest {
         Ok(shape)
     }
 
+    /// The rules the replies are judged by.
+    pub fn rules(&self) -> Rules {
+        self.rules.unwrap_or_default()
+    }
+
+    /// What every reply of this cycle is compared against.
+    pub fn expected(&self) -> Expected {
+        Expected::from_input(&self.simulation_input, self.rules())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a cycle request always serialises")
     }
@@ -189,10 +205,12 @@ pub struct Expected {
     pub paths: i64,
     /// `time_length // time_increment + 1` (floor division), meaningless when `increment == 0`.
     pub points: i64,
+    /// Which validator's checks run.
+    pub rules: Rules,
 }
 
 impl Expected {
-    pub fn from_input(si: &SimulationInput) -> Expected {
+    pub fn from_input(si: &SimulationInput, rules: Rules) -> Expected {
         let points = if si.time_increment == 0 {
             0
         } else {
@@ -208,6 +226,7 @@ impl Expected {
             increment: si.time_increment,
             paths: si.num_simulations,
             points,
+            rules,
         }
     }
 
@@ -246,6 +265,7 @@ mod tests {
             timeout_s: 60.0,
             protocol: Protocol::Synapse,
             axons,
+            rules: None,
         }
     }
 
@@ -261,7 +281,7 @@ mod tests {
                 time_increment: increment,
                 ..live_request(vec![]).simulation_input
             };
-            Expected::from_input(&si).points
+            Expected::from_input(&si, Rules::V3).points
         };
         assert_eq!(points(3600, 60), 61);
         assert_eq!(points(3599, 60), 60);
@@ -302,7 +322,7 @@ mod tests {
         let shape = req.shape().expect("num_simulations 0 is a request the validator judges");
         assert_eq!((shape.paths, shape.points, shape.slot_len()), (0, 61, 0));
         assert_eq!(req.check_live(1 << 30).unwrap(), shape);
-        let e = Expected::from_input(&req.simulation_input);
+        let e = req.expected();
         assert_eq!((e.paths, e.points, e.slot_len()), (0, 61, 0));
         assert!(CycleRequest::from_json(req.to_json().as_bytes()).is_ok());
         req.simulation_input.num_simulations = -1;
@@ -322,12 +342,12 @@ mod tests {
 
     #[test]
     fn points_use_python_floor_division() {
-        assert_eq!(Expected::from_input(&input(60, 3600)).points, 61);
-        assert_eq!(Expected::from_input(&input(60, 3599)).points, 60);
+        assert_eq!(Expected::from_input(&input(60, 3600), Rules::V3).points, 61);
+        assert_eq!(Expected::from_input(&input(60, 3599), Rules::V3).points, 60);
         // Python: -1 // 60 == -1, 1 // -60 == -1, -1 // -60 == 0
-        assert_eq!(Expected::from_input(&input(60, -1)).points, 0);
-        assert_eq!(Expected::from_input(&input(-60, 1)).points, 0);
-        assert_eq!(Expected::from_input(&input(-60, -1)).points, 1);
-        assert_eq!(Expected::from_input(&input(-60, -120)).points, 3);
+        assert_eq!(Expected::from_input(&input(60, -1), Rules::V3).points, 0);
+        assert_eq!(Expected::from_input(&input(-60, 1), Rules::V3).points, 0);
+        assert_eq!(Expected::from_input(&input(-60, -1), Rules::V3).points, 1);
+        assert_eq!(Expected::from_input(&input(-60, -120), Rules::V3).points, 3);
     }
 }

@@ -8,7 +8,8 @@ use std::borrow::Cow;
 
 use super::output::{self, Output};
 use super::value::Value;
-use crate::decode::Verdict;
+use crate::decode::rules::{PriceFault, v3_fault};
+use crate::decode::{Rules, Verdict};
 use crate::request::Expected;
 
 /// The element as `V` holds it: coerced through the slot / price rule, or raw.
@@ -61,7 +62,15 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
     if exp.increment == 0 {
         return Verdict::ErrorDuringValidation;
     }
-    for path in paths.iter().map(view_slot) {
+    match exp.rules {
+        Rules::V2 => paths_v2(exp, paths, coerced),
+        Rules::V3 => paths_v3(exp, paths, coerced),
+    }
+}
+
+/// v2, rules 12–15: each path's type and length, then its prices, path after path.
+fn paths_v2(exp: &Expected, paths: &[Value], coerced: bool) -> Verdict {
+    for path in paths.iter().map(|e| view(e, coerced, output::slot)) {
         let Value::Array(prices) = &*path else {
             return Verdict::wrong_path_type(path.type_name());
         };
@@ -80,13 +89,50 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
     Verdict::Correct
 }
 
+/// v3, rules 12–14: every path's type and length first (the shape pass), then every price in
+/// scan order through the point rule.
+fn paths_v3(exp: &Expected, paths: &[Value], coerced: bool) -> Verdict {
+    for path in paths.iter().map(|e| view(e, coerced, output::slot)) {
+        let Value::Array(prices) = &*path else {
+            return Verdict::wrong_path_type(path.type_name());
+        };
+        if i64::try_from(prices.len()).ok() != Some(exp.points) {
+            return Verdict::wrong_point_count(exp.points, prices.len());
+        }
+    }
+    for path in paths {
+        let Value::Array(prices) = path else { continue };
+        for price in prices.iter().map(|p| view(p, coerced, output::price)) {
+            if let Some(v) = point_rule_v3(&price) {
+                return v;
+            }
+        }
+    }
+    Verdict::Correct
+}
+
+/// The v3 point rule (a–f) on one price as `V` holds it.
+fn point_rule_v3(price: &Value) -> Option<Verdict> {
+    let fault = match price {
+        Value::Int(i) => {
+            let v = i.to_f64();
+            // b: `float(x)` overflows (an int past a double's range).
+            if v.is_infinite() { Some(PriceFault::TooManyDigits) } else { v3_fault(v) }
+        }
+        Value::Float(f) => v3_fault(*f),
+        // a: a bool (only after the raw fallback: coerced, it is the int 0 or 1) or not a number.
+        other => return Some(Verdict::wrong_price_type(other.type_name())),
+    };
+    fault.map(|f| f.verdict(price.number_str().unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::exact::json;
 
     fn exp(paths: i64, points: i64, increment: i64) -> Expected {
-        Expected { start: Some(1741091640), increment, paths, points }
+        Expected { start: Some(1741091640), increment, paths, points, rules: Rules::V2 }
     }
 
     fn run(e: &Expected, s: &str) -> String {

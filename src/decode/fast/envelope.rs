@@ -15,6 +15,7 @@
 //! a UTF-8 byte, a duplicate member, a number of 20+ significant digits — is the exact path's.
 
 use super::lane::Lane;
+use crate::decode::{Rules, Verdict};
 use crate::request::Expected;
 
 /// What the scan of `simulation_output` found, before the ordered checks run.
@@ -22,13 +23,11 @@ pub(super) struct Scanned {
     pub(super) start: i64,
     pub(super) increment: i64,
     pub(super) paths: u64,
-    /// The first failing path in order (its length or its first bad price).
-    pub(super) first_path_failure: Option<PathFailure>,
-}
-
-pub(super) enum PathFailure {
-    Length { got: u64 },
-    Digits { text: String },
+    /// The first path whose length is not the request's: (its index, its length).
+    pub(super) first_bad_length: Option<(u64, u64)>,
+    /// The first path of the right length holding a price that breaks the point rule: (its
+    /// index, that price's verdict).
+    pub(super) first_bad_price: Option<(u64, Verdict)>,
 }
 
 pub(super) struct Scanner<'a> {
@@ -36,6 +35,8 @@ pub(super) struct Scanner<'a> {
     pub(super) i: usize,
     /// The path loop; one the CPU supports.
     pub(super) lane: Lane,
+    /// Whose point rule the prices are read with.
+    pub(super) rules: Rules,
 }
 
 /// The members of the synapse the scanner accepts, as bits, to refuse duplicates.
@@ -340,7 +341,7 @@ impl<'a> Scanner<'a> {
         let want_paths = u64::try_from(exp.paths).unwrap_or(0);
         let points = usize::try_from(exp.points).unwrap_or(0);
         let mut paths = 0u64;
-        let mut first_path_failure = None;
+        let (mut first_bad_length, mut first_bad_price) = (None, None);
         loop {
             match self.bump()? {
                 b']' => break,
@@ -355,16 +356,14 @@ impl<'a> Scanner<'a> {
                 &mut []
             };
             let (len, bad_price) = self.path(dest)?;
-            if first_path_failure.is_none() {
-                if len != points as u64 || exp.points < 0 {
-                    first_path_failure = Some(PathFailure::Length { got: len });
-                } else if let Some(text) = bad_price {
-                    first_path_failure = Some(PathFailure::Digits { text });
-                }
+            if len != points as u64 || exp.points < 0 {
+                first_bad_length.get_or_insert((paths, len));
+            } else if let Some(v) = bad_price {
+                first_bad_price.get_or_insert((paths, v));
             }
             paths += 1;
         }
-        Some(Scanned { start, increment, paths, first_path_failure })
+        Some(Scanned { start, increment, paths, first_bad_length, first_bad_price })
     }
 }
 

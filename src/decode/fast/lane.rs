@@ -19,6 +19,7 @@ use super::envelope::Scanner;
 use super::number;
 #[cfg(target_arch = "x86_64")]
 use super::simd;
+use crate::decode::Verdict;
 
 /// Which path loop runs. All give the same answer; they differ in speed only.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -59,7 +60,7 @@ impl Scanner<'_> {
     /// breaks the digit rule. Takes the SSSE3 lane when the CPU has it, else the portable SWAR
     /// loop; both give the same answer.
     #[inline]
-    pub(super) fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    pub(super) fn path(&mut self, dest: &mut [f64]) -> Option<(u64, Option<Verdict>)> {
         #[cfg(target_arch = "x86_64")]
         if self.lane != Lane::Swar {
             // SAFETY: `decode_lane` only takes a lane the CPU supports.
@@ -71,7 +72,7 @@ impl Scanner<'_> {
     /// The portable path loop. Kept out of line: with the whole envelope inlined around it, the
     /// token loop ran short of registers and spilled (≈ 175 instructions a price, ≈ 130 alone).
     #[inline(never)]
-    fn path_swar(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    fn path_swar(&mut self, dest: &mut [f64]) -> Option<(u64, Option<Verdict>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.i += 1;
@@ -89,16 +90,16 @@ impl Scanner<'_> {
         dest: &mut [f64],
         mut i: usize,
         mut n: usize,
-        mut bad: Option<String>,
-    ) -> Option<(u64, Option<String>)> {
+        mut bad: Option<Verdict>,
+    ) -> Option<(u64, Option<Verdict>)> {
         let b = self.b;
         loop {
-            let (value, fits, end) = number::price(b, i)?;
+            let (value, fits, end) = number::price(b, i, self.rules)?;
             if let Some(d) = dest.get_mut(n) {
                 *d = value;
             }
             if !fits && bad.is_none() {
-                bad = Some(number::price_str(&b[i..end], value));
+                bad = Some(number::misfit(&b[i..end], value, self.rules));
             }
             n += 1;
             match b.get(end) {
@@ -120,7 +121,7 @@ impl Scanner<'_> {
     /// # Safety
     /// `self.lane` is `Ssse3` or `Avx2`, and the CPU supports it.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn path_simd(&mut self, dest: &mut [f64]) -> Option<(u64, Option<String>)> {
+    unsafe fn path_simd(&mut self, dest: &mut [f64]) -> Option<(u64, Option<Verdict>)> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.i += 1;
@@ -129,7 +130,7 @@ impl Scanner<'_> {
         let b = self.b;
         let mut i = self.i;
         let mut n = 0usize;
-        let mut bad: Option<String> = None;
+        let mut bad: Option<Verdict> = None;
         if i < 16 {
             // Not in a real body; `run` needs 16 bytes before every token.
             return self.path_from(dest, i, n, bad);
@@ -178,18 +179,18 @@ impl Scanner<'_> {
     #[cold]
     #[inline(never)]
     fn general_token(&self, i: usize, e: usize) -> Option<(f64, bool)> {
-        let (value, fits, end) = number::price(self.b, i)?;
+        let (value, fits, end) = number::price(self.b, i, self.rules)?;
         // `e` is the first `,`/`]` at or after `i`, and no number token holds one, so ending
         // anywhere else means a byte that is not a separator.
         (end == e).then_some((value, fits))
     }
 
-    /// Records the `str()` of the price `b[i..e]` that broke the digit rule, if it is the first.
+    /// Records the verdict of the price `b[i..e]` that broke the digit rule, if it is the first.
     #[cold]
     #[inline(never)]
-    fn note_bad(&self, bad: &mut Option<String>, i: usize, e: usize, value: f64) {
+    fn note_bad(&self, bad: &mut Option<Verdict>, i: usize, e: usize, value: f64) {
         if bad.is_none() {
-            *bad = Some(number::price_str(&self.b[i..e], value));
+            *bad = Some(number::misfit(&self.b[i..e], value, self.rules));
         }
     }
 }
@@ -199,6 +200,7 @@ mod props {
     use super::super::decode_lane;
     use super::super::number::props::token;
     use super::*;
+    use crate::decode::Rules;
     use crate::request::Expected;
     use proptest::prelude::*;
 
@@ -258,9 +260,17 @@ mod props {
             }),
             pad in 0usize..64,
             tail in 0usize..80,
+            v3 in any::<bool>(),
         ) {
             let points = paths[0].len();
-            let e = Expected { start: Some(1795528920), increment: 60, paths: paths.len() as i64, points: points as i64 };
+            let rules = if v3 { Rules::V3 } else { Rules::V2 };
+            let e = Expected {
+                start: Some(1795528920),
+                increment: 60,
+                paths: paths.len() as i64,
+                points: points as i64,
+                rules,
+            };
             let body = body_of(&paths, pad, tail);
             let mut slot_swar = vec![f64::NAN; e.slot_len()];
             let v_swar = decode_lane(&e, &body, &mut slot_swar, Lane::Swar);

@@ -30,9 +30,10 @@ mod number;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
+use crate::decode::Rules;
 use crate::decode::Verdict;
 use crate::request::Expected;
-use envelope::{PathFailure, Scanned, Scanner};
+use envelope::{Scanned, Scanner};
 use lane::Lane;
 
 /// Decides a status-200 body in the Axon's layout, or gives up (`None`).
@@ -46,7 +47,7 @@ fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], lane: Lane) -> Opt
     if slot.len() != exp.slot_len() || !lane.supported() {
         return None;
     }
-    let mut s = Scanner { b: body, i: 0, lane };
+    let mut s = Scanner { b: body, i: 0, lane, rules: exp.rules };
     let output = s.envelope(exp, slot)?;
     Some(verdict(exp, output))
 }
@@ -71,10 +72,17 @@ fn verdict(exp: &Expected, output: Option<Scanned>) -> Verdict {
     if exp.increment == 0 {
         return Verdict::ErrorDuringValidation;
     }
-    match out.first_path_failure {
-        None => Verdict::Correct,
-        Some(PathFailure::Length { got }) => Verdict::wrong_point_count(exp.points, got),
-        Some(PathFailure::Digits { text }) => Verdict::too_many_digits(text),
+    let length = out.first_bad_length.map(|(at, got)| (at, Verdict::wrong_point_count(exp.points, got)));
+    match (length, out.first_bad_price) {
+        (None, None) => Verdict::Correct,
+        (Some((_, l)), None) => l,
+        (None, Some((_, p))) => p,
+        // v2 checks path after path (a path's length before its prices); v3 checks every
+        // path's shape before any price.
+        (Some((at_l, l)), Some((at_p, p))) => match exp.rules {
+            Rules::V2 if at_p < at_l => p,
+            _ => l,
+        },
     }
 }
 
@@ -83,7 +91,7 @@ mod tests {
     use super::*;
 
     pub(super) fn exp(paths: i64, points: i64) -> Expected {
-        Expected { start: Some(1795528920), increment: 60, paths, points }
+        Expected { start: Some(1795528920), increment: 60, paths, points, rules: Rules::V2 }
     }
 
     const ENVELOPE: &str = r#"{"name":"Simulation","timeout":12.0,"total_size":3106,"header_size":0,"dendrite":{"status_code":null,"status_message":null,"process_time":null,"ip":null,"port":null,"version":null,"nonce":null,"uuid":null,"hotkey":null,"signature":null},"axon":{"status_code":200,"status_message":"Success","process_time":0.016006946563720703,"ip":null,"port":null,"version":null,"nonce":null,"uuid":null,"hotkey":null,"signature":null},"computed_body_hash":"","simulation_input":{"asset":"BTC","start_time":"2026-11-24T14:02:00+00:00","time_increment":60,"time_length":600,"num_simulations":3},"simulation_output":"#;

@@ -1,7 +1,15 @@
 //! Number scanning: one price token → its value, whether it passes the digit rule, where it ends.
 //!
-//! In: the body and the index of a token's first byte. Out: `(value, fits, end)`, or `None` when
-//! the bytes there are not a JSON number this path reads (the body then goes to the exact path).
+//! In: the body, the index of a token's first byte, and the rule set. Out: `(value, fits, end)`,
+//! or `None` when the bytes there are not a JSON number this path reads (the body then goes to
+//! the exact path).
+//!
+//! The two rule sets differ only in `fits`. v2 counts the characters of Python's `repr` (sign
+//! included); v3 counts the significant digits of the shortest round-trip decimal and wants the
+//! value finite and inside float32's range (`rules::v3_fault`). Both come from the token's own
+//! digits wherever it has at most 15 significant ones (no other such decimal shares its double):
+//! v3 then fits exactly when there are at most 8, and the magnitude (≤ 15 digits, |exponent| ≤
+//! 22) is far inside float32's range. Only longer or more extreme tokens are formatted.
 //!
 //! Per price the token becomes an integer mantissa and a decimal exponent, the double comes from
 //! one correctly rounded multiply or divide (Clinger's fast path: mantissa < 2^53 and |exponent|
@@ -16,16 +24,18 @@
 //! a body, where `swar` may not load). The SIMD lanes have their own reader of the common float
 //! shape (`simd::token`), pinned to these by `lanes_agree`.
 
+use crate::decode::Verdict;
 use crate::decode::pyrepr;
+use crate::decode::rules::{PriceFault, Rules, v3_fault};
 
-/// The price token at `b[i]` → (value, passes the digit rule, where the token ends). `None`: not
-/// a JSON number this path reads.
+/// The price token at `b[i]` → (value, passes the digit rule of `rules`, where the token ends).
+/// `None`: not a JSON number this path reads.
 #[inline(always)]
-pub(super) fn price(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
-    if let Some(r) = swar(b, i) {
+pub(super) fn price(b: &[u8], i: usize, rules: Rules) -> Option<(f64, bool, usize)> {
+    if let Some(r) = swar(b, i, rules) {
         return Some(r);
     }
-    scalar(b, i)
+    scalar(b, i, rules)
 }
 
 /// The common price token, `-?[1-9]\d{0,6}(\.\d{1,7})?` not followed by a digit, `.`, `e` or
@@ -37,8 +47,12 @@ pub(super) fn price(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
 /// fixed notation with the token's own digits (≤ 14 significant, so exact), and its length
 /// without the point is the integer digits plus the fraction's digits up to its last non-zero one
 /// (at least one: `140.0` → `1400`). An int token of ≤ 7 digits and a sign always fits.
+///
+/// v3 counts significant digits: the integer digits (the first is not `0`) plus the fraction's up
+/// to its last non-zero one; the sign does not count. (With no such fraction digit the count is
+/// at most 7: it fits either way.)
 #[inline(always)]
-fn swar(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
+fn swar(b: &[u8], i: usize, rules: Rules) -> Option<(f64, bool, usize)> {
     let neg = *b.get(i)? == b'-';
     let start = i + usize::from(neg);
     let (k1, int_digits) = digit_run(b, start)?;
@@ -65,7 +79,10 @@ fn swar(b: &[u8], i: usize) -> Option<(f64, bool, usize)> {
     // Zero digits at the end of the fraction sit in the top bytes of `frac`.
     let non_zero = (((frac & LOW7) + LOW7) | frac) & HIGH;
     let significant = k2 as i32 - (non_zero.leading_zeros() / 8) as i32;
-    let len = k1 as i32 + significant.max(1) + i32::from(neg);
+    let len = match rules {
+        Rules::V2 => k1 as i32 + significant.max(1) + i32::from(neg),
+        Rules::V3 => k1 as i32 + significant,
+    };
     // Below 1e14, so the signed conversion (one instruction on x86-64, unlike u64 → f64) is exact.
     let m = (int_val * POW10_U64[k2] + frac_val) as i64;
     let v = (if neg { -m } else { m }) as f64 / POW10[k2];
@@ -95,7 +112,7 @@ fn parse_left_aligned(v: u64) -> u64 {
 }
 
 /// Any JSON number token, one byte at a time.
-fn scalar(b: &[u8], start: usize) -> Option<(f64, bool, usize)> {
+fn scalar(b: &[u8], start: usize, rules: Rules) -> Option<(f64, bool, usize)> {
     let mut i = start;
     let neg = *b.get(i)? == b'-';
     i += usize::from(neg);
@@ -177,11 +194,19 @@ fn scalar(b: &[u8], start: usize) -> Option<(f64, bool, usize)> {
         return None;
     }
     if is_int {
-        // Python's str(int): its digits, and the sign unless it is zero.
-        let len = nd.max(1) + i32::from(neg && w != 0);
-        // A Python int: `-0` is 0, stored as +0.0.
-        let v = w as f64;
-        return Some((if neg && w != 0 { -v } else { v }, len <= 8, i));
+        // A Python int: `-0` is 0, stored as +0.0. (`w` < 10^19: one correctly rounded convert.)
+        let v = if neg && w != 0 { -(w as f64) } else { w as f64 };
+        let fits = match rules {
+            // Python's str(int): its digits, and the sign unless it is zero.
+            Rules::V2 => nd.max(1) + i32::from(neg && w != 0) <= 8,
+            // `float(x)`'s digits: the int's own without its trailing zeros when ≤ 15 of them.
+            Rules::V3 => match significant_int_digits(w, nd) {
+                0..=8 => true,
+                9..=15 => false,
+                _ => v3_fault(v).is_none(),
+            },
+        };
+        return Some((v, fits, i));
     }
     if w == 0 {
         // 0.0 / -0.0 print as `0.0` / `-0.0`.
@@ -195,18 +220,49 @@ fn scalar(b: &[u8], start: usize) -> Option<(f64, bool, usize)> {
     if nd <= 15 && (-22..=22).contains(&dexp) {
         let m = w as f64;
         let v = if dexp >= 0 { m * POW10[dexp as usize] } else { m / POW10[(-dexp) as usize] };
-        let len = pyrepr::digit_count_from_parts(neg, nd, nd + dexp);
-        return Some((if neg { -v } else { v }, len <= 8, i));
+        let fits = match rules {
+            Rules::V2 => pyrepr::digit_count_from_parts(neg, nd, nd + dexp) <= 8,
+            Rules::V3 => nd <= 8,
+        };
+        return Some((if neg { -v } else { v }, fits, i));
     }
-    slow_float(b, start, i)
+    slow_float(b, start, i, rules)
+}
+
+/// Significant digits of the int `w` written with `nd` digits (0 for zero).
+#[inline]
+fn significant_int_digits(mut w: u64, mut nd: i32) -> i32 {
+    if w == 0 {
+        return 0;
+    }
+    while w % 10 == 0 {
+        w /= 10;
+        nd -= 1;
+    }
+    nd
 }
 
 /// A float token outside the fast window: std's correctly rounded parse, Python's repr.
 #[cold]
-fn slow_float(b: &[u8], start: usize, end: usize) -> Option<(f64, bool, usize)> {
+fn slow_float(b: &[u8], start: usize, end: usize, rules: Rules) -> Option<(f64, bool, usize)> {
     let tok = std::str::from_utf8(&b[start..end]).ok()?;
     let v: f64 = tok.parse().ok()?;
-    Some((v, pyrepr::float_digit_count(v) <= 8, end))
+    let fits = match rules {
+        Rules::V2 => pyrepr::float_digit_count(v) <= 8,
+        Rules::V3 => v3_fault(v).is_none(),
+    };
+    Some((v, fits, end))
+}
+
+/// The stored verdict for the price token `tok` of value `value` that did not fit `rules`.
+#[cold]
+pub(super) fn misfit(tok: &[u8], value: f64, rules: Rules) -> Verdict {
+    let text = price_str(tok, value);
+    match rules {
+        Rules::V2 => Verdict::too_many_digits(text),
+        // The fast path reads no int past a double (≤ 19 digits), so rule b never applies here.
+        Rules::V3 => v3_fault(value).unwrap_or(PriceFault::TooManyDigits).verdict(text),
+    }
 }
 
 /// Python's `str()` of a price whose token is `tok` and whose value is `value`.
@@ -237,7 +293,7 @@ mod tests {
 
     #[test]
     fn swar_takes_the_common_shapes_and_leaves_the_rest() {
-        let swar_of = |t: &str| swar(format!("{t},91234.56]").as_bytes(), 0);
+        let swar_of = |t: &str| swar(format!("{t},91234.56]").as_bytes(), 0, Rules::V2);
         assert_eq!(swar_of("91234.567"), Some((91234.567, true, 9)));
         assert_eq!(swar_of("-91234.5"), Some((-91234.5, true, 8)));
         assert_eq!(swar_of("1234567"), Some((1234567.0, true, 7)));
@@ -250,7 +306,9 @@ mod tests {
             assert_eq!(swar_of(other), None, "{other}");
         }
         // Too near the end to load eight bytes after a run.
-        assert_eq!(swar(b"1.5]", 0), None);
+        assert_eq!(swar(b"1.5]", 0, Rules::V2), None);
+        // v3 does not count the sign.
+        assert_eq!(swar(b"-1234567.8,91234.56]", 0, Rules::V3), Some((-1234567.8, true, 10)));
     }
 
     #[test]
@@ -279,7 +337,44 @@ mod tests {
             // Where a body ends (the general reader) and with a path after it (the SWAR reader,
             // where the shape allows).
             for text in [format!("{tok}]]}}"), format!("{tok},91234.56,91234.56]")] {
-                let (_, fits, end) = price(text.as_bytes(), 0).expect(tok);
+                let (_, fits, end) = price(text.as_bytes(), 0, Rules::V2).expect(tok);
+                assert_eq!((fits, end), (ok, tok.len()), "{text}");
+            }
+        }
+    }
+
+    /// v3: significant digits of the value, finite, inside float32 (conformance `v3/README.md`).
+    #[test]
+    fn v3_rule_is_on_the_value() {
+        for (tok, ok) in [
+            ("12345678.0", true),
+            ("12345678.9", false),
+            ("-1234567.8", true),
+            ("-99999999", true),
+            ("123456780", true),
+            ("123456789", false),
+            ("1000000000000000000e-2", true),
+            ("9007199254740993", false),
+            ("0.12345678", true),
+            ("0.000012345", true),
+            ("1.2345678e-10", true),
+            ("0.30000000000000004", false),
+            ("0.100000000000000001", true),
+            ("1e400", false),
+            ("3.5e38", false),
+            ("3.4028235e38", true),
+            ("1e-46", false),
+            ("8e-46", true),
+            ("5e-324", false),
+            ("1.4e-45", true),
+            ("-0.0", true),
+            ("0", true),
+            ("-0", true),
+            ("1e16", true),
+            ("91234.5600000", true),
+        ] {
+            for text in [format!("{tok}]]}}"), format!("{tok},91234.56,91234.56]")] {
+                let (_, fits, end) = price(text.as_bytes(), 0, Rules::V3).expect(tok);
                 assert_eq!((fits, end), (ok, tok.len()), "{text}");
             }
         }
@@ -335,7 +430,9 @@ pub(super) mod props {
         fn fused_price_matches_std_and_repr(tok in token()) {
             // Followed by the byte a path puts there, and padding, as in a real body.
             let text = format!("{tok},1.0,2.0]");
-            let (v, fits, end) = price(text.as_bytes(), 0).expect("a valid token");
+            let (v, fits, end) = price(text.as_bytes(), 0, Rules::V2).expect("a valid token");
+            let (v3, fits3, end3) = price(text.as_bytes(), 0, Rules::V3).expect("a valid token");
+            prop_assert_eq!((v3.to_bits(), end3), (v.to_bits(), end));
             prop_assert_eq!(end, tok.len());
             let is_int = !tok.contains(['.', 'e']);
             // An int token is a Python int (`-0` is 0); a float token is `float(token)`.
@@ -348,6 +445,12 @@ pub(super) mod props {
                 pyrepr::float_digit_count(want)
             };
             prop_assert_eq!(fits, count <= 8, "digit rule of {}", tok);
+            // v3, independently: upstream's own test, `float(f"{v:.7e}") == v`, and float32's
+            // range as NumPy rounds.
+            let round_trips = format!("{want:.7e}").parse::<f64>().ok() == Some(want);
+            let single = want as f32;
+            let v3_ok = want.is_finite() && single.is_finite() && (single != 0.0 || want == 0.0) && round_trips;
+            prop_assert_eq!(fits3, v3_ok, "v3 rule of {}", tok);
         }
 
         /// Whatever the SWAR reader takes, the scalar reader reads the same (bit for bit, same
@@ -366,9 +469,11 @@ pub(super) mod props {
             next in "[,\\]}x. eE0-9]",
         ) {
             let text = format!("{tok}{next}1.0,2.0]");
-            if let Some((v, fits, end)) = swar(text.as_bytes(), 0) {
-                let (v2, fits2, end2) = scalar(text.as_bytes(), 0).expect("scalar reads it too");
-                prop_assert_eq!((v.to_bits(), fits, end), (v2.to_bits(), fits2, end2), "{}", text);
+            for rules in [Rules::V2, Rules::V3] {
+                if let Some((v, fits, end)) = swar(text.as_bytes(), 0, rules) {
+                    let (v2, fits2, end2) = scalar(text.as_bytes(), 0, rules).expect("scalar reads it too");
+                    prop_assert_eq!((v.to_bits(), fits, end), (v2.to_bits(), fits2, end2), "{} {:?}", text, rules);
+                }
             }
         }
     }

@@ -19,7 +19,7 @@ use crate::call::CallError;
 use crate::recording::{
     META_REQUEST, META_STARTED_AT, META_VERSION, RecordingError, VERSION, col, contract_fields, is_rfc3339_utc,
 };
-use crate::request::CycleRequest;
+use crate::request::{CycleRequest, Rules};
 
 /// `synth.recording.version`, `synth.request`, `synth.started_at`, in that order of importance.
 pub(super) fn check_metadata(schema: &Schema, p: &str) -> Result<(CycleRequest, String), RecordingError> {
@@ -41,8 +41,12 @@ pub(super) fn check_metadata(schema: &Schema, p: &str) -> Result<(CycleRequest, 
 }
 
 /// The request as stored, with the same checks as a request file (`CycleRequest::from_json`).
+/// A recording without `rules` predates them: its cycle was judged by the v2 rules, so it replays
+/// under v2 (a request file without `rules` means today's, v3).
 fn parse_request(json: &str) -> Result<CycleRequest, String> {
-    CycleRequest::from_json(json.as_bytes()).map_err(|e| e.to_string())
+    let mut request = CycleRequest::from_json(json.as_bytes()).map_err(|e| e.to_string())?;
+    request.rules.get_or_insert(Rules::V2);
+    Ok(request)
 }
 
 fn type_name(t: &DataType) -> String {

@@ -247,5 +247,6 @@ pub fn write(
 fn in_uid_order(request: &CycleRequest) -> CycleRequest {
     let mut request = request.clone();
     request.axons.sort_by_key(|a| a.uid);
+    request.rules = Some(request.rules());
     request
 }

@@ -16,6 +16,7 @@ use crate::engine::Engine;
 use crate::fixture::{self, Preset};
 use crate::fleet::{Fleet, FleetOptions, signature_verifier};
 use crate::recording::Recording;
+use crate::request::Rules;
 use crate::sink::parquet::{ParquetOptions, ParquetSink};
 use crate::source::live::{LiveOptions, OnCall};
 use crate::wire::keys::Hotkey;
@@ -28,6 +29,8 @@ pub struct DemoOptions {
     /// Per-miner deadline; by default just past the slowest recorded answer, so the hanging
     /// miners are cut there rather than after the recorded 60 s.
     pub timeout_s: Option<f64>,
+    /// The verdict rules (the demo's own default is today's, whatever its cached recording says).
+    pub rules: Rules,
     pub on_call: Option<OnCall>,
 }
 
@@ -62,6 +65,7 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     )?;
     let mut request = fleet.request().clone();
     request.timeout_s = opts.timeout_s.unwrap_or(slowest_ms * opts.time_scale / 1e3 + 1.0);
+    request.rules = Some(opts.rules);
 
     // A throwaway hotkey, never written anywhere.
     let mut seed = [0u8; 32];

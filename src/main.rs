@@ -23,11 +23,12 @@ use synth_forward::fixture::{self, Preset};
 use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier};
 #[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
-use synth_forward::request::CycleRequest;
+use synth_forward::request::{CycleRequest, Rules};
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
 use synth_forward::source::live::LiveOptions;
 #[cfg(feature = "fleet")]
 use synth_forward::source::live::OnCall;
+use synth_forward::source::replay::ReplayOptions;
 use synth_forward::wire::keys::Hotkey;
 use synth_forward::{CycleSummary, Engine};
 
@@ -60,6 +61,9 @@ enum Command {
         /// Replace the Parquet file if it already exists.
         #[arg(long)]
         overwrite: bool,
+        /// Judge the replies by these rules instead of the ones the recording was made under.
+        #[arg(long)]
+        rules: Option<Rules>,
     },
     /// Run a live cycle: sign, query every miner at once, decode as bodies land, write Parquet.
     Run {
@@ -89,6 +93,10 @@ enum Command {
         /// request over it is refused before any traffic.
         #[arg(long = "max-memory", value_parser = parse_bytes)]
         max_memory: Option<u64>,
+        /// Verdict rules, overriding the request's `rules`: v3 (today's validator, the default)
+        /// or v2 (the validator until May 2026).
+        #[arg(long)]
+        rules: Option<Rules>,
     },
     #[cfg(feature = "fleet")]
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
@@ -112,6 +120,9 @@ enum Command {
         /// {"3": "slow_drip", "7": "redirect:2"} (names in src/fleet/faults.rs and the README).
         #[arg(long)]
         faults: Option<PathBuf>,
+        /// The rules written into the request (default: the recording's).
+        #[arg(long)]
+        rules: Option<Rules>,
     },
     #[cfg(feature = "fleet")]
     /// The embedded default: a full live cycle against an in-process fleet of fake miners.
@@ -125,6 +136,9 @@ enum Command {
         /// Per-miner deadline in seconds (default: just past the slowest recorded answer).
         #[arg(long)]
         timeout: Option<f64>,
+        /// Verdict rules: v3 (today's validator, the default) or v2.
+        #[arg(long)]
+        rules: Option<Rules>,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -158,11 +172,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, compact, overwrite } => {
+        Command::Replay { recording, out, compact, overwrite, rules } => {
             let engine = Engine::new()?;
             let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
             let outcome = engine
-                .replay(&recording, vec![Box::new(sink)], false)
+                .replay(&recording, vec![Box::new(sink)], &ReplayOptions { rules, keep_batch: false })
                 .with_context(|| format!("replaying {}", recording.display()))?;
             return print_summary(&outcome.summary);
         }
@@ -177,9 +191,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             compact,
             overwrite,
             max_memory,
+            rules,
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
-            let req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
+            let mut req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
+            if rules.is_some() {
+                req.rules = rules;
+            }
             let max_memory = max_memory.unwrap_or_else(synth_forward::request::default_max_memory);
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
@@ -195,7 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return print_summary(&outcome.summary);
         }
         #[cfg(feature = "fleet")]
-        Command::Serve { recording, host, base_port, time_scale, verify, request_out, faults } => {
+        Command::Serve { recording, host, base_port, time_scale, verify, request_out, faults, rules } => {
             let rec = Recording::read(&recording).with_context(|| format!("reading {}", recording.display()))?;
             let faults = match faults {
                 Some(path) => {
@@ -208,7 +226,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &rec,
                 FleetOptions { host, base_port, time_scale, verify: verify.then(signature_verifier), faults },
             )?;
-            synth_forward::atomic_file::write(&request_out, fleet.request().to_json().as_bytes())
+            let mut request = fleet.request().clone();
+            request.rules = rules.or(request.rules);
+            synth_forward::atomic_file::write(&request_out, request.to_json().as_bytes())
                 .with_context(|| format!("writing {}", request_out.display()))?;
             tracing::info!(miners = rec.rows(), "fleet serving; request written to {}", request_out.display());
             eprintln!("serving {} miners; request in {}; Ctrl-C to stop", rec.rows(), request_out.display());
@@ -218,7 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet.stop();
         }
         #[cfg(feature = "fleet")]
-        Command::Demo { preset, out, time_scale, timeout } => {
+        Command::Demo { preset, out, time_scale, timeout, rules } => {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -237,7 +257,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = Engine::new()?;
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
-            let opts = demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call };
+            let opts = demo::DemoOptions {
+                preset,
+                out_dir: out,
+                time_scale,
+                timeout_s: timeout,
+                rules: rules.unwrap_or_default(),
+                on_call,
+            };
             let outcome = demo::demo(&engine, opts, &cancel)?;
             if let Some(bar) = bar {
                 bar.finish();

@@ -11,6 +11,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use synth_forward::cycle::CycleError;
 use synth_forward::sink::{self, CycleInfo, Rows, Sink};
+use synth_forward::source::replay::ReplayOptions;
 use synth_forward::{Engine, ParquetOptions, ParquetSink};
 
 fn small() -> PathBuf {
@@ -93,7 +94,8 @@ fn every_row_reaches_every_sink_once_in_uid_order() {
     let engine = Engine::with_threads(2).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let parquet = ParquetSink::new(dir.path(), ParquetOptions::default());
-    let out = engine.replay(&small(), vec![Probe::boxed(Fail::Never), Box::new(parquet)], false).unwrap();
+    let out =
+        engine.replay(&small(), vec![Probe::boxed(Fail::Never), Box::new(parquet)], &ReplayOptions::default()).unwrap();
     let s = &out.summary;
     assert!(s.sink_errors.is_empty());
     assert_eq!(s.outputs["probe"]["rows"], s.rows);
@@ -108,13 +110,18 @@ fn a_failing_sink_costs_only_its_own_output() {
     let engine = Engine::with_threads(2).unwrap();
     let clean_dir = tempfile::tempdir().unwrap();
     let clean = engine
-        .replay(&small(), vec![Box::new(ParquetSink::new(clean_dir.path(), ParquetOptions::default()))], false)
+        .replay(
+            &small(),
+            vec![Box::new(ParquetSink::new(clean_dir.path(), ParquetOptions::default()))],
+            &ReplayOptions::default(),
+        )
         .unwrap();
     let clean_bytes = std::fs::read(clean.summary.parquet().unwrap()).unwrap();
     for fail in [Fail::Start, Fail::Row(1), Fail::Row(7), Fail::RowPanic(3), Fail::Finish] {
         let dir = tempfile::tempdir().unwrap();
         let parquet = ParquetSink::new(dir.path(), ParquetOptions::default());
-        let out = engine.replay(&small(), vec![Probe::boxed(fail), Box::new(parquet)], false).unwrap();
+        let out =
+            engine.replay(&small(), vec![Probe::boxed(fail), Box::new(parquet)], &ReplayOptions::default()).unwrap();
         let s = &out.summary;
         assert!(s.sink_errors.contains_key("probe"), "the probe's failure is reported: {:?}", s.sink_errors);
         assert!(!s.outputs.contains_key("probe"));
@@ -131,7 +138,11 @@ fn a_failed_parquet_sink_leaves_no_file_and_the_other_sink_finishes() {
     let dir = tempfile::tempdir().unwrap();
     // The file exists already and overwriting is not allowed: the Parquet sink fails at start.
     let first = engine
-        .replay(&small(), vec![Box::new(ParquetSink::new(dir.path(), ParquetOptions::default()))], false)
+        .replay(
+            &small(),
+            vec![Box::new(ParquetSink::new(dir.path(), ParquetOptions::default()))],
+            &ReplayOptions::default(),
+        )
         .unwrap();
     let existing = first.summary.parquet().unwrap();
     let before = std::fs::read(&existing).unwrap();
@@ -139,7 +150,7 @@ fn a_failed_parquet_sink_leaves_no_file_and_the_other_sink_finishes() {
         .replay(
             &small(),
             vec![Box::new(ParquetSink::new(dir.path(), ParquetOptions::default())), Probe::boxed(Fail::Never)],
-            false,
+            &ReplayOptions::default(),
         )
         .unwrap();
     assert!(out.summary.sink_errors["parquet"].contains("already exists"), "{:?}", out.summary.sink_errors);
@@ -151,12 +162,12 @@ fn a_failed_parquet_sink_leaves_no_file_and_the_other_sink_finishes() {
 #[test]
 fn every_sink_failing_is_an_error_of_the_cycle() {
     let engine = Engine::with_threads(2).unwrap();
-    match engine.replay(&small(), vec![Probe::boxed(Fail::Start)], false) {
+    match engine.replay(&small(), vec![Probe::boxed(Fail::Start)], &ReplayOptions::default()) {
         Err(CycleError::Sinks(errors)) => assert_eq!(errors, vec![("probe", "refused at start".to_owned())]),
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a cycle whose only sink refused to start succeeded"),
     }
-    match engine.replay(&small(), vec![Probe::boxed(Fail::Finish)], false) {
+    match engine.replay(&small(), vec![Probe::boxed(Fail::Finish)], &ReplayOptions::default()) {
         Err(CycleError::Sinks(errors)) => assert_eq!(errors[0].1, "broke at finish"),
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a cycle whose only sink failed succeeded"),
@@ -171,7 +182,13 @@ fn the_kept_batch_is_what_the_file_holds() {
     for opts in [ParquetOptions::default(), ParquetOptions::compact()] {
         let dir = tempfile::tempdir().unwrap();
         let compact = opts.prices != ParquetOptions::default().prices;
-        let out = engine.replay(&small(), vec![Box::new(ParquetSink::new(dir.path(), opts))], true).unwrap();
+        let out = engine
+            .replay(
+                &small(),
+                vec![Box::new(ParquetSink::new(dir.path(), opts))],
+                &ReplayOptions { keep_batch: true, ..ReplayOptions::default() },
+            )
+            .unwrap();
         let batch = out.batch.expect("kept");
         let back = read_back(&out.summary.parquet().unwrap());
         assert_eq!(batch.num_rows(), out.summary.rows);
@@ -246,7 +263,13 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
     let engine = Engine::with_threads(2).unwrap();
     for opts in [ParquetOptions::default(), ParquetOptions::compact()] {
         let out_dir = dir.path().join(format!("{:?}", opts.prices));
-        let out = engine.replay(&path, vec![Box::new(ParquetSink::new(&out_dir, opts))], true).unwrap();
+        let out = engine
+            .replay(
+                &path,
+                vec![Box::new(ParquetSink::new(&out_dir, opts))],
+                &ReplayOptions { keep_batch: true, ..ReplayOptions::default() },
+            )
+            .unwrap();
         let rows = common::rows_of(&out.summary.parquet().unwrap());
         let verdicts: Vec<(u16, &str)> = rows.iter().map(|r| (r.uid, r.verdict.as_str())).collect();
         assert_eq!(

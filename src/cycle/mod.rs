@@ -241,6 +241,7 @@ impl<'r> Cycle<'r> {
         let timings_ms = clock.timings(batch_time, end - t_write, end);
         let summary = CycleSummary {
             source,
+            rules: self.exp.rules,
             rows,
             verdicts,
             body_bytes,

@@ -17,6 +17,8 @@ use serde::Serialize;
 pub struct CycleSummary {
     /// `live` or `replay`.
     pub source: &'static str,
+    /// The verdict rules the replies were judged by (`v2` or `v3`).
+    pub rules: crate::decode::Rules,
     /// Miners queried (rows written).
     pub rows: usize,
     /// Rows per `format_validation` verdict.

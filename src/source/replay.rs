@@ -18,18 +18,36 @@ use crate::cycle::{Clock, Cycle, CycleError, CycleOutcome};
 use crate::engine::Engine;
 use crate::procfs::log_memory;
 use crate::recording::Recording;
+use crate::request::Rules;
 use crate::sink::Sink;
 
+/// What a replay is asked for besides its sinks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplayOptions {
+    /// Judge the replies by these rules instead of the recording's own (the rules its cycle ran
+    /// under; v2 for a recording older than the rule sets).
+    pub rules: Option<Rules>,
+    /// Hand the whole cycle back as one record batch.
+    pub keep_batch: bool,
+}
+
 impl Engine {
-    /// Replays the recording at `path` through `sinks`; `keep_batch` hands the whole cycle back
-    /// as one record batch.
-    pub fn replay(&self, path: &Path, sinks: Vec<Box<dyn Sink>>, keep_batch: bool) -> Result<CycleOutcome, CycleError> {
+    /// Replays the recording at `path` through `sinks`.
+    pub fn replay(
+        &self,
+        path: &Path,
+        sinks: Vec<Box<dyn Sink>>,
+        opts: &ReplayOptions,
+    ) -> Result<CycleOutcome, CycleError> {
         let start = Instant::now();
-        let rec = Recording::read(path)?;
+        let mut rec = Recording::read(path)?;
         log_memory("read");
+        if opts.rules.is_some() {
+            rec.request.rules = opts.rules;
+        }
         let mut clock = Clock::new(start);
         clock.read = Some(start.elapsed());
-        self.replay_recording(rec, clock, sinks, keep_batch)
+        self.replay_recording(rec, clock, sinks, opts.keep_batch)
     }
 
     /// Replays a recording already read (benches, tools). The recording is unmapped on a thread
@@ -82,5 +100,5 @@ pub fn replay_to_parquet(
     opts: &crate::sink::parquet::ParquetOptions,
 ) -> Result<crate::cycle::CycleSummary, CycleError> {
     let sink = crate::sink::parquet::ParquetSink::new(out_dir, opts.clone());
-    Ok(crate::engine::shared().replay(path, vec![Box::new(sink)], false)?.summary)
+    Ok(crate::engine::shared().replay(path, vec![Box::new(sink)], &ReplayOptions::default())?.summary)
 }

@@ -89,6 +89,8 @@ use crate::sink::{self, CycleInfo, Rows, Sink};
 pub const REQUEST_KEY: &str = "synth.request";
 /// File key-value metadata: the engine (crate) version that wrote the file.
 pub const ENGINE_VERSION_KEY: &str = "synth.engine.version";
+/// File key-value metadata: the verdict rules the cycle was judged by (`v2` or `v3`).
+pub const RULES_KEY: &str = "synth.rules";
 /// File key-value metadata: how `paths` is stored (`float64` or `decimal(18,<scale>)`).
 pub const PRICES_KEY: &str = "synth.prices.encoding";
 

@@ -23,7 +23,7 @@ use parquet::schema::types::{SchemaDescPtr, SchemaDescriptor};
 
 use super::footer::MAGIC;
 use super::prices::{self, EncodeError, Levels, PriceLayout};
-use super::{ENGINE_VERSION_KEY, PRICES_KEY, ParquetOptions, REQUEST_KEY, SinkError, file, pages};
+use super::{ENGINE_VERSION_KEY, PRICES_KEY, ParquetOptions, REQUEST_KEY, RULES_KEY, SinkError, file, pages};
 use crate::batch::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use crate::columns::Rows;
 use crate::request::CycleRequest;
@@ -128,6 +128,7 @@ impl CycleParquetWriter {
 
         let kv = vec![
             KeyValue::new(REQUEST_KEY.into(), request.to_json()),
+            KeyValue::new(RULES_KEY.into(), request.rules().as_str().to_owned()),
             KeyValue::new(ENGINE_VERSION_KEY.into(), env!("CARGO_PKG_VERSION").to_owned()),
             KeyValue::new(SCHEMA_VERSION_KEY.into(), SCHEMA_VERSION.to_owned()),
             KeyValue::new(

@@ -17,6 +17,7 @@ use crate::fixture::{self, Preset};
 use crate::fleet::{Fleet, FleetOptions, signature_verifier};
 use crate::recording::Recording;
 use crate::request::Rules;
+use crate::sink::Sink;
 use crate::sink::parquet::{ParquetOptions, ParquetSink};
 use crate::source::live::{LiveOptions, OnCall};
 use crate::wire::keys::Hotkey;
@@ -31,6 +32,8 @@ pub struct DemoOptions {
     pub timeout_s: Option<f64>,
     /// The verdict rules (the demo's own default is today's, whatever its cached recording says).
     pub rules: Rules,
+    /// Sinks beside the demo's Parquet file (`--upstream-out`).
+    pub extra_sinks: Vec<Box<dyn Sink>>,
     pub on_call: Option<OnCall>,
 }
 
@@ -73,8 +76,10 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let hotkey = Arc::new(Hotkey::from_seed(&seed));
     let sink = ParquetSink::new(opts.out_dir, ParquetOptions { overwrite: true, ..ParquetOptions::default() });
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
+    sinks.extend(opts.extra_sinks);
     let live = LiveOptions { on_call: opts.on_call, ..LiveOptions::default() };
-    let outcome = engine.run_cycle(&request, hotkey, "127.0.0.1", vec![Box::new(sink)], cancel, &live)?;
+    let outcome = engine.run_cycle(&request, hotkey, "127.0.0.1", sinks, cancel, &live)?;
     fleet.stop();
     Ok(outcome)
 }

@@ -24,7 +24,9 @@ use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier
 #[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
 use synth_forward::request::{CycleRequest, Rules};
+use synth_forward::sink::Sink;
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
+use synth_forward::sink::upstream::UpstreamSink;
 use synth_forward::source::live::LiveOptions;
 #[cfg(feature = "fleet")]
 use synth_forward::source::live::OnCall;
@@ -64,6 +66,8 @@ enum Command {
         /// Judge the replies by these rules instead of the ones the recording was made under.
         #[arg(long)]
         rules: Option<Rules>,
+        #[command(flatten)]
+        upstream: UpstreamArgs,
     },
     /// Run a live cycle: sign, query every miner at once, decode as bodies land, write Parquet.
     Run {
@@ -97,6 +101,8 @@ enum Command {
         /// or v2 (the validator until May 2026).
         #[arg(long)]
         rules: Option<Rules>,
+        #[command(flatten)]
+        upstream: UpstreamArgs,
     },
     #[cfg(feature = "fleet")]
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
@@ -139,6 +145,8 @@ enum Command {
         /// Verdict rules: v3 (today's validator, the default) or v2.
         #[arg(long)]
         rules: Option<Rules>,
+        #[command(flatten)]
+        upstream: UpstreamArgs,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -172,11 +180,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, compact, overwrite, rules } => {
+        Command::Replay { recording, out, compact, overwrite, rules, upstream } => {
             let engine = Engine::new()?;
-            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let mut sinks: Vec<Box<dyn Sink>> =
+                vec![Box::new(ParquetSink::new(out, parquet_options(compact, overwrite)))];
+            sinks.extend(upstream.sink());
             let outcome = engine
-                .replay(&recording, vec![Box::new(sink)], &ReplayOptions { rules, keep_batch: false })
+                .replay(&recording, sinks, &ReplayOptions { rules, keep_batch: false })
                 .with_context(|| format!("replaying {}", recording.display()))?;
             return print_summary(&outcome.summary);
         }
@@ -192,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overwrite,
             max_memory,
             rules,
+            upstream,
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
             let mut req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
@@ -202,14 +213,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
-            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let mut sinks: Vec<Box<dyn Sink>> =
+                vec![Box::new(ParquetSink::new(out, parquet_options(compact, overwrite)))];
+            sinks.extend(upstream.sink());
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
             // killing the process.
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
-            let outcome =
-                engine.run_cycle(&req, Arc::new(hotkey), &external_ip, vec![Box::new(sink)], &cancel, &opts)?;
+            let outcome = engine.run_cycle(&req, Arc::new(hotkey), &external_ip, sinks, &cancel, &opts)?;
             return print_summary(&outcome.summary);
         }
         #[cfg(feature = "fleet")]
@@ -238,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet.stop();
         }
         #[cfg(feature = "fleet")]
-        Command::Demo { preset, out, time_scale, timeout, rules } => {
+        Command::Demo { preset, out, time_scale, timeout, rules, upstream } => {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -263,6 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 timeout_s: timeout,
                 rules: rules.unwrap_or_default(),
+                extra_sinks: upstream.sink().into_iter().collect(),
                 on_call,
             };
             let outcome = demo::demo(&engine, opts, &cancel)?;
@@ -294,6 +307,25 @@ fn print_summary(summary: &CycleSummary) -> anyhow::Result<ExitCode> {
         None if !summary.sink_errors.is_empty() => ExitCode::FAILURE,
         None => ExitCode::SUCCESS,
     })
+}
+
+/// The upstream-shape output, on every command that runs a cycle.
+#[derive(clap::Args)]
+struct UpstreamArgs {
+    /// Also write the results as today's validator's workers return them: one JSON line per
+    /// queried miner, in request order (schemas/upstream.md).
+    #[arg(long = "upstream-out")]
+    upstream_out: Option<PathBuf>,
+    /// With --upstream-out: each CORRECT miner's output is upstream's float32 blob (base64).
+    #[arg(long = "float32-output", requires = "upstream_out")]
+    float32_output: bool,
+}
+
+impl UpstreamArgs {
+    fn sink(&self) -> Option<Box<dyn Sink>> {
+        let path = self.upstream_out.as_ref()?;
+        Some(Box::new(UpstreamSink::new(path, self.float32_output)))
+    }
 }
 
 /// `123`, `512K`, `512M`, `8G` (powers of 1024).

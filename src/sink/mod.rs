@@ -29,8 +29,11 @@
 //!
 //! - [`parquet`]: the hive-partitioned Parquet file (row groups encoded as rows arrive, temp name,
 //!   fsync, rename).
+//! - [`upstream`]: the results in today's validator's return shape, one JSON line per miner in
+//!   request order ([`crate::upstream`]).
 
 pub mod parquet;
+pub mod upstream;
 
 use arrow::record_batch::RecordBatch;
 

@@ -30,6 +30,7 @@ enum Fail {
 
 /// Records what it is given; fails where told.
 struct Probe {
+    name: &'static str,
     fail: Fail,
     seen: Mutex<Vec<(usize, u16, String, usize)>>,
     uids: Vec<u16>,
@@ -37,13 +38,17 @@ struct Probe {
 
 impl Probe {
     fn boxed(fail: Fail) -> Box<dyn Sink> {
-        Box::new(Probe { fail, seen: Mutex::new(Vec::new()), uids: Vec::new() })
+        Probe::named("probe", fail)
+    }
+
+    fn named(name: &'static str, fail: Fail) -> Box<dyn Sink> {
+        Box::new(Probe { name, fail, seen: Mutex::new(Vec::new()), uids: Vec::new() })
     }
 }
 
 impl Sink for Probe {
     fn name(&self) -> &'static str {
-        "probe"
+        self.name
     }
 
     fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), sink::Error> {
@@ -285,4 +290,22 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(back.column(back.num_columns() - 1).null_count(), 2, "paths null unless CORRECT");
     }
+}
+
+/// Each sink's output is reported under its name, beside the summary's own keys: two sinks of one
+/// name, or a sink named like a summary key, are refused before any row (one would hide the other).
+#[test]
+fn sink_names_are_distinct_and_not_summary_keys() {
+    let engine = Engine::with_threads(2).unwrap();
+    for (a, b) in [("probe", "probe"), ("probe", "rows"), ("timings_ms", "probe"), ("recording", "probe")] {
+        let sinks = vec![Probe::named(a, Fail::Never), Probe::named(b, Fail::Never)];
+        match engine.replay(&small(), sinks, &ReplayOptions::default()) {
+            Err(CycleError::SinkName(name)) => assert!(name == a || name == b),
+            Err(e) => panic!("{a}, {b}: unexpected error {e}"),
+            Ok(_) => panic!("{a}, {b}: accepted"),
+        }
+    }
+    let sinks = vec![Probe::named("probe", Fail::Never), Probe::named("other", Fail::Never)];
+    let out = engine.replay(&small(), sinks, &ReplayOptions::default()).unwrap();
+    assert!(out.summary.outputs.contains_key("probe") && out.summary.outputs.contains_key("other"));
 }

@@ -145,3 +145,61 @@ fn a_cancel_token_ends_the_cycle_early_and_keeps_what_arrived() {
     }
     assert_eq!(cancelled, clean.iter().filter(|r| r.error.as_deref() == Some("timeout")).count());
 }
+
+/// A token cancelled before the cycle starts: no miner is asked, no sink starts, nothing is
+/// written (a file of every miner `cancelled` would look like a real cycle).
+#[test]
+fn a_token_cancelled_before_the_cycle_writes_nothing() {
+    use synth_forward::cycle::CycleError;
+    use synth_forward::{Cancel, LiveOptions, ParquetSink};
+    let rec = fixture();
+    let fleet = serve(&rec, false);
+    let request = fleet.request().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = synth_forward::Engine::with_threads(2).unwrap();
+    let cancel = Cancel::new();
+    cancel.cancel("before");
+    let sink = ParquetSink::new(dir.path(), ParquetOptions::default());
+    let opts = LiveOptions { max_memory: 1 << 30, ..LiveOptions::default() };
+    let out = engine.run_requests(&request, common::plain_requests(&request), vec![Box::new(sink)], &cancel, &opts);
+    fleet.stop();
+    match out {
+        Err(CycleError::Cancelled(reason)) => assert_eq!(reason, "before"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a cancelled cycle ran"),
+    }
+    assert!(common::tree(dir.path()).is_empty(), "{:?}", common::tree(dir.path()));
+}
+
+/// The recording is reported beside the sinks: its path when written, its error when not, and a
+/// recording that cannot be written costs only itself (the Parquet file is still written).
+#[test]
+fn a_recording_that_cannot_be_written_costs_only_itself() {
+    use synth_forward::{Cancel, LiveOptions, ParquetSink};
+    let rec = fixture();
+    let fleet = serve(&rec, false);
+    let mut request = fleet.request().clone();
+    // The fixture's hanging miners would otherwise hold each cycle for its recorded minute.
+    request.timeout_s = 0.5;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = synth_forward::Engine::with_threads(2).unwrap();
+    for (name, record) in
+        [("ok", dir.path().join("cycle.arrow")), ("bad", dir.path().join("no-such-folder").join("cycle.arrow"))]
+    {
+        let sink = ParquetSink::new(dir.path().join(name), ParquetOptions::default());
+        let opts = LiveOptions { max_memory: 1 << 30, record: Some(record.clone()), ..LiveOptions::default() };
+        let s = engine
+            .run_requests(&request, common::plain_requests(&request), vec![Box::new(sink)], &Cancel::new(), &opts)
+            .unwrap()
+            .summary;
+        assert!(s.parquet().unwrap().is_file(), "{name}: the Parquet file is written");
+        if name == "ok" {
+            assert_eq!(s.outputs["recording"], serde_json::json!(record.display().to_string()));
+            assert!(s.sink_errors.is_empty(), "{:?}", s.sink_errors);
+        } else {
+            assert!(!s.outputs.contains_key("recording"));
+            assert!(s.sink_errors["recording"].contains("no-such-folder"), "{:?}", s.sink_errors);
+        }
+    }
+    fleet.stop();
+}

@@ -50,6 +50,12 @@ pub enum CycleError {
     Requests { requests: usize, axons: usize },
     #[error("building the record batch: {0}")]
     Batch(#[from] arrow::error::ArrowError),
+    /// The cycle's token was cancelled before any miner was asked.
+    #[error("cycle cancelled before it started ({0})")]
+    Cancelled(String),
+    /// Two sinks share a name, or one takes a summary key (its output would hide another's).
+    #[error("sink name {0:?} is taken (a second sink of that name, or a summary key)")]
+    SinkName(&'static str),
     /// Every sink failed; each one's error, in the order they were given.
     #[error("{}", .0.iter().map(|(name, e)| format!("{name}: {e}")).collect::<Vec<_>>().join("; "))]
     Sinks(Vec<(&'static str, String)>),
@@ -130,6 +136,13 @@ impl<'r> Cycle<'r> {
         let mut out_row = vec![0usize; rows];
         for (out, &s) in order.iter().enumerate() {
             out_row[s] = out;
+        }
+        let mut names = std::collections::HashSet::new();
+        for s in &sinks {
+            let name = s.name();
+            if summary::RESERVED_KEYS.contains(&name) || !names.insert(name) {
+                return Err(CycleError::SinkName(name));
+            }
         }
         let keep_prices = keep_batch || sinks.iter().any(|s| s.needs_batch());
         let mut cols =
@@ -349,7 +362,7 @@ pub fn decode_one(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verdi
 }
 
 /// An error and its sources on one line.
-fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -43,6 +43,22 @@ pub struct CycleSummary {
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// The summary's own top-level keys: no sink may take one as its name (its output is flattened
+/// beside them). `recording` is a live cycle's recording, reported like a sink's output.
+pub const RESERVED_KEYS: [&str; 11] = [
+    "source",
+    "rules",
+    "rows",
+    "verdicts",
+    "body_bytes",
+    "sink_errors",
+    "timings_ms",
+    "decoded_before_last_body",
+    "stopped_by",
+    "peak_rss_bytes",
+    "recording",
+];
+
 impl CycleSummary {
     /// The Parquet file the cycle wrote, if a Parquet sink finished.
     pub fn parquet(&self) -> Option<PathBuf> {
@@ -170,6 +186,33 @@ impl Clock {
             after_network: self.network_end.map(|n| ms(end.saturating_duration_since(n))),
             record: self.record.map(ms),
             total: ms(end - self.start),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key the summary itself prints is reserved, so no sink's output can hide one.
+    #[test]
+    fn reserved_keys_cover_the_summary() {
+        let s = CycleSummary {
+            source: "live",
+            rules: crate::decode::Rules::V3,
+            rows: 1,
+            verdicts: BTreeMap::new(),
+            body_bytes: 0,
+            outputs: BTreeMap::new(),
+            sink_errors: [("x", "e".to_owned())].into_iter().collect(),
+            timings_ms: Timings::default(),
+            decoded_before_last_body: Some(0),
+            stopped_by: Some("SIGINT".into()),
+            peak_rss_bytes: Some(1),
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        for key in v.as_object().unwrap().keys() {
+            assert!(RESERVED_KEYS.contains(&key.as_str()), "{key} is not reserved");
         }
     }
 }

@@ -93,6 +93,11 @@ impl Engine {
         opts: &LiveOptions,
     ) -> Result<CycleOutcome, CycleError> {
         let shape = request.check_live(opts.max_memory)?;
+        // Cancelled before any traffic: nothing is asked and no sink starts, so nothing is
+        // written (a file of every miner `cancelled` would only look like a real cycle).
+        if let Some(reason) = cancel.reason() {
+            return Err(CycleError::Cancelled(reason.to_owned()));
+        }
         let n = request.axons.len();
         if outgoing.len() != n {
             return Err(CycleError::Requests { requests: outgoing.len(), axons: n });
@@ -173,7 +178,14 @@ impl Engine {
                     // Stop asking: abort the calls still in flight (their sockets close as the
                     // tasks drop) and give each of those miners a `cancelled` row.
                     calls.abort_all();
-                    while calls.join_next().await.is_some() {}
+                    while let Some(joined) = calls.join_next().await {
+                        // A call that ended before the abort reached it is an answer like any
+                        // other: kept, not marked cancelled.
+                        if let Ok(call) = joined {
+                            open[call.axon] = false;
+                            deliver(call);
+                        }
+                    }
                     let cut = open.iter().filter(|o| **o).count();
                     tracing::warn!(
                         reason = cancel.reason(),
@@ -199,7 +211,9 @@ impl Engine {
 
         // The raw calls are the cycle's ground truth: written before the sinks finish, so a sink
         // that fails cannot cost the recording. In the order they ended, which is the order a
-        // replay hands them over.
+        // replay hands them over. A recording that cannot be written costs only itself: the
+        // sinks still finish, and the error is reported beside theirs.
+        let mut recorded_to: Option<Result<&std::path::Path, String>> = None;
         if let Some(path) = &opts.record {
             let t = Instant::now();
             let mut calls: Vec<Option<FetchedCall>> =
@@ -217,12 +231,27 @@ impl Engine {
             let mut arrived = request.clone();
             arrived.axons = calls.iter().map(|c| request.axons[c.axon].clone()).collect();
             let calls: Vec<RecordedCall> = calls.into_iter().map(|c| recorded(request, c)).collect();
-            recording::write(path, &arrived, &started_at, &calls, recording::Compression::None)?;
+            let written = recording::write(path, &arrived, &started_at, &calls, recording::Compression::None);
+            recorded_to = Some(written.map(|_| path.as_path()).map_err(|e| crate::cycle::one_line(&e)));
             cycle.clock.record = Some(t.elapsed());
         }
-        cycle.finish(&self.pool, "live", Some(cancel), Some(decoded_before_last_body))
+        let mut outcome = cycle.finish(&self.pool, "live", Some(cancel), Some(decoded_before_last_body));
+        match (recorded_to, &mut outcome) {
+            (Some(Ok(path)), Ok(o)) => {
+                o.summary.outputs.insert(RECORDING, path.display().to_string().into());
+            }
+            (Some(Err(e)), Ok(o)) => {
+                o.summary.sink_errors.insert(RECORDING, e);
+            }
+            (Some(Err(e)), Err(CycleError::Sinks(errors))) => errors.push((RECORDING, e)),
+            _ => {}
+        }
+        outcome
     }
 }
+
+/// The recording's key in the summary (beside the sinks').
+const RECORDING: &str = "recording";
 
 /// A finished call as the recording stores it.
 fn recorded(request: &CycleRequest, c: FetchedCall) -> RecordedCall {

@@ -6,7 +6,8 @@
 //! N=10 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \
 //!     ./target/release/examples/scan_speed                  # then: callgrind_annotate /tmp/cg.out | grep fast::
 //! ```
-//! `N` is the number of decodes (default 200); 10 decodes are 610,000 prices.
+//! `N` is the number of decodes (default 200); 10 decodes are 610,000 prices. `RULES=v2` judges
+//! by the v2 rules (default v3), to compare the two.
 
 use synth_forward::decode::fast;
 use synth_forward::request::{Expected, Rules};
@@ -43,7 +44,8 @@ fn body() -> String {
 
 fn main() {
     let body = body();
-    let exp = Expected { start: Some(START), increment: 60, paths: 1000, points: 61, rules: Rules::V3 };
+    let rules: Rules = std::env::var("RULES").map_or(Ok(Rules::V3), |r| r.parse()).expect("RULES is v2 or v3");
+    let exp = Expected { start: Some(START), increment: 60, paths: 1000, points: 61, rules };
     let mut slot = vec![0.0; exp.slot_len()];
     let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let t = std::time::Instant::now();
@@ -52,5 +54,5 @@ fn main() {
         assert!(verdict.is_correct());
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("{} bytes, {:.0} MB/s one core", body.len(), (body.len() * n) as f64 / secs / 1e6);
+    println!("{} bytes, {:.0} MB/s one core, rules {rules}", body.len(), (body.len() * n) as f64 / secs / 1e6);
 }

@@ -1,10 +1,11 @@
 //! The engine: what a process creates once and every cycle reuses.
 //!
 //! In: how many decode threads to run. Out: an [`Engine`] holding one current-thread tokio runtime
-//! (every miner call of a cycle is waiting, not work), one HTTP client (its idle keep-alive
-//! connections carry over to the next cycle's calls to the same miners), and one rayon pool that
-//! decodes rows and runs the sinks' per-row work. Its threads keep their scratch buffers (a row's
-//! prices, a row group's bytes) from cycle to cycle.
+//! (every miner call of a cycle is waiting, not work), one HTTP client (its DNS-free connector
+//! and settings; it keeps no idle connection: cycles are minutes apart and a miner's uvicorn
+//! closes an idle one after 5 s), and one rayon pool that decodes rows and runs the sinks'
+//! per-row work. Its threads keep their scratch (a row's prices) from cycle to cycle; a Parquet
+//! file's encoded-group buffers live as long as that file's writer.
 //!
 //! The cycles themselves are methods the sources add: [`Engine::run_cycle`] (a live cycle,
 //! `source::live`) and [`Engine::replay`] (a recording, `source::replay`). Running many cycles on

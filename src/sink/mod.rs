@@ -16,9 +16,10 @@
 //!   `&self`. Every output row is delivered exactly once, failed miners included. The view is
 //!   borrowed: prices live in the decoding thread's scratch and are gone when the call returns.
 //!   Keep this fast: it runs in the decode pool's time.
-//! - [`Sink::finish`] runs once, on the cycle's thread, after every row was delivered (or the
-//!   cycle was cancelled and its unfinished miners delivered as `cancelled` rows). It must make
-//!   the sink's whole output visible, or none of it: a file renamed into place whole, a
+//! - [`Sink::finish`] runs once, inside the engine's pool (so it may use rayon; sinks finish one
+//!   after another), after every row was delivered (or the cycle was cancelled and its
+//!   unfinished miners delivered as `cancelled` rows). It must make the sink's whole output
+//!   visible, or none of it: a file renamed into place whole, a
 //!   transaction committed whole. On error, nothing of this cycle may remain visible, and
 //!   dropping a sink that never finished must clean up the same way.
 //!

@@ -166,8 +166,8 @@ impl Engine {
                         },
                     };
                     let Ok(call) = joined else {
-                        // A call task cannot panic by construction; if one did, its row gets
-                        // "time out …" with no body below, like any other unfinished call.
+                        // A call task cannot panic by construction; if one did, its axon stays
+                        // open and gets a `cancelled` row below (the failure verdict, no body).
                         tracing::error!("a miner call task failed: {joined:?}");
                         continue;
                     };

@@ -24,9 +24,17 @@ fn serve_run_record_replay_agree() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.cycle.arrow");
     let request = dir.path().join("request.json");
-    let _fleet = common::serve(&fixture, &request, &["--time-scale", "0.01", "--verify"], 2.0, Duration::from_secs(30));
+    // The fixture predates rule sets (v2); the request the fleet writes asks for v3.
+    let _fleet = common::serve(
+        &fixture,
+        &request,
+        &["--time-scale", "0.01", "--verify", "--rules", "v3"],
+        2.0,
+        Duration::from_secs(30),
+    );
 
     let recorded = dir.path().join("live.cycle.arrow");
+    let upstream = dir.path().join("upstream.jsonl");
     let live = json_line(
         &Command::new(BIN)
             .arg("run")
@@ -38,6 +46,8 @@ fn serve_run_record_replay_agree() {
             .arg(&recorded)
             .arg("--wallet.path")
             .arg(wallet(dir.path()))
+            .arg("--upstream-out")
+            .arg(&upstream)
             .output()
             .unwrap(),
     );
@@ -51,6 +61,8 @@ fn serve_run_record_replay_agree() {
         "rows",
         "decode_tail",
         "record",
+        // The upstream-shape sink reads the cycle's batch.
+        "batch",
         "write",
         "after_network",
         "total",
@@ -73,6 +85,16 @@ fn serve_run_record_replay_agree() {
     let replay_keys = ["read", "decode", "encode", "rows", "write", "total"];
     assert_eq!(timing_keys(&replayed), replay_keys.iter().map(|k| k.to_string()).collect(), "{replayed}");
     assert_eq!(replayed["source"], "replay");
+    // The rules travel: request → live cycle → its recording → the replay; the fixture keeps its own.
+    assert_eq!((&live["rules"], &replayed["rules"], &original["rules"]), (&"v3".into(), &"v3".into(), &"v2".into()));
+    assert_eq!(live["recording"], recorded.display().to_string());
+    // One upstream-shape line per queried miner, in the request's order.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&upstream).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let req: serde_json::Value = serde_json::from_slice(&std::fs::read(&request).unwrap()).unwrap();
+    let uids: Vec<&serde_json::Value> = req["axons"].as_array().unwrap().iter().map(|a| &a["uid"]).collect();
+    assert_eq!(lines.iter().map(|l| &l["uid"]).collect::<Vec<_>>(), uids);
+    assert_eq!(live["upstream"], upstream.display().to_string());
     // The same pipeline behind both sources: the replay of the live cycle's recording is the live
     // file, byte for byte.
     let a = std::fs::read(live["parquet"].as_str().unwrap()).unwrap();

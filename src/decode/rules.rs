@@ -100,10 +100,35 @@ pub fn v3_fault(v: f64) -> Option<PriceFault> {
     if single == 0.0 && v != 0.0 {
         return Some(PriceFault::UnderflowsFloat32);
     }
-    if v != 0.0 && pyrepr::significant_digits(v) > 8 {
+    if v != 0.0 && !at_most_8_digits(v) {
         return Some(PriceFault::TooManyDigits);
     }
     None
+}
+
+/// Rule f without formatting for the common price: with `a = |v|` in [1e-14, 1e8) and `k` the
+/// power of ten that puts its eighth significant digit at the units, `m = round(a·10^k)`; when
+/// `m < 10^8` and `m / 10^k` (one correctly rounded division of exact operands, `k ≤ 22`) gives
+/// back `a`, the decimal `m·10^-k` has at most 8 significant digits and rounds to `v`, so the
+/// shortest one does too. Anything else (a failure, other magnitudes) is formatted.
+#[inline]
+fn at_most_8_digits(v: f64) -> bool {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    let a = v.abs();
+    if (1e-14..1e8).contains(&a) {
+        // 10^e <= a < 10^(e+1) up to the log's rounding; an off-by-one k only makes the test
+        // stricter (m may reach 10^8 and fall through to the formatter).
+        let e = a.log10().floor() as i32;
+        let k = (7 - e).clamp(0, 22) as usize;
+        let m = (a * POW10[k]).round();
+        if m < 1e8 && m / POW10[k] == a {
+            return true;
+        }
+    }
+    pyrepr::significant_digits(v) <= 8
 }
 
 #[cfg(test)]
@@ -160,6 +185,7 @@ mod tests {
             }
             let upstream = format!("{v:.7e}").parse::<f64>().ok() == Some(v);
             assert_eq!(pyrepr::significant_digits(v) <= 8, upstream, "{v:e}");
+            assert_eq!(at_most_8_digits(v), upstream, "fast: {v:e}");
         }
     }
 }

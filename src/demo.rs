@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::fixture::{self, Preset};
 use crate::fleet::{Fleet, FleetOptions, signature_verifier};
 use crate::recording::Recording;
-use crate::sink::parquet::{ParquetOptions, ParquetSink};
+use crate::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
 use crate::source::live::{LiveOptions, OnCall};
 use crate::wire::keys::Hotkey;
 
@@ -28,6 +28,8 @@ pub struct DemoOptions {
     /// Per-miner deadline; by default just past the slowest recorded answer, so the hanging
     /// miners are cut there rather than after the recorded 60 s.
     pub timeout_s: Option<f64>,
+    /// How the file stores prices (`--prices`).
+    pub prices: PriceEncoding,
     pub on_call: Option<OnCall>,
 }
 
@@ -68,7 +70,10 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let hotkey = Arc::new(Hotkey::from_seed(&seed));
-    let sink = ParquetSink::new(opts.out_dir, ParquetOptions { overwrite: true, ..ParquetOptions::default() });
+    let sink = ParquetSink::new(
+        opts.out_dir,
+        ParquetOptions { prices: opts.prices, overwrite: true, ..ParquetOptions::default() },
+    );
     let live = LiveOptions { on_call: opts.on_call, ..LiveOptions::default() };
     let outcome = engine.run_cycle(&request, hotkey, "127.0.0.1", vec![Box::new(sink)], cancel, &live)?;
     fleet.stop();

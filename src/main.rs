@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
 
 #[cfg(feature = "fleet")]
@@ -51,12 +51,12 @@ enum Command {
     Replay {
         /// The recording.
         recording: PathBuf,
-        /// Output folder (hive layout below it: asset=…/date=…/<start>_<length>.parquet).
+        /// Output folder (one folder per table below it:
+        /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet).
         #[arg(long)]
         out: PathBuf,
-        /// Store prices as scaled decimals (INT64, DELTA_BINARY_PACKED): smaller, still lossless.
-        #[arg(long)]
-        compact: bool,
+        #[command(flatten)]
+        prices: PricesArg,
         /// Replace the Parquet file if it already exists.
         #[arg(long)]
         overwrite: bool,
@@ -81,8 +81,8 @@ enum Command {
         /// The validator's external IP as the miners should see it (bt_header_dendrite_ip).
         #[arg(long = "external-ip", default_value = "127.0.0.1")]
         external_ip: String,
-        #[arg(long)]
-        compact: bool,
+        #[command(flatten)]
+        prices: PricesArg,
         #[arg(long)]
         overwrite: bool,
         /// Ceiling for the cycle's price buffer, e.g. 512M or 8G (default: half of RAM); a
@@ -125,6 +125,8 @@ enum Command {
         /// Per-miner deadline in seconds (default: just past the slowest recorded answer).
         #[arg(long)]
         timeout: Option<f64>,
+        #[command(flatten)]
+        prices: PricesArg,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -137,6 +139,36 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// How `paths` prices are stored: `--prices f64|f32|decimal`, or `--compact` (= decimal).
+#[derive(Args, Clone, Copy)]
+struct PricesArg {
+    /// How prices are stored: f64 (lossless), f32 (rounded to the nearest float32, half the
+    /// size), decimal (scaled INT64 decimals, DELTA_BINARY_PACKED: smaller, lossless, refused
+    /// when a price has no exact form).
+    #[arg(long, value_enum, default_value_t = Prices::F64)]
+    prices: Prices,
+    /// The same as --prices decimal.
+    #[arg(long, conflicts_with = "prices")]
+    compact: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Prices {
+    F64,
+    F32,
+    Decimal,
+}
+
+impl PricesArg {
+    fn encoding(self) -> PriceEncoding {
+        match (self.compact, self.prices) {
+            (true, _) | (false, Prices::Decimal) => PriceEncoding::Compact,
+            (false, Prices::F64) => PriceEncoding::Float64,
+            (false, Prices::F32) => PriceEncoding::Float32,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -158,9 +190,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, compact, overwrite } => {
+        Command::Replay { recording, out, prices, overwrite } => {
             let engine = Engine::new()?;
-            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let sink = ParquetSink::new(out, parquet_options(prices, overwrite));
             let outcome = engine
                 .replay(&recording, vec![Box::new(sink)], false)
                 .with_context(|| format!("replaying {}", recording.display()))?;
@@ -174,7 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wallet_name,
             wallet_hotkey,
             external_ip,
-            compact,
+            prices,
             overwrite,
             max_memory,
         } => {
@@ -184,7 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
-            let sink = ParquetSink::new(out, parquet_options(compact, overwrite));
+            let sink = ParquetSink::new(out, parquet_options(prices, overwrite));
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
             // killing the process.
@@ -218,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet.stop();
         }
         #[cfg(feature = "fleet")]
-        Command::Demo { preset, out, time_scale, timeout } => {
+        Command::Demo { preset, out, time_scale, timeout, prices } => {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -237,7 +269,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = Engine::new()?;
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
-            let opts = demo::DemoOptions { preset, out_dir: out, time_scale, timeout_s: timeout, on_call };
+            let opts = demo::DemoOptions {
+                preset,
+                out_dir: out,
+                time_scale,
+                timeout_s: timeout,
+                prices: prices.encoding(),
+                on_call,
+            };
             let outcome = demo::demo(&engine, opts, &cancel)?;
             if let Some(bar) = bar {
                 bar.finish();
@@ -281,12 +320,8 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
-fn parquet_options(compact: bool, overwrite: bool) -> ParquetOptions {
-    ParquetOptions {
-        prices: if compact { PriceEncoding::Compact } else { PriceEncoding::Float64 },
-        overwrite,
-        ..ParquetOptions::default()
-    }
+fn parquet_options(prices: PricesArg, overwrite: bool) -> ParquetOptions {
+    ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() }
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

@@ -5,7 +5,7 @@
 //! (150 × 61 000 × 8 B = 73.2 MB), so MB/s reads as "price bytes in per second". Each config
 //! prints its file size and bytes per price once before it is timed.
 //!
-//! Groups: `parquet_write/{default,compact}` (the two modes, fsync included) and
+//! Groups: `parquet_write/{default,f32,compact}` (the three price types, fsync included) and
 //! `parquet_encodings/*` (the encoding table of `schemas/output.md`; skip it with
 //! `cargo bench --bench parquet_write -- parquet_write/`).
 
@@ -18,7 +18,7 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
 use synth_forward::request::CycleRequest;
-use synth_forward::sink::parquet::{self as sink, ParquetOptions};
+use synth_forward::sink::parquet::{self as sink, LAYOUT_VERSION, ParquetOptions};
 
 /// The bench input: `fixtures/large/hf-90mb.cycle.arrow` (generated if missing) decoded into the
 /// cycle's batch, as a compact replay builds it.
@@ -56,7 +56,7 @@ fn run(c: &mut Criterion, group: &str, configs: &[(&str, ParquetOptions)]) {
             // Only for the configs the filter selects (criterion calls this closure only then).
             // Each cycle writes a new file: the previous one is removed outside the timed part
             // (replacing it would also free its pages inside the rename).
-            let clear = || drop(std::fs::remove_dir_all(dir.path().join("asset=BTC")));
+            let clear = || drop(std::fs::remove_dir_all(dir.path().join(format!("layout-{LAYOUT_VERSION}"))));
             if !reported {
                 let path = sink::write(&b, &req, dir.path(), &opts).unwrap();
                 report(group, name, &path, prices);
@@ -107,7 +107,15 @@ fn cpu_report(group: &str, name: &str, clear: impl Fn(), mut write: impl FnMut()
 }
 
 fn modes(c: &mut Criterion) {
-    run(c, "parquet_write", &[("default", ParquetOptions::default()), ("compact", ParquetOptions::compact())]);
+    run(
+        c,
+        "parquet_write",
+        &[
+            ("default", ParquetOptions::default()),
+            ("f32", ParquetOptions::float32()),
+            ("compact", ParquetOptions::compact()),
+        ],
+    );
 }
 
 fn encodings(c: &mut Criterion) {
@@ -141,6 +149,14 @@ fn encodings(c: &mut Criterion) {
             ("bss_zstd1_stats", ParquetOptions { paths_statistics: true, ..Default::default() }),
             ("bss_zstd1_rg1", ParquetOptions { correct_rows_per_group: 1, ..Default::default() }),
             ("bss_zstd1_rg16", ParquetOptions { correct_rows_per_group: 16, ..Default::default() }),
+            ("f32_bss_zstd1", ParquetOptions::float32()),
+            ("f32_bss_none", ParquetOptions { compression: Compression::UNCOMPRESSED, ..ParquetOptions::float32() }),
+            ("f32_plain_zstd1", ParquetOptions { float_encoding: Encoding::PLAIN, ..ParquetOptions::float32() }),
+            #[cfg(feature = "internals")]
+            (
+                "f32_bss_zstd1_column_writer",
+                ParquetOptions { paths_via_column_writer: true, ..ParquetOptions::float32() },
+            ),
             ("compact_none", compact(Compression::UNCOMPRESSED)),
             ("compact_lz4", compact(Compression::LZ4_RAW)),
             ("compact_zstd1", compact(zstd(1))),

@@ -9,7 +9,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 use synth_forward::fixture::{self, Preset};
 use synth_forward::recording::Recording;
-use synth_forward::sink::parquet::ParquetOptions;
+use synth_forward::sink::parquet::{LAYOUT_VERSION, ParquetOptions};
 use synth_forward::source::replay::replay_to_parquet as replay;
 
 fn bench(c: &mut Criterion) {
@@ -31,12 +31,13 @@ fn bench(c: &mut Criterion) {
             ParquetOptions { overwrite: true, paths_via_column_writer: true, ..ParquetOptions::default() },
         ),
         ("compact", ParquetOptions { overwrite: true, ..ParquetOptions::compact() }),
+        ("f32", ParquetOptions { overwrite: true, ..ParquetOptions::float32() }),
     ] {
         // Each cycle writes a new file: the previous output is removed outside the timed part,
         // or the rename would also free the old file's 49 MB (≈ 15 ms of unlink, strace).
         g.bench_function(name, |b| {
             b.iter_batched(
-                || drop(std::fs::remove_dir_all(out.path().join("asset=BTC"))),
+                || drop(std::fs::remove_dir_all(out.path().join(format!("layout-{LAYOUT_VERSION}")))),
                 |()| replay(&path, out.path(), &opts).unwrap(),
                 BatchSize::PerIteration,
             )

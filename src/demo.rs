@@ -18,7 +18,7 @@ use crate::fleet::{Fleet, FleetOptions, signature_verifier};
 use crate::recording::Recording;
 use crate::request::Rules;
 use crate::sink::Sink;
-use crate::sink::parquet::{ParquetOptions, ParquetSink};
+use crate::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
 use crate::source::live::{LiveOptions, OnCall};
 use crate::wire::keys::Hotkey;
 
@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub rules: Rules,
     /// Sinks beside the demo's Parquet file (`--upstream-out`).
     pub extra_sinks: Vec<Box<dyn Sink>>,
+    /// How the file stores prices (`--prices`).
+    pub prices: PriceEncoding,
     pub on_call: Option<OnCall>,
 }
 
@@ -75,7 +77,10 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let hotkey = Arc::new(Hotkey::from_seed(&seed));
-    let sink = ParquetSink::new(opts.out_dir, ParquetOptions { overwrite: true, ..ParquetOptions::default() });
+    let sink = ParquetSink::new(
+        opts.out_dir,
+        ParquetOptions { prices: opts.prices, overwrite: true, ..ParquetOptions::default() },
+    );
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
     sinks.extend(opts.extra_sinks);
     let live = LiveOptions { on_call: opts.on_call, ..LiveOptions::default() };

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
 
 #[cfg(feature = "fleet")]
@@ -54,12 +54,12 @@ enum Command {
     Replay {
         /// The recording.
         recording: PathBuf,
-        /// Output folder (hive layout below it: asset=…/date=…/<start>_<length>.parquet).
+        /// Output folder (one folder per table below it:
+        /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet).
         #[arg(long)]
         out: PathBuf,
-        /// Store prices as scaled decimals (INT64, DELTA_BINARY_PACKED): smaller, still lossless.
-        #[arg(long)]
-        compact: bool,
+        #[command(flatten)]
+        prices: PricesArg,
         /// Replace the Parquet file if it already exists.
         #[arg(long)]
         overwrite: bool,
@@ -89,8 +89,8 @@ enum Command {
         /// The validator's external IP as the miners should see it (bt_header_dendrite_ip).
         #[arg(long = "external-ip", default_value = "127.0.0.1")]
         external_ip: String,
-        #[arg(long)]
-        compact: bool,
+        #[command(flatten)]
+        prices: PricesArg,
         #[arg(long)]
         overwrite: bool,
         /// Ceiling for the cycle's price buffer, e.g. 512M or 8G (default: half of RAM); a
@@ -147,6 +147,8 @@ enum Command {
         rules: Option<Rules>,
         #[command(flatten)]
         upstream: UpstreamArgs,
+        #[command(flatten)]
+        prices: PricesArg,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -159,6 +161,36 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// How `paths` prices are stored: `--prices f64|f32|decimal`, or `--compact` (= decimal).
+#[derive(Args, Clone, Copy)]
+struct PricesArg {
+    /// How prices are stored: f64 (lossless), f32 (rounded to the nearest float32, half the
+    /// size), decimal (scaled INT64 decimals, DELTA_BINARY_PACKED: smaller, lossless, refused
+    /// when a price has no exact form).
+    #[arg(long, value_enum, default_value_t = Prices::F64)]
+    prices: Prices,
+    /// The same as --prices decimal.
+    #[arg(long, conflicts_with = "prices")]
+    compact: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Prices {
+    F64,
+    F32,
+    Decimal,
+}
+
+impl PricesArg {
+    fn encoding(self) -> PriceEncoding {
+        match (self.compact, self.prices) {
+            (true, _) | (false, Prices::Decimal) => PriceEncoding::Compact,
+            (false, Prices::F64) => PriceEncoding::Float64,
+            (false, Prices::F32) => PriceEncoding::Float32,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -180,10 +212,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, compact, overwrite, rules, upstream } => {
+        Command::Replay { recording, out, prices, overwrite, rules, upstream } => {
             let engine = Engine::new()?;
             let mut sinks: Vec<Box<dyn Sink>> =
-                vec![Box::new(ParquetSink::new(out, parquet_options(compact, overwrite)))];
+                vec![Box::new(ParquetSink::new(out, parquet_options(prices, overwrite)))];
             sinks.extend(upstream.sink());
             let outcome = engine
                 .replay(&recording, sinks, &ReplayOptions { rules, keep_batch: false })
@@ -198,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wallet_name,
             wallet_hotkey,
             external_ip,
-            compact,
+            prices,
             overwrite,
             max_memory,
             rules,
@@ -214,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
             let mut sinks: Vec<Box<dyn Sink>> =
-                vec![Box::new(ParquetSink::new(out, parquet_options(compact, overwrite)))];
+                vec![Box::new(ParquetSink::new(out, parquet_options(prices, overwrite)))];
             sinks.extend(upstream.sink());
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
@@ -250,7 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet.stop();
         }
         #[cfg(feature = "fleet")]
-        Command::Demo { preset, out, time_scale, timeout, rules, upstream } => {
+        Command::Demo { preset, out, time_scale, timeout, rules, upstream, prices } => {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -276,6 +308,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeout_s: timeout,
                 rules: rules.unwrap_or_default(),
                 extra_sinks: upstream.sink().into_iter().collect(),
+                prices: prices.encoding(),
                 on_call,
             };
             let outcome = demo::demo(&engine, opts, &cancel)?;
@@ -340,12 +373,8 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
-fn parquet_options(compact: bool, overwrite: bool) -> ParquetOptions {
-    ParquetOptions {
-        prices: if compact { PriceEncoding::Compact } else { PriceEncoding::Float64 },
-        overwrite,
-        ..ParquetOptions::default()
-    }
+fn parquet_options(prices: PricesArg, overwrite: bool) -> ParquetOptions {
+    ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() }
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use synth_forward::cycle::CycleError;
+use synth_forward::sink::parquet::PriceEncoding;
 use synth_forward::sink::{self, CycleInfo, Rows, Sink};
 use synth_forward::source::replay::ReplayOptions;
 use synth_forward::{Engine, ParquetOptions, ParquetSink};
@@ -161,7 +162,8 @@ fn a_failed_parquet_sink_leaves_no_file_and_the_other_sink_finishes() {
     assert!(out.summary.sink_errors["parquet"].contains("already exists"), "{:?}", out.summary.sink_errors);
     assert_eq!(out.summary.outputs["probe"]["rows"], out.summary.rows);
     assert_eq!(std::fs::read(&existing).unwrap(), before, "the existing file is untouched");
-    assert_eq!(common::tree(dir.path()).len(), 3, "no temp file: {:?}", common::tree(dir.path()));
+    // layout-2, the table, asset=, date= and the file.
+    assert_eq!(common::tree(dir.path()).len(), 5, "no temp file: {:?}", common::tree(dir.path()));
 }
 
 #[test]
@@ -180,13 +182,13 @@ fn every_sink_failing_is_an_error_of_the_cycle() {
 }
 
 /// The batch a caller can keep (what the Python binding hands to pyarrow, and the Parquet
-/// bench's input) is the file's content, column for column, for both price layouts.
+/// bench's input) is the file's content, column for column, for every price layout.
 #[test]
 fn the_kept_batch_is_what_the_file_holds() {
     let engine = Engine::with_threads(2).unwrap();
-    for opts in [ParquetOptions::default(), ParquetOptions::compact()] {
+    for opts in [ParquetOptions::default(), ParquetOptions::compact(), ParquetOptions::float32()] {
         let dir = tempfile::tempdir().unwrap();
-        let compact = opts.prices != ParquetOptions::default().prices;
+        let prices = opts.prices;
         let out = engine
             .replay(
                 &small(),
@@ -199,17 +201,22 @@ fn the_kept_batch_is_what_the_file_holds() {
         assert_eq!(batch.num_rows(), out.summary.rows);
         assert_eq!(batch.num_columns(), back.num_columns());
         for (i, field) in batch.schema().fields().iter().enumerate() {
-            if compact && field.name() == "paths" {
-                continue; // stored as decimals; the readback tests compare their values
-            }
-            assert_eq!(batch.column(i).as_ref(), back.column(i).as_ref(), "column {}", field.name());
+            let kept = batch.column(i).clone();
+            let kept = match (prices, field.name().as_str()) {
+                // Stored as decimals; the readback tests compare their values.
+                (PriceEncoding::Compact, "paths") => continue,
+                // Stored as each price's nearest f32: what Arrow's cast computes.
+                (PriceEncoding::Float32, "paths") => arrow::compute::cast(&kept, back.column(i).data_type()).unwrap(),
+                _ => kept,
+            };
+            assert_eq!(kept.as_ref(), back.column(i).as_ref(), "{prices:?}: column {}", field.name());
         }
     }
 }
 
 /// A request for 0 simulations is judged, not refused (the conformance README, note 14):
 /// `[start, increment]` alone is CORRECT, a reply with a path has the wrong path count. Its file
-/// holds an empty `paths` list for the CORRECT row and reads back, in both price layouts.
+/// holds an empty `paths` list for the CORRECT row and reads back, in every price layout.
 #[test]
 fn a_cycle_of_zero_simulations_is_judged_and_written() {
     use synth_forward::call::CallError;
@@ -266,8 +273,9 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
     recording::write(&path, &request, "2026-11-24T12:00:00.250Z", &calls, Compression::None).unwrap();
 
     let engine = Engine::with_threads(2).unwrap();
-    for opts in [ParquetOptions::default(), ParquetOptions::compact()] {
-        let out_dir = dir.path().join(format!("{:?}", opts.prices));
+    for opts in [ParquetOptions::default(), ParquetOptions::compact(), ParquetOptions::float32()] {
+        let prices = opts.prices;
+        let out_dir = dir.path().join(format!("{prices:?}"));
         let out = engine
             .replay(
                 &path,
@@ -289,6 +297,10 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
         let back = read_back(&out.summary.parquet().unwrap());
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(back.column(back.num_columns() - 1).null_count(), 2, "paths null unless CORRECT");
+        // No price to scale: compact writes float64; float32 keeps its type (its table's schema).
+        let leaf = back.schema().field(back.num_columns() - 1).data_type().to_string();
+        let want = if prices == PriceEncoding::Float32 { "Float32" } else { "Float64" };
+        assert!(leaf.contains(want), "{prices:?}: {leaf}");
     }
 }
 

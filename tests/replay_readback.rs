@@ -52,7 +52,8 @@ fn replayed_small_fixture_reads_back_in_pyarrow_duckdb_and_polars() {
     let dir = tempfile::tempdir().unwrap();
     let summary = replay(dir.path(), &[]);
     let parquet = summary["parquet"].as_str().unwrap();
-    assert!(parquet.contains("asset=") && parquet.contains("date="), "{parquet}");
+    let table = dir.path().join("layout-2/3600_60_100_f64");
+    assert!(Path::new(parquet).starts_with(table.join("asset=BTC/date=2026-11-24")), "{parquet}");
     for k in ["read", "decode", "encode", "rows", "write", "total"] {
         assert!(summary["timings_ms"][k].as_f64().is_some(), "timing {k}");
     }
@@ -70,6 +71,43 @@ fn compact_mode_reads_back_the_same_prices() {
     // The checker compares prices as floats: decimals must decode to the identical doubles.
     let checked = check_with_python(summary["parquet"].as_str().unwrap(), dir.path(), "compact");
     assert_eq!(summary["verdicts"], checked["verdicts"]);
+}
+
+/// `--prices f32`: every price the recorded double rounded to the nearest float32, bit for bit
+/// (pyarrow, DuckDB and polars all read the FLOAT pages), null rows null.
+#[test]
+fn f32_mode_reads_back_each_price_rounded_to_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = replay(dir.path(), &["--prices", "f32"]);
+    let parquet = summary["parquet"].as_str().unwrap();
+    assert!(Path::new(parquet).starts_with(dir.path().join("layout-2/3600_60_100_f32")), "{parquet}");
+    let checked = check_with_python(parquet, dir.path(), "f32");
+    assert_eq!(summary["verdicts"], checked["verdicts"]);
+}
+
+/// `--prices decimal` and its alias `--compact` write the same file; the two flags together are
+/// refused before anything runs.
+#[test]
+fn prices_decimal_is_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (replay(&a, &["--prices", "decimal"]), replay(&b, &["--compact"]));
+    let (a, b) = (a["parquet"].as_str().unwrap(), b["parquet"].as_str().unwrap());
+    assert!(a.contains("/layout-2/3600_60_100_dec3/"), "{a}");
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let o = Command::new(env!("CARGO_BIN_EXE_synth-forward"))
+        .arg("replay")
+        .arg(fixture())
+        .args(["--out", dir.path().join("c").to_str().unwrap(), "--compact", "--prices", "f32"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("c").exists());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Batch → Parquet → parquet's Arrow reader: every column equal, null rows null, prices
-//! bit-identical (default and compact), temp files never left behind, overwrite refusal, layout.
+//! bit-identical (default and compact; float32: each the nearest f32 of the f64), temp files never
+//! left behind, overwrite refusal, layout.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
-use arrow::datatypes::{DataType, Decimal128Type, Float64Type};
+use arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding};
 use synth_forward::batch::{self, SCHEMA_VERSION_KEY};
@@ -34,6 +35,13 @@ fn kv(meta: &parquet::file::metadata::ParquetMetaData, key: &str) -> Option<Stri
     meta.file_metadata().key_value_metadata()?.iter().find(|k| k.key == key).and_then(|k| k.value.clone())
 }
 
+/// The file's price type, folder layout and table, as its key-value metadata records them.
+fn assert_keys(meta: &parquet::file::metadata::ParquetMetaData, prices: &str, table: &str) {
+    assert_eq!(kv(meta, sink::PRICES_KEY).as_deref(), Some(prices));
+    assert_eq!(kv(meta, sink::LAYOUT_KEY).as_deref(), Some("2"));
+    assert_eq!(kv(meta, sink::TABLE_KEY).as_deref(), Some(table));
+}
+
 fn no_temp_files(dir: &Path) {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(d).unwrap() {
@@ -49,7 +57,7 @@ fn no_temp_files(dir: &Path) {
 }
 
 /// Every price of every valid row, from the original batch and a read-back one (decimals
-/// converted the way readers do: value / 10^scale).
+/// converted the way readers do: value / 10^scale; float32 widened, which is exact).
 fn prices(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
     let paths = b.column(b.num_columns() - 1).as_fixed_size_list();
     (0..b.num_rows())
@@ -60,6 +68,9 @@ fn prices(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
                 match leaf.data_type() {
                     DataType::Float64 => {
                         leaf.as_primitive::<Float64Type>().values().iter().map(|v| v.to_bits()).collect()
+                    }
+                    DataType::Float32 => {
+                        leaf.as_primitive::<Float32Type>().values().iter().map(|&v| f64::from(v).to_bits()).collect()
                     }
                     DataType::Decimal128(_, s) => {
                         let cast = arrow::compute::cast(&leaf, &DataType::Float64).unwrap();
@@ -82,6 +93,15 @@ fn prices(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
         .collect()
 }
 
+/// `b`'s prices as a float32 file should hold them: each the f64 rounded to the nearest f32
+/// (ties to even), then widened back.
+fn rounded_to_f32(b: &RecordBatch) -> Vec<Option<Vec<u64>>> {
+    prices(b)
+        .into_iter()
+        .map(|row| row.map(|p| p.into_iter().map(|bits| f64::from(f64::from_bits(bits) as f32).to_bits()).collect()))
+        .collect()
+}
+
 fn assert_same(original: &RecordBatch, back: &RecordBatch) {
     assert_eq!(original.num_rows(), back.num_rows());
     // Every scalar column equal, type and value (incl. the dictionary column and the timestamp).
@@ -97,7 +117,15 @@ fn assert_same(original: &RecordBatch, back: &RecordBatch) {
     let (a, b) = (original.column(original.num_columns() - 1), back.column(back.num_columns() - 1));
     let nulls = |x: &dyn Array| (0..x.len()).map(|r| x.is_null(r)).collect::<Vec<_>>();
     assert_eq!(nulls(a.as_ref()), nulls(b.as_ref()), "paths null rows");
-    assert_eq!(prices(original), prices(back));
+    let leaf = |x: &RecordBatch| {
+        let p = x.column(x.num_columns() - 1).as_fixed_size_list().values().as_fixed_size_list().clone();
+        p.values().data_type().clone()
+    };
+    if leaf(back) == DataType::Float32 && leaf(original) == DataType::Float64 {
+        assert_eq!(rounded_to_f32(original), prices(back), "float32 prices: the nearest f32 of each");
+    } else {
+        assert_eq!(prices(original), prices(back));
+    }
 }
 
 #[test]
@@ -113,7 +141,7 @@ fn default_mode_round_trips_bit_for_bit() {
     assert_eq!(kv(&meta, SCHEMA_VERSION_KEY).as_deref(), Some("1"));
     assert_eq!(kv(&meta, sink::ENGINE_VERSION_KEY).as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(kv(&meta, sink::REQUEST_KEY).as_deref(), Some(req.to_json().as_str()));
-    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("float64"));
+    assert_keys(&meta, "float64", "240_60_7_f64");
     // paths: DOUBLE, BYTE_STREAM_SPLIT, no dictionary, ZSTD.
     for rg in meta.row_groups() {
         let c = rg.columns().last().unwrap();
@@ -129,6 +157,53 @@ fn default_mode_round_trips_bit_for_bit() {
 }
 
 #[test]
+fn float32_mode_stores_each_price_rounded_to_the_nearest_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cols, req) = synthetic::cycle(23, 9, 7, 5, 12);
+    // Prices that round differently from truncation, a tie (to even), and beyond f32's range.
+    let slot = cols.shape.slot_len();
+    let first_correct = cols.verdict.iter().position(|v| *v == Verdict::Correct).unwrap();
+    let specials = [1.0 + 2f64.powi(-24), 1.0 + 3.0 * 2f64.powi(-24), 91_234.567_890_123, 1e300, -0.0, f64::NAN];
+    cols.prices[first_correct * slot..first_correct * slot + specials.len()].copy_from_slice(&specials);
+    let b = batch::build(cols, &req).unwrap();
+    for opts in [
+        ParquetOptions { correct_rows_per_group: 4, ..ParquetOptions::float32() },
+        ParquetOptions {
+            compression: Compression::UNCOMPRESSED,
+            correct_rows_per_group: 1,
+            ..ParquetOptions::float32()
+        },
+    ] {
+        let dir = dir.path().join(format!("{:?}", opts.compression));
+        let path = sink::write(&b, &req, &dir, &opts).unwrap();
+        assert_eq!(path, dir.join("layout-2/240_60_7_f32/asset=BTC/date=2026-11-24/1795521660.parquet"));
+        let (back, meta) = read(&path);
+        assert_same(&b, &back);
+        let row = back.column(back.num_columns() - 1).as_fixed_size_list().value(first_correct);
+        let leaf = row.as_fixed_size_list().values().clone();
+        assert_eq!(leaf.data_type(), &DataType::Float32);
+        let got = leaf.as_primitive::<Float32Type>().values()[..specials.len()].to_vec();
+        let want: Vec<u32> = specials.iter().map(|&p| (p as f32).to_bits()).collect();
+        let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want);
+        // The tie went to even; the others to the nearest f32, or infinity past f32's range.
+        let by_hand = [1.0, 1.0 + 2f32.powi(-22), 91_234.57, f32::INFINITY, -0.0].map(f32::to_bits);
+        assert_eq!(got[..5], by_hand);
+        assert!(f32::from_bits(got[5]).is_nan());
+        assert_keys(&meta, "float32", "240_60_7_f32");
+        for rg in meta.row_groups() {
+            let c = rg.columns().last().unwrap();
+            assert_eq!(c.column_type(), parquet::basic::Type::FLOAT);
+            assert_eq!(c.compression(), opts.compression);
+            if rg.num_rows() > 0 && c.num_values() > rg.num_rows() {
+                assert!(c.encodings().any(|e| e == Encoding::BYTE_STREAM_SPLIT));
+            }
+        }
+        no_temp_files(&dir);
+    }
+}
+
+#[test]
 fn compact_mode_round_trips_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let (b, req) = small(2);
@@ -136,7 +211,8 @@ fn compact_mode_round_trips_bit_for_bit() {
     let (back, meta) = read(&path);
     assert_same(&b, &back);
     // 91234.56 at 8 significant digits: 3 decimals (smaller prices need more; the GBM stays > 10^4).
-    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("decimal(18,3)"));
+    assert_keys(&meta, "decimal(18,3)", "240_60_7_dec3");
+    assert!(path.starts_with(dir.path().join("layout-2/240_60_7_dec3")), "{path:?}");
     let c = meta.row_group(0).columns().last().unwrap();
     assert_eq!(c.column_type(), parquet::basic::Type::INT64);
     assert!(c.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
@@ -148,8 +224,12 @@ fn plain_lz4_stats_and_arrow_path_round_trip() {
     let (b, req) = small(3);
     for opts in [
         ParquetOptions { float_encoding: Encoding::PLAIN, compression: Compression::LZ4_RAW, ..Default::default() },
+        ParquetOptions { float_encoding: Encoding::PLAIN, ..ParquetOptions::float32() },
+        ParquetOptions { paths_statistics: true, ..ParquetOptions::float32() },
         #[cfg(feature = "internals")]
         ParquetOptions { paths_via_arrow: true, ..Default::default() },
+        #[cfg(feature = "internals")]
+        ParquetOptions { paths_via_arrow: true, ..ParquetOptions::float32() },
         ParquetOptions {
             compression: Compression::UNCOMPRESSED,
             correct_rows_per_group: 1,
@@ -181,7 +261,7 @@ fn compact_refuses_or_falls_back_on_unrepresentable_prices() {
     let opts = ParquetOptions { prices: PriceEncoding::CompactOrFloat64, ..Default::default() };
     let path = sink::write(&b, &req, dir.path(), &opts).unwrap();
     let (back, meta) = read(&path);
-    assert_eq!(kv(&meta, sink::PRICES_KEY).as_deref(), Some("float64"));
+    assert_keys(&meta, "float64", "180_60_3_f64");
     assert_same(&b, &back);
 }
 
@@ -190,8 +270,8 @@ fn path_layout_and_overwrite_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let (b, req) = small(5);
     let path = sink::write(&b, &req, dir.path(), &ParquetOptions::default()).unwrap();
-    // 2026-11-24T12:01:00Z = 1795521660
-    assert_eq!(path, dir.path().join("asset=BTC/date=2026-11-24/1795521660_240.parquet"));
+    // 2026-11-24T12:01:00Z = 1795521660; 240 s at 60 s, 7 paths, float64.
+    assert_eq!(path, dir.path().join("layout-2/240_60_7_f64/asset=BTC/date=2026-11-24/1795521660.parquet"));
     let before = std::fs::read(&path).unwrap();
     let (b2, _) = small(6);
     match sink::write(&b2, &req, dir.path(), &ParquetOptions::default()) {
@@ -210,7 +290,8 @@ fn unwritable_dir_is_a_clear_error_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (b, req) = small(7);
     // A file where the partition folder should be.
-    std::fs::write(dir.path().join("asset=BTC"), b"not a folder").unwrap();
+    std::fs::create_dir_all(dir.path().join("layout-2/240_60_7_f64")).unwrap();
+    std::fs::write(dir.path().join("layout-2/240_60_7_f64/asset=BTC"), b"not a folder").unwrap();
     let err = sink::write(&b, &req, dir.path(), &ParquetOptions::default()).unwrap_err();
     assert!(matches!(err, SinkError::Io { .. }), "{err}");
     assert!(err.to_string().contains("asset=BTC"), "{err}");
@@ -265,17 +346,12 @@ fn empty_cycle_and_all_null_cycle() {
         let dir = tempfile::tempdir().unwrap();
         let (cols, req) = synthetic::cycle(rows, correct, 4, 3, 10);
         let b = batch::build(cols, &req).unwrap();
-        for opts in [ParquetOptions::default(), ParquetOptions { overwrite: true, ..ParquetOptions::compact() }] {
-            let w = CycleParquetWriter::new(
-                &b.schema(),
-                &req,
-                1_795_521_660,
-                rows,
-                dir.path(),
-                PriceLayout::Float64,
-                &opts,
-            )
-            .unwrap();
+        for (opts, layout) in [
+            (ParquetOptions::default(), PriceLayout::Float64),
+            (ParquetOptions { overwrite: true, ..ParquetOptions::compact() }, PriceLayout::Float64),
+            (ParquetOptions::float32(), PriceLayout::Float32),
+        ] {
+            let w = CycleParquetWriter::new(&b.schema(), &req, 1_795_521_660, rows, dir.path(), layout, &opts).unwrap();
             let groups = (rows > 0).then(|| w.encode_rows(0, &b, 0..rows).unwrap()).into_iter().collect();
             let path = w.finish(groups).unwrap();
             let (back, _) = read(&path);
@@ -322,11 +398,18 @@ fn hand_built_pages_read_like_the_column_writer() {
     {
         let (cols, req) = synthetic::cycle(rows, correct, paths, points, 20 + rows as u64);
         let b = batch::build(cols, &req).unwrap();
-        for compression in [zstd(1), zstd(3), Compression::UNCOMPRESSED] {
+        for (compression, prices) in [
+            (zstd(1), PriceEncoding::Float64),
+            (zstd(3), PriceEncoding::Float64),
+            (Compression::UNCOMPRESSED, PriceEncoding::Float64),
+            (zstd(1), PriceEncoding::Float32),
+            (Compression::UNCOMPRESSED, PriceEncoding::Float32),
+        ] {
             for per_group in [1, 4, 100] {
                 let dir = tempfile::tempdir().unwrap();
                 let (hand, generic) = (dir.path().join("hand"), dir.path().join("generic"));
-                let opts = ParquetOptions { compression, correct_rows_per_group: per_group, ..Default::default() };
+                let opts =
+                    ParquetOptions { compression, correct_rows_per_group: per_group, prices, ..Default::default() };
                 let hand = sink::write(&b, &req, &hand, &opts).unwrap();
                 let generic =
                     sink::write(&b, &req, &generic, &ParquetOptions { paths_via_column_writer: true, ..opts }).unwrap();

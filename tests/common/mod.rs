@@ -139,7 +139,7 @@ pub struct Row {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub response_bytes: u64,
-    /// Price bits, empty unless CORRECT.
+    /// Price bits, empty unless CORRECT (a float32 file's prices widened to f64, which is exact).
     pub prices: Vec<u64>,
 }
 
@@ -164,13 +164,8 @@ pub fn rows_of(parquet: &Path) -> Vec<Row> {
         for r in 0..b.num_rows() {
             let prices = if paths.is_valid(r) {
                 let row = paths.value(r);
-                row.as_fixed_size_list()
-                    .values()
-                    .as_primitive::<Float64Type>()
-                    .values()
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect()
+                let leaf = arrow::compute::cast(row.as_fixed_size_list().values(), &DataType::Float64).unwrap();
+                leaf.as_primitive::<Float64Type>().values().iter().map(|x| x.to_bits()).collect()
             } else {
                 Vec::new()
             };

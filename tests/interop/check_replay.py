@@ -1,7 +1,10 @@
 """Reads a replayed cycle's Parquet file back with pyarrow, DuckDB and polars and checks it
 against the recording it came from, re-deriving every verdict and price in plain Python.
 
-usage: check_replay.py RECORDING PARQUET OUT_DIR [default|compact]
+usage: check_replay.py RECORDING PARQUET OUT_DIR [default|compact|f32]
+
+f32: every price must be the recorded price rounded to the nearest float32 (ties to even), bit for
+bit.
 
 The verdict rules here are synth's `validate_responses` for well-formed JSON replies (what the
 fixture generator produces), written from its source rules independently of the Rust decoder:
@@ -9,7 +12,8 @@ json.loads for the body and Python's own repr() for the digit rule.
 """
 import datetime
 import json
-import math
+import pathlib
+import struct
 import sys
 
 import duckdb
@@ -48,8 +52,18 @@ def expected_verdict(req, status, error, body):
     return "CORRECT"
 
 
+def bits(x):
+    return struct.pack("<d", x)
+
+
+def to_f32(x):
+    """x rounded to the nearest float32 (struct's C cast: round to nearest, ties to even)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
 def main(recording, parquet, out_dir, mode="default"):
     compact = mode == "compact"
+    f32 = mode == "f32"
     rec = pa.ipc.open_file(recording).read_all()
     req = json.loads(rec.schema.metadata[b"synth.request"])
     table = pq.read_table(parquet)
@@ -58,6 +72,13 @@ def main(recording, parquet, out_dir, mode="default"):
     in_uid_order = dict(req, axons=sorted(req["axons"], key=lambda a: a["uid"]))
     assert json.loads(meta[b"synth.request"]) == in_uid_order, "file metadata carries the request"
     assert b"synth.engine.version" in meta
+    assert meta[b"synth.layout"] == b"2", meta[b"synth.layout"]
+    encoding = meta[b"synth.prices.encoding"].decode()
+    assert encoding == {"default": "float64", "f32": "float32"}.get(mode, encoding), encoding
+    # The file sits in its table's folder: TABLE/asset=…/date=…/FILE.
+    table_root = pathlib.Path(parquet).parents[2]
+    assert table_root.name == meta[b"synth.table"].decode(), (table_root, meta[b"synth.table"])
+    assert table_root.parent == pathlib.Path(out_dir) / "layout-2", (table_root, out_dir)
 
     rows = rec.to_pylist()
     by_uid = {r["uid"]: r for r in rows}
@@ -89,8 +110,9 @@ def main(recording, parquet, out_dir, mode="default"):
                 for a, b in zip(gp, wp):
                     # Compact mode stores decimals: their float() must be the very same double.
                     a = float(a)
+                    b = to_f32(float(b)) if f32 else float(b)
                     # Bit-for-bit: same double, sign of zero included.
-                    assert a == float(b) and math.copysign(1, a) == math.copysign(1, float(b)), (a, b)
+                    assert bits(a) == bits(b), (a, b)
         else:
             assert g["paths"] is None, g["uid"]
     t = table.schema.field("paths").type
@@ -99,6 +121,8 @@ def main(recording, parquet, out_dir, mode="default"):
     leaf = t.value_type.value_type
     if compact:
         assert pa.types.is_decimal(leaf), leaf
+    elif f32:
+        assert leaf == pa.float32(), leaf
     else:
         assert leaf == pa.float64(), leaf
 
@@ -107,12 +131,12 @@ def main(recording, parquet, out_dir, mode="default"):
     # default layout never writes one.)
     assert pl.read_parquet(parquet).equals(pl.from_arrow(table)), "polars reads what pyarrow reads"
 
-    # An analyst's view: DuckDB over the hive layout sees the partitions as columns.
+    # An analyst's view: DuckDB over the table's hive partitions sees them as columns.
     con = duckdb.connect()
     n, asset, date, correct = con.execute(
         "select count(*), any_value(asset), any_value(date)::varchar, "
         "count(*) filter (where format_validation = 'CORRECT') "
-        f"from read_parquet('{out_dir}/**/*.parquet', hive_partitioning = true)"
+        f"from read_parquet('{table_root}/**/*.parquet', hive_partitioning = true)"
     ).fetchone()
     assert n == len(rows) and asset == si["asset"], (n, asset)
     assert str(date) == si["start_time"][:10], date

@@ -1,4 +1,4 @@
-//! The output file's life: partition path, temp name, fsync, rename into place.
+//! The output file's life: its table and partition path, temp name, fsync, rename into place.
 //!
 //! In: the final path, then encoded byte ranges appended as they are ready (any thread, any order,
 //! each with its place in the file) and the footer. Out: the file at its final path, whole, or no file at all (the temp file is
@@ -12,12 +12,56 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::SinkError;
+use super::{PriceLayout, SinkError};
+use crate::request::SimulationInput;
 
-/// `DIR/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>_<time_length>.parquet`, the date being the
-/// UTC date of `start_unix`. The asset must be a plain name (letters, digits, `_`, `-`, `.`; not
-/// `.`/`..`), so it can never leave `DIR` or need hive escaping.
-pub fn partition_path(dir: &Path, asset: &str, start_unix: i64, time_length: i64) -> Result<PathBuf, SinkError> {
+/// The version of the folder layout below an output folder (`schemas/output.md`, "Files"): the
+/// `layout-<version>` folder every table sits in, and the files' `synth.layout` key. Layout 1
+/// (no such key) put every cycle in one tree, `DIR/asset=…/date=…/<start>_<length>.parquet`,
+/// whatever its `paths` type.
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// A table: the files that share one Arrow schema, so a dataset reader can open its folder whole.
+/// `paths` is `FixedSizeList<FixedSizeList<leaf, points>, num_simulations>` with `points =
+/// time_length / time_increment + 1`, so the prompt, the path count and the price type fix it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub time_length: i64,
+    pub time_increment: i64,
+    pub num_simulations: i64,
+    pub prices: PriceLayout,
+}
+
+impl Table {
+    /// The table of a request's cycles whose prices are stored as `prices`.
+    pub fn new(si: &SimulationInput, prices: PriceLayout) -> Table {
+        Table {
+            time_length: si.time_length,
+            time_increment: si.time_increment,
+            num_simulations: si.num_simulations,
+            prices,
+        }
+    }
+
+    /// `<time_length>_<time_increment>_<num_simulations>_<prices>` (prices: `f64`, `f32`,
+    /// `dec<scale>`), e.g. `3600_60_1000_f64`. No `=` in it: it is not a hive key, and a reader
+    /// pointed above it would mix tables.
+    pub fn name(&self) -> String {
+        let Table { time_length, time_increment, num_simulations, prices } = self;
+        format!("{time_length}_{time_increment}_{num_simulations}_{}", prices.short_name())
+    }
+
+    /// `DIR/layout-<LAYOUT_VERSION>/<name>`: the folder an analyst opens as one dataset.
+    pub fn root(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("layout-{LAYOUT_VERSION}")).join(self.name())
+    }
+}
+
+/// `DIR/layout-2/<table>/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>.parquet` ([`Table::root`],
+/// then hive partitions), the date being the UTC date of `start_unix`. The asset must be a plain
+/// name (letters, digits, `_`, `-`, `.`; not `.`/`..`), so it can never leave `DIR` or need hive
+/// escaping. Two cycles of one table, asset and start time are the same cycle.
+pub fn partition_path(dir: &Path, table: &Table, asset: &str, start_unix: i64) -> Result<PathBuf, SinkError> {
     let plain = !asset.is_empty()
         && asset != "."
         && asset != ".."
@@ -28,10 +72,11 @@ pub fn partition_path(dir: &Path, asset: &str, start_unix: i64, time_length: i64
     let date = chrono::DateTime::from_timestamp(start_unix, 0)
         .ok_or_else(|| SinkError::Partition(format!("start time {start_unix} is out of range")))?
         .format("%Y-%m-%d");
-    Ok(dir
+    Ok(table
+        .root(dir)
         .join(format!("asset={asset}"))
         .join(format!("date={date}"))
-        .join(format!("{start_unix}_{time_length}.parquet")))
+        .join(format!("{start_unix}.parquet")))
 }
 
 /// The I/O thread `fdatasync`s whenever it has nothing queued (a live cycle: after almost every
@@ -300,14 +345,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hive_layout() {
-        let p = partition_path(Path::new("/out"), "BTC", 1_764_000_000, 86_400).unwrap();
-        assert_eq!(p, Path::new("/out/asset=BTC/date=2025-11-24/1764000000_86400.parquet"));
+    fn one_folder_per_table_then_hive_partitions() {
+        let table =
+            |time_length, time_increment, prices| Table { time_length, time_increment, num_simulations: 1000, prices };
+        let lf = table(86_400, 300, PriceLayout::Float64);
+        let p = partition_path(Path::new("/out"), &lf, "BTC", 1_764_000_000).unwrap();
+        assert_eq!(p, Path::new("/out/layout-2/86400_300_1000_f64/asset=BTC/date=2025-11-24/1764000000.parquet"));
+        assert_eq!(lf.root(Path::new("/out")), Path::new("/out/layout-2/86400_300_1000_f64"));
+        for (t, name) in [
+            (table(3600, 60, PriceLayout::Float32), "3600_60_1000_f32"),
+            (table(3600, 60, PriceLayout::Decimal { scale: 3 }), "3600_60_1000_dec3"),
+        ] {
+            assert_eq!(t.name(), name);
+        }
         let temp = crate::atomic_file::temp_path(&p);
         let temp = temp.file_name().unwrap().to_str().unwrap();
-        assert!(temp.starts_with(&format!(".1764000000_86400.parquet.tmp-{}-", std::process::id())), "{temp}");
+        assert!(temp.starts_with(&format!(".1764000000.parquet.tmp-{}-", std::process::id())), "{temp}");
         for bad in ["", "..", "a/b", "BTC\\x", "x y", "é"] {
-            assert!(partition_path(Path::new("/out"), bad, 0, 0).is_err(), "{bad:?}");
+            assert!(partition_path(Path::new("/out"), &lf, bad, 0).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Which layout a file's prices take, and how a whole batch is cut into row groups.
 //!
 //! In: a cycle's batch (compact mode needs every price before the first group). Out: the
-//! [`PriceLayout`] (float64, or the smallest exact decimal scale) and the row-group ranges of a
+//! [`PriceLayout`] (float64, float32, or the smallest exact decimal scale) and the row-group ranges of a
 //! one-shot write.
 
 use std::ops::Range;
@@ -16,8 +16,8 @@ use super::{PriceEncoding, SinkError};
 /// The compact layout's scale for these rows, or `None` (compact impossible). Scans every valid
 /// row of `paths` on the current rayon pool.
 pub fn choose_layout(batch: &RecordBatch, encoding: PriceEncoding) -> Result<PriceLayout, SinkError> {
-    if encoding == PriceEncoding::Float64 {
-        return Ok(PriceLayout::Float64);
+    if let Some(layout) = encoding.streaming_layout() {
+        return Ok(layout);
     }
     let paths = batch
         .column(batch.num_columns() - 1)

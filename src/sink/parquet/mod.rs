@@ -1,5 +1,7 @@
 //! The Parquet sink: decoded rows (or a whole record batch) → one Parquet file at
-//! `DIR/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>_<time_length>.parquet`.
+//! `DIR/layout-2/<table>/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>.parquet`, one folder per
+//! [`Table`] (prompt, path count and price type: one Arrow schema), so a dataset reader opens a
+//! table's folder whole.
 //!
 //! In: the cycle's rows as they are decoded ([`crate::columns::Rows`]), or its `RecordBatch`
 //! (schema [`crate::batch::output_schema`]), and the request. Out: the file, written under a temp
@@ -8,7 +10,7 @@
 //! Files: `options.rs` (what to write), `writer.rs` (schema, properties, one row group at a time),
 //! `pages.rs` (the default `paths` pages, built by hand), `prices.rs` (the other layouts, through
 //! parquet's column writer), `footer.rs` (footer and move into place), `layout.rs` (compact scale,
-//! row-group plan), `file.rs` (temp file, I/O thread, rename).
+//! row-group plan), `file.rs` (table and partition path, temp file, I/O thread, rename).
 //!
 //! # Encode early, append at once, footer last
 //!
@@ -41,6 +43,8 @@
 //!   in-register byte transpose, a per-thread ZSTD context); every other layout, and page
 //!   statistics, go through parquet's low-level column writer with precomputed levels
 //!   (`prices.rs`).
+//! - [`PriceEncoding::Float32`]: FLOAT, each price the f64 rounded to the nearest f32, through the
+//!   same hand-built pages (four byte streams), streamed like the default.
 //! - [`PriceEncoding::Compact`]: INT64 DECIMAL(18, s) with DELTA_BINARY_PACKED (+ the file's
 //!   compression), `s` the smallest scale at which every CORRECT price of the file decodes back
 //!   (value / 10^s) to the identical double. Errors ([`SinkError::NotRepresentable`]) if no scale
@@ -55,6 +59,7 @@
 //! | default: BSS + ZSTD(1), hand-built pages | 5.38 | 106–156 |
 //! | the same through parquet's column writer | 5.35 | 204 |
 //! | compact: DECIMAL + DELTA + ZSTD(1) | 2.52 | 211–228 |
+//! | float32: FLOAT, BSS + ZSTD(1), hand-built pages (a later run: float64 122, compact 171) | 2.13 | 65 |
 //!
 //! `cargo bench --bench parquet_write -- --warm-up-time 1 --measurement-time 3`
 
@@ -75,7 +80,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 use parquet::errors::ParquetError;
 
-pub use file::partition_path;
+pub use file::{LAYOUT_VERSION, Table, partition_path};
 pub use layout::{choose_layout, plan_row_groups};
 pub use options::{ParquetOptions, PriceEncoding};
 pub use prices::PriceLayout;
@@ -91,8 +96,12 @@ pub const REQUEST_KEY: &str = "synth.request";
 pub const ENGINE_VERSION_KEY: &str = "synth.engine.version";
 /// File key-value metadata: the verdict rules the cycle was judged by (`v2` or `v3`).
 pub const RULES_KEY: &str = "synth.rules";
-/// File key-value metadata: how `paths` is stored (`float64` or `decimal(18,<scale>)`).
+/// File key-value metadata: how `paths` is stored (`float64`, `float32` or `decimal(18,<scale>)`).
 pub const PRICES_KEY: &str = "synth.prices.encoding";
+/// File key-value metadata: the folder layout's version ([`LAYOUT_VERSION`]).
+pub const LAYOUT_KEY: &str = "synth.layout";
+/// File key-value metadata: the file's table ([`Table::name`]), the folder it sits in.
+pub const TABLE_KEY: &str = "synth.table";
 
 /// Why the file was not written. Whenever one is returned, no temp file is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +131,12 @@ pub enum SinkError {
     RowGroups(String),
 }
 
-/// The Parquet sink: the cycle's rows → one hive-partitioned file.
+/// The Parquet sink: the cycle's rows → one file in its table's hive-partitioned folder.
 ///
-/// With float64 prices (the default) the file is opened at [`Sink::start`] (an existing file is
-/// refused before any miner is asked), each row is encoded as its own row group the moment it is
-/// decoded, on the decoding thread, and appended; [`Sink::finish`] writes the footer and renames.
+/// With float64 (the default) or float32 prices the file is opened at [`Sink::start`] (an
+/// existing file is refused before any miner is asked), each row is encoded as its own row group
+/// the moment it is decoded, on the decoding thread, and appended; [`Sink::finish`] writes the
+/// footer and renames.
 /// Compact prices need the whole cycle's decimal scale before the first group, so in that mode the
 /// sink asks for the cycle's batch and writes it at `finish` ([`write`]).
 ///
@@ -201,15 +211,15 @@ impl Sink for ParquetSink {
 
     fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), sink::Error> {
         let request = in_uid_order(cycle.request);
-        if self.opts.prices == PriceEncoding::Float64 {
-            self.streaming = Some(self.open(&request, cycle.shape, cycle.rows(), PriceLayout::Float64)?);
+        if let Some(layout) = self.opts.prices.streaming_layout() {
+            self.streaming = Some(self.open(&request, cycle.shape, cycle.rows(), layout)?);
         }
         self.request = Some(request);
         Ok(())
     }
 
     fn needs_batch(&self) -> bool {
-        self.opts.prices != PriceEncoding::Float64
+        self.opts.prices.streaming_layout().is_none()
     }
 
     fn rows(&self, rows: &Rows<'_>) -> Result<(), sink::Error> {

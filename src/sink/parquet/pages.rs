@@ -1,5 +1,5 @@
-//! The default layout's `paths` column chunk (DOUBLE, BYTE_STREAM_SPLIT, ZSTD or uncompressed),
-//! built page by page by hand.
+//! The float layouts' `paths` column chunk (DOUBLE, the default, or FLOAT; BYTE_STREAM_SPLIT; ZSTD
+//! or uncompressed), built page by page by hand.
 //!
 //! In: a run of rows' price slots (`rows × paths × points` f64, row-major) and which rows are
 //! CORRECT. Out: the chunk's data pages appended to the row group's buffer (V1 pages, each a run
@@ -18,6 +18,10 @@
 //! buffer, so the only copy is the compressed page into the row group's buffer. The same
 //! encoding of every value and the same ZSTD level; a reader cannot tell the chunks apart except
 //! by where the pages end (whole rows, ≈ 1 MiB of prices, near parquet-rs's default page size).
+//!
+//! A FLOAT leaf (`--prices f32`) takes the same route with four streams: each price is rounded to
+//! the nearest f32 (`p as f32`) as it is loaded for the transpose, so the rounding costs no pass
+//! and no buffer of its own.
 //!
 //! Measured, parquet's column writer → these pages, same run each:
 //!
@@ -51,6 +55,7 @@ use parquet::schema::types::ColumnDescPtr;
 #[derive(Debug)]
 pub struct PathsPages {
     desc: ColumnDescPtr,
+    leaf: Leaf,
     codec: Codec,
     /// The RLE runs of one CORRECT row's rep levels, and of its def levels; a page of `k` rows
     /// repeats each `k` times (runs need not be maximal).
@@ -61,6 +66,25 @@ pub struct PathsPages {
     rows_per_page: usize,
     def_width: u8,
     rep_width: u8,
+}
+
+/// The leaf's physical type: what a price becomes in the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leaf {
+    /// DOUBLE: the f64's eight bytes.
+    Double,
+    /// FLOAT: the f64 rounded to the nearest f32, four bytes.
+    Float,
+}
+
+impl Leaf {
+    /// Bytes per price in the page, which is also the number of BYTE_STREAM_SPLIT streams.
+    fn width(self) -> usize {
+        match self {
+            Leaf::Double => 8,
+            Leaf::Float => 4,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -89,8 +113,9 @@ thread_local! {
 }
 
 /// Uncompressed prices per page, like parquet's default page size limit. One `hf-90mb` row is
-/// 488 KB, so its pages hold two rows; an `lf-full` row (2.3 MB) is a page of its own. One row per
-/// page made the `hf-90mb` file 3 % larger (ZSTD sees half the data per frame).
+/// 488 KB as DOUBLE, so its pages hold two rows (four as FLOAT); an `lf-full` row (2.3 MB) is a
+/// page of its own. One row per page made the `hf-90mb` file 3 % larger (ZSTD sees half the data
+/// per frame).
 const PAGE_BYTES: usize = 1 << 20;
 
 /// Per-thread scratch kept between chunks, at most (a page of 1 MiB of prices and its compressed
@@ -101,18 +126,24 @@ const SCRATCH_KEEP: usize = 64 << 20;
 const MAX_PAGE: usize = i32::MAX as usize - (1 << 20);
 
 impl PathsPages {
-    /// The writer for `desc` (the `paths` leaf: DOUBLE, max rep level 2) with `paths × points`
-    /// prices per CORRECT row, or `None` when this codec or shape is left to parquet's column
-    /// writer (empty slots, pages too large for one page per row, codecs other than ZSTD and
-    /// none).
+    /// The writer for `desc` (the `paths` leaf: DOUBLE or FLOAT, max rep level 2) with
+    /// `paths × points` prices per CORRECT row, or `None` when this codec, leaf or shape is left to
+    /// parquet's column writer (empty slots, pages too large for one page per row, codecs other
+    /// than ZSTD and none).
     pub fn new(desc: &ColumnDescPtr, paths: usize, points: usize, compression: Compression) -> Option<PathsPages> {
+        let leaf = match desc.physical_type() {
+            parquet::basic::Type::DOUBLE => Leaf::Double,
+            parquet::basic::Type::FLOAT => Leaf::Float,
+            _ => return None,
+        };
+        let width = leaf.width();
         let codec = match compression {
             Compression::UNCOMPRESSED => Codec::None,
             Compression::ZSTD(level) => Codec::Zstd(level.compression_level()),
             _ => return None,
         };
         let slot = paths.checked_mul(points)?;
-        if slot == 0 || slot.checked_mul(8)? > MAX_PAGE || desc.max_rep_level() != 2 || desc.max_def_level() < 1 {
+        if slot == 0 || slot.checked_mul(width)? > MAX_PAGE || desc.max_rep_level() != 2 || desc.max_def_level() < 1 {
             return None;
         }
         let rep_width = bit_width(desc.max_rep_level());
@@ -128,13 +159,23 @@ impl PathsPages {
         let mut def = Runs::new(def_width);
         def.push(desc.max_def_level() as u32, slot);
         let (row_rep, row_def) = (rep.into_runs(), def.into_runs());
-        let rows_per_page = (PAGE_BYTES / (8 * slot)).max(1);
+        let rows_per_page = (PAGE_BYTES / (width * slot)).max(1);
         // The level sections of a full page must fit the header's sizes too.
         let level_bytes = (8 + row_rep.len() + row_def.len()).checked_mul(rows_per_page)?;
-        if level_bytes + 8 * slot * rows_per_page > MAX_PAGE {
+        if level_bytes + width * slot * rows_per_page > MAX_PAGE {
             return None;
         }
-        Some(PathsPages { desc: desc.clone(), codec, row_rep, row_def, slot, rows_per_page, def_width, rep_width })
+        Some(PathsPages {
+            desc: desc.clone(),
+            leaf,
+            codec,
+            row_rep,
+            row_def,
+            slot,
+            rows_per_page,
+            def_width,
+            rep_width,
+        })
     }
 
     /// Appends the chunk for `valid.len()` rows to `sink`: `values` holds one slot per row, used
@@ -168,7 +209,7 @@ impl PathsPages {
                     let k = valid[row..].iter().take(self.rows_per_page).take_while(|&&v| v).count();
                     let (rep, def) = (self.row_rep.len() * k, self.row_def.len() * k);
                     let at = 8 + rep + def;
-                    let len = at + 8 * slot * k;
+                    let len = at + self.leaf.width() * slot * k;
                     if s.body.len() < len {
                         s.body.resize(len, 0);
                     }
@@ -181,7 +222,11 @@ impl PathsPages {
                             w = &mut w[runs.len()..];
                         }
                     }
-                    split_streams(&values[row * slot..(row + k) * slot], &mut s.body[at..len]);
+                    let (prices, streams) = (&values[row * slot..(row + k) * slot], &mut s.body[at..len]);
+                    match self.leaf {
+                        Leaf::Double => split_streams(prices, streams),
+                        Leaf::Float => split_streams_f32(prices, streams),
+                    }
                     (slot * k, k, len, PageEncoding::ByteStreamSplit)
                 } else {
                     let k = valid[row..].iter().take_while(|&&v| !v).count();
@@ -426,17 +471,61 @@ pub fn split_streams(values: &[f64], out: &mut [u8]) {
     }
 }
 
+/// BYTE_STREAM_SPLIT of `values` rounded to f32 (`v as f32`) into `out` (`4 × values.len()`
+/// bytes): byte `k` of the f32 of value `i` goes to `out[k × n + i]`. Eight values at a time: values
+/// `j` and `j + 4` share a u64 word, which is where the 8 × 8 transpose of [`transpose8`] stands
+/// after its first round when the upper four bytes of every value are zero; its last two rounds
+/// then leave stream `k`'s eight bytes in word `k`.
+pub fn split_streams_f32(values: &[f64], out: &mut [u8]) {
+    let n = values.len();
+    assert_eq!(out.len(), 4 * n, "one byte per stream per value");
+    let blocks = n / 8;
+    let bits = |v: f64| u64::from((v as f32).to_bits());
+    for b in 0..blocks {
+        let v = &values[b * 8..b * 8 + 8];
+        let mut x = [0u64; 4];
+        for (j, x) in x.iter_mut().enumerate() {
+            *x = bits(v[j]) | bits(v[j + 4]) << 32;
+        }
+        transpose4x8(&mut x);
+        for (k, word) in x.iter().enumerate() {
+            out[k * n + b * 8..k * n + b * 8 + 8].copy_from_slice(&word.to_le_bytes());
+        }
+    }
+    for i in blocks * 8..n {
+        for (k, byte) in (values[i] as f32).to_bits().to_le_bytes().into_iter().enumerate() {
+            out[k * n + i] = byte;
+        }
+    }
+}
+
+/// The last two rounds of [`transpose8`] on one half of its matrix (2 × 2 blocks, then single
+/// bytes): for words `x[j] = a_j | b_j << 32` (`a_j`, `b_j` four-byte values), afterwards byte `j`
+/// of `x[k]` is byte `k` of `a_j` and byte `4 + j` of it is byte `k` of `b_j`.
+#[inline(always)]
+fn transpose4x8(x: &mut [u64; 4]) {
+    for j in [0, 1] {
+        swap(x, j, j + 2, 16, 0x0000_FFFF_0000_FFFF);
+    }
+    for j in [0, 2] {
+        swap(x, j, j + 1, 8, 0x00FF_00FF_00FF_00FF);
+    }
+}
+
+/// One step of a byte-matrix transpose: swaps the bits of `x[a] >> shift` and of `x[b]` that
+/// `mask` selects.
+#[inline(always)]
+fn swap<const N: usize>(x: &mut [u64; N], a: usize, b: usize, shift: u32, mask: u64) {
+    let t = ((x[a] >> shift) ^ x[b]) & mask;
+    x[b] ^= t;
+    x[a] ^= t << shift;
+}
+
 /// Transposes the 8 × 8 byte matrix whose row `j` is `x[j]` (byte `k` = little-endian byte `k`):
 /// afterwards byte `j` of `x[k]` is what byte `k` of `x[j]` was. Three rounds of swapping
 /// off-diagonal blocks: 4 × 4 bytes, 2 × 2, then single bytes.
 #[inline(always)]
 fn transpose8(x: &mut [u64; 8]) {
-    #[inline(always)]
-    fn swap(x: &mut [u64; 8], a: usize, b: usize, shift: u32, mask: u64) {
-        let t = ((x[a] >> shift) ^ x[b]) & mask;
-        x[b] ^= t;
-        x[a] ^= t << shift;
-    }
     for j in 0..4 {
         swap(x, j, j + 4, 32, 0x0000_0000_FFFF_FFFF);
     }
@@ -452,31 +541,43 @@ fn transpose8(x: &mut [u64; 8]) {
 mod tests {
     use super::*;
 
-    fn naive_split(values: &[f64]) -> Vec<u8> {
+    /// BYTE_STREAM_SPLIT by its definition: byte `k` of value `i`'s `W` bytes at `out[k × n + i]`.
+    fn naive_split<const W: usize>(values: &[f64], bytes: impl Fn(f64) -> [u8; W]) -> Vec<u8> {
         let n = values.len();
-        let mut out = vec![0u8; 8 * n];
+        let mut out = vec![0u8; W * n];
         for (i, v) in values.iter().enumerate() {
-            for (k, b) in v.to_le_bytes().into_iter().enumerate() {
+            for (k, b) in bytes(*v).into_iter().enumerate() {
                 out[k * n + i] = b;
             }
         }
         out
     }
 
+    /// Both layouts' transposes against the definition; float32 also rounds each value (`as f32`).
     #[test]
     fn split_matches_the_byte_by_byte_definition() {
         let mut x = 0x0123_4567_89ab_cdefu64;
         for n in [0, 1, 7, 8, 9, 16, 61, 64, 1000, 61_000 + 3] {
             let values: Vec<f64> = (0..n)
-                .map(|_| {
+                .map(|i| {
                     x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    f64::from_bits(x)
+                    // Random bits (NaNs, infinities, subnormals, values past f32's range) and
+                    // prices like the miners'.
+                    if i % 2 == 0 { f64::from_bits(x) } else { 91_234.56 + (x >> 40) as f64 / 1e3 }
                 })
                 .collect();
             let mut out = vec![0xAAu8; 8 * n];
             split_streams(&values, &mut out);
-            assert_eq!(out, naive_split(&values), "n = {n}");
+            assert_eq!(out, naive_split(&values, f64::to_le_bytes), "f64, n = {n}");
+            let mut out = vec![0xAAu8; 4 * n];
+            split_streams_f32(&values, &mut out);
+            assert_eq!(out, naive_split(&values, |v| (v as f32).to_le_bytes()), "f32, n = {n}");
         }
+        // Round to nearest, ties to even: 1 + 2^-24 is halfway between 1 and 1 + 2^-23.
+        let tie = 1.0 + 2f64.powi(-24);
+        let mut out = [0u8; 4];
+        split_streams_f32(&[tie], &mut out);
+        assert_eq!(u32::from_le_bytes(out), 1.0f32.to_bits());
     }
 
     /// Our Thrift header, byte for byte what parquet-rs's own page writer puts before the same
@@ -515,6 +616,12 @@ mod tests {
         schema.column(schema.num_columns() - 1)
     }
 
+    fn paths_leaf_of(leaf: arrow::datatypes::DataType, paths: i32, points: i32) -> ColumnDescPtr {
+        let arrow = crate::batch::schema_with_paths_leaf(leaf, paths, points);
+        let schema = parquet::arrow::ArrowSchemaConverter::new().convert(&arrow).unwrap();
+        schema.column(schema.num_columns() - 1)
+    }
+
     #[test]
     fn which_shapes_and_codecs_are_built_here() {
         let zstd = Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap());
@@ -525,6 +632,15 @@ mod tests {
         assert_eq!(hf.row_def, [0x90, 0xB9, 0x07, 3]); // varint(61 000 << 1), then the value
         let lf = PathsPages::new(&paths_leaf(1000, 289), 1000, 289, Compression::UNCOMPRESSED).expect("lf pages");
         assert_eq!(lf.rows_per_page, 1);
+        // FLOAT: half the bytes, twice the rows per page, the same levels.
+        use arrow::datatypes::DataType;
+        let hf32 = PathsPages::new(&paths_leaf_of(DataType::Float32, 1000, 61), 1000, 61, zstd).expect("f32 pages");
+        assert_eq!((hf32.leaf, hf32.rows_per_page, hf32.row_rep.len()), (Leaf::Float, 4, 4000));
+        assert_eq!(hf32.row_def, hf.row_def);
+        let lf32 = PathsPages::new(&paths_leaf_of(DataType::Float32, 1000, 289), 1000, 289, zstd).expect("f32 pages");
+        assert_eq!(lf32.rows_per_page, 1);
+        // INT64 (decimal) leaves are not built here.
+        assert!(PathsPages::new(&paths_leaf_of(DataType::Decimal128(18, 3), 1000, 61), 1000, 61, zstd).is_none());
         // Left to parquet's column writer: other codecs, empty slots, rows too large for a page.
         assert!(PathsPages::new(&paths_leaf(1000, 61), 1000, 61, Compression::LZ4_RAW).is_none());
         assert!(PathsPages::new(&paths_leaf(0, 61), 0, 61, zstd).is_none());

@@ -1,6 +1,6 @@
 //! The `paths` column chunk, written through the low-level Parquet column writer: the compact
-//! layout, PLAIN, codecs other than ZSTD/none, and page statistics. (The default layout's pages
-//! are built by hand in `pages.rs`, ≈ 1.5× less CPU.)
+//! layout, PLAIN, codecs other than ZSTD/none, and page statistics. (The float64 and float32
+//! layouts' BYTE_STREAM_SPLIT pages are built by hand in `pages.rs`, ≈ 1.5× less CPU.)
 //!
 //! In: a run of rows' price slots (`rows × paths × points` f64, row-major) and which rows are
 //! CORRECT. Out: the values and levels written into the row group's `paths` column writer, whose
@@ -23,8 +23,32 @@ use parquet::schema::types::ColumnDescPtr;
 pub enum PriceLayout {
     /// DOUBLE, bit for bit.
     Float64,
+    /// FLOAT: each price rounded to the nearest float32 (`p as f32`, ties to even).
+    Float32,
     /// INT64 DECIMAL(18, scale): `price = value / 10^scale`, exact for every stored price.
     Decimal { scale: u8 },
+}
+
+impl PriceLayout {
+    /// The price type's short name in the file's table name (`schemas/output.md`, "Files"):
+    /// `f64`, `f32`, or `dec<scale>` for DECIMAL(18, scale).
+    pub fn short_name(self) -> String {
+        match self {
+            PriceLayout::Float64 => "f64".to_owned(),
+            PriceLayout::Float32 => "f32".to_owned(),
+            PriceLayout::Decimal { scale } => format!("dec{scale}"),
+        }
+    }
+
+    /// The value of the file's `synth.prices.encoding` key: `float64`, `float32` or
+    /// `decimal(18,<scale>)`.
+    pub fn encoding_name(self) -> String {
+        match self {
+            PriceLayout::Float64 => "float64".to_owned(),
+            PriceLayout::Float32 => "float32".to_owned(),
+            PriceLayout::Decimal { scale } => format!("decimal(18,{scale})"),
+        }
+    }
 }
 
 /// Largest decimal scale the compact layout tries (DECIMAL(18, s) needs `s ≤ 18`).
@@ -151,6 +175,23 @@ pub fn write_paths(
             }
             Ok::<(), EncodeError>(())
         }),
+        (ColumnWriter::FloatColumnWriter(w), PriceLayout::Float32) => {
+            let mut floats = vec![0f32; if correct { slot } else { 0 }];
+            for_each_run(valid, |start, len, ok| {
+                if ok {
+                    for r in start..start + len {
+                        for (o, &p) in floats.iter_mut().zip(&values[r * slot..(r + 1) * slot]) {
+                            *o = p as f32;
+                        }
+                        w.write_batch(&floats, Some(&levels.def), Some(&levels.rep))?;
+                    }
+                } else {
+                    let z = nulls.nulls(len);
+                    w.write_batch(&[], Some(z), Some(z))?;
+                }
+                Ok::<(), EncodeError>(())
+            })
+        }
         (ColumnWriter::Int64ColumnWriter(w), PriceLayout::Decimal { scale }) => {
             let mut ints = vec![0i64; if correct { slot } else { 0 }];
             for_each_run(valid, |start, len, ok| {
@@ -189,6 +230,7 @@ pub fn write_paths(
 fn w_type(w: &ColumnWriter<'_>) -> &'static str {
     match w {
         ColumnWriter::DoubleColumnWriter(_) => "DOUBLE",
+        ColumnWriter::FloatColumnWriter(_) => "FLOAT",
         ColumnWriter::Int64ColumnWriter(_) => "INT64",
         _ => "another physical type",
     }

@@ -23,7 +23,10 @@ use parquet::schema::types::{SchemaDescPtr, SchemaDescriptor};
 
 use super::footer::MAGIC;
 use super::prices::{self, EncodeError, Levels, PriceLayout};
-use super::{ENGINE_VERSION_KEY, PRICES_KEY, ParquetOptions, REQUEST_KEY, RULES_KEY, SinkError, file, pages};
+use super::{
+    ENGINE_VERSION_KEY, LAYOUT_KEY, PRICES_KEY, ParquetOptions, REQUEST_KEY, RULES_KEY, SinkError, TABLE_KEY, file,
+    pages,
+};
 use crate::batch::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use crate::columns::Rows;
 use crate::request::CycleRequest;
@@ -57,8 +60,8 @@ struct Group<'a> {
     first_row: usize,
     /// Every column but `paths`.
     scalars: &'a [ArrayRef],
-    /// `paths` as an array (the Arrow writer's path: benchmarks, empty lists).
-    paths_column: Option<&'a ArrayRef>,
+    /// `paths` as an array of the file's type (the Arrow writer's path: benchmarks, empty lists).
+    paths_column: Option<ArrayRef>,
     /// The group's `valid.len() × slot` prices, a row's meaningful only where `valid`.
     values: &'a [f64],
     valid: &'a [bool],
@@ -69,18 +72,18 @@ struct Group<'a> {
 /// `&self`, any thread, any order) and appended to the file as soon as each is done; at the end
 /// ([`Self::finish`]) only the footer, listing them in row order, remains.
 pub struct CycleParquetWriter {
-    /// The file's Arrow schema (`paths` leaf is Float64 or Decimal128(18, s)).
+    /// The file's Arrow schema (`paths` leaf is Float64, Float32 or Decimal128(18, s)).
     pub(super) file_schema: SchemaRef,
     pub(super) parquet_schema: SchemaDescPtr,
     pub(super) props: WriterPropertiesPtr,
     pub(super) factory: ArrowRowGroupWriterFactory,
     /// The same over every column but `paths`.
     pub(super) scalar_factory: ArrowRowGroupWriterFactory,
-    /// The default layout's `paths` pages, built by hand, and the schema without `paths` that the
+    /// The float layouts' `paths` pages, built by hand, and the schema without `paths` that the
     /// row group writer then sees (`None`: `paths` goes through parquet's column writer).
     pub(super) pages: Option<(pages::PathsPages, SchemaDescPtr)>,
-    /// Bytes to reserve per CORRECT price in a group's buffer (≈ 5.4 of 8 compressed; 8 and the
-    /// levels uncompressed).
+    /// Bytes to reserve per CORRECT price in a group's buffer (DOUBLE: ≈ 5.4 of 8 compressed, 8
+    /// and the levels uncompressed; FLOAT: about half).
     pub(super) reserve_per_price: usize,
     pub(super) levels: Levels,
     pub(super) layout: PriceLayout,
@@ -92,8 +95,9 @@ pub struct CycleParquetWriter {
 
 impl CycleParquetWriter {
     /// Prepares the file for a cycle of `rows` rows shaped like `schema` (the batch schema from
-    /// [`batch::output_schema`]), with prices stored as `layout`. `start_unix` and the request
-    /// fix the partition path; the request JSON goes into the footer.
+    /// [`batch::output_schema`]), with prices stored as `layout`. The request and `layout` fix the
+    /// file's table ([`file::Table`]), `start_unix` its partition; the request JSON goes into the
+    /// footer.
     ///
     /// The decimal scale is a property of the whole file: a live cycle must choose it before the
     /// first row group is encoded (e.g. from the asset's price grid), see [`choose_layout`].
@@ -113,6 +117,7 @@ impl CycleParquetWriter {
         let (paths, points) = shape_of(schema)?;
         let leaf = match layout {
             PriceLayout::Float64 => DataType::Float64,
+            PriceLayout::Float32 => DataType::Float32,
             PriceLayout::Decimal { scale } => DataType::Decimal128(18, scale as i8),
         };
         let expected = batch::output_schema(paths as i32, points as i32);
@@ -125,24 +130,19 @@ impl CycleParquetWriter {
         let paths_desc = parquet_schema.column(parquet_schema.num_columns() - 1);
         let paths_col = paths_desc.path().clone();
         let si = &request.simulation_input;
+        let table = file::Table::new(si, layout);
 
         let kv = vec![
             KeyValue::new(REQUEST_KEY.into(), request.to_json()),
             KeyValue::new(RULES_KEY.into(), request.rules().as_str().to_owned()),
             KeyValue::new(ENGINE_VERSION_KEY.into(), env!("CARGO_PKG_VERSION").to_owned()),
             KeyValue::new(SCHEMA_VERSION_KEY.into(), SCHEMA_VERSION.to_owned()),
-            KeyValue::new(
-                PRICES_KEY.into(),
-                match layout {
-                    PriceLayout::Float64 => "float64".to_owned(),
-                    PriceLayout::Decimal { scale } => format!("decimal(18,{scale})"),
-                },
-            ),
+            KeyValue::new(PRICES_KEY.into(), layout.encoding_name()),
+            KeyValue::new(LAYOUT_KEY.into(), file::LAYOUT_VERSION.to_string()),
+            KeyValue::new(TABLE_KEY.into(), table.name()),
         ];
-        let paths_encoding = match layout {
-            PriceLayout::Float64 => opts.float_encoding,
-            PriceLayout::Decimal { .. } => Encoding::DELTA_BINARY_PACKED,
-        };
+        let float = matches!(layout, PriceLayout::Float64 | PriceLayout::Float32);
+        let paths_encoding = if float { opts.float_encoding } else { Encoding::DELTA_BINARY_PACKED };
         // Only `paths` is compressed: the scalar columns are a few KB per file, and a codec per
         // scalar column chunk (14 per row group) costs more in context set-up than it saves.
         let mut props = WriterProperties::builder()
@@ -182,13 +182,13 @@ impl CycleParquetWriter {
         let scalar_parquet = Arc::new(ArrowSchemaConverter::new().convert(&scalar_arrow)?);
         let scalar_factory = factory_for(&scalar_parquet, scalar_arrow)?;
 
-        let final_path = file::partition_path(dir, &si.asset, start_unix, si.time_length)?;
+        let final_path = file::partition_path(dir, &table, &si.asset, start_unix)?;
         let out = file::TempFile::create(&final_path, opts.overwrite, opts.fsync, MAGIC)?;
         // A cycle of 0 simulations (or points) has empty lists, which only parquet's Arrow writer
         // levels: its rows go that way (there are no prices to copy).
         let empty = paths * points == 0;
         let hand_built = !empty
-            && layout == PriceLayout::Float64
+            && float
             && paths_encoding == Encoding::BYTE_STREAM_SPLIT
             && !opts.paths_statistics
             && !opts.via_arrow()
@@ -199,14 +199,19 @@ impl CycleParquetWriter {
         Ok(CycleParquetWriter {
             levels: Levels::new(&paths_desc, paths, points),
             pages,
-            reserve_per_price: if opts.compression == Compression::UNCOMPRESSED { 9 } else { 6 },
+            reserve_per_price: match (layout, opts.compression) {
+                (PriceLayout::Float32, Compression::UNCOMPRESSED) => 5,
+                (PriceLayout::Float32, _) => 3,
+                (_, Compression::UNCOMPRESSED) => 9,
+                _ => 6,
+            },
             file_schema,
             parquet_schema,
             props,
             factory,
             scalar_factory,
             layout,
-            paths_via_arrow: (opts.via_arrow() || empty) && layout == PriceLayout::Float64,
+            paths_via_arrow: (opts.via_arrow() || empty) && float,
             rows,
             final_path,
             out,
@@ -234,7 +239,10 @@ impl CycleParquetWriter {
             .as_fixed_size_list_opt()
             .ok_or_else(|| SinkError::Schema("the last column, paths, is not a fixed-size list".into()))?;
         let valid: Vec<bool> = (0..n).map(|r| paths.is_valid(r)).collect();
-        let paths_column = self.paths_via_arrow.then(|| rows.column(last));
+        let paths_column = match self.paths_via_arrow {
+            true => Some(self.as_file_paths(rows.column(last).clone())?),
+            false => None,
+        };
         let uid_of = |row| uid_at(rows, row);
         let values = leaf_values(paths)?;
         let group = Group { seq, first_row, scalars: &rows.columns()[..last], paths_column, values, valid: &valid };
@@ -256,14 +264,20 @@ impl CycleParquetWriter {
         let paths_column = match self.paths_via_arrow {
             true => {
                 let mask = batch::correct_mask(rows.verdict);
-                Some(batch::paths_array(rows.shape, rows.len(), rows.prices.to_vec(), mask)?)
+                Some(self.as_file_paths(batch::paths_array(rows.shape, rows.len(), rows.prices.to_vec(), mask)?)?)
             }
             false => None,
         };
         let (values, valid) = (rows.prices, &valid);
-        let group =
-            Group { seq, first_row: rows.first, scalars: &scalars, paths_column: paths_column.as_ref(), values, valid };
+        let group = Group { seq, first_row: rows.first, scalars: &scalars, paths_column, values, valid };
         self.encode_group(group, |row| rows.uid[row])
+    }
+
+    /// A float64 `paths` array as the file stores it: itself, or cast to float32 (Arrow's cast
+    /// rounds like `as f32`). Only the Arrow writer's path needs it (benchmarks, empty lists).
+    fn as_file_paths(&self, paths: ArrayRef) -> Result<ArrayRef, SinkError> {
+        let file_type = self.file_schema.field(self.file_schema.fields().len() - 1).data_type();
+        if paths.data_type() == file_type { Ok(paths) } else { Ok(arrow::compute::cast(&paths, file_type)?) }
     }
 
     /// The one row-group encoder. The group is assembled in a reused buffer (the scalar chunks
@@ -281,7 +295,7 @@ impl CycleParquetWriter {
             false => self.scalar_factory.create_column_writers(0)?,
         };
         let mut chunks = Vec::with_capacity(writers.len());
-        let columns = scalars.iter().chain(paths_column);
+        let columns = scalars.iter().chain(paths_column.as_ref());
         for ((field, column), mut w) in self.file_schema.fields().iter().zip(columns).zip(writers) {
             for leaf in compute_leaves(field, column)? {
                 w.write(&leaf)?;

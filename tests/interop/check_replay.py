@@ -68,9 +68,12 @@ def main(recording, parquet, out_dir, mode="default"):
     req = json.loads(rec.schema.metadata[b"synth.request"])
     table = pq.read_table(parquet)
     meta = pq.read_metadata(parquet).metadata
-    # The file keeps the request with its axons in uid order, like its rows.
-    in_uid_order = dict(req, axons=sorted(req["axons"], key=lambda a: a["uid"]))
+    # The file keeps the request with its axons in uid order, like its rows, and the rules it
+    # was judged by (a recording without them predates rule sets: v2).
+    rules = req.get("rules", "v2")
+    in_uid_order = dict(req, axons=sorted(req["axons"], key=lambda a: a["uid"]), rules=rules)
     assert json.loads(meta[b"synth.request"]) == in_uid_order, "file metadata carries the request"
+    assert meta[b"synth.rules"] == rules.encode(), meta[b"synth.rules"]
     assert b"synth.engine.version" in meta
     assert meta[b"synth.layout"] == b"2", meta[b"synth.layout"]
     encoding = meta[b"synth.prices.encoding"].decode()

@@ -100,11 +100,13 @@ fn upstream_shape_matches_the_v3_corpus_and_pythons_reading() {
         let rec = dir.path().join(format!("{k}.cycle.arrow"));
         recording::write(&rec, &request, "2026-11-24T12:00:00.250Z", &calls, Compression::None).unwrap();
         let (plain, blob) = (dir.path().join(format!("{k}.jsonl")), dir.path().join(format!("{k}.f32.jsonl")));
-        let sinks: Vec<Box<dyn synth_forward::sink::Sink>> =
-            vec![Box::new(UpstreamSink::new(&plain, false)), Box::new(UpstreamSink::new(&blob, true))];
-        let s = engine.replay(&rec, sinks, &ReplayOptions::default()).unwrap().summary;
-        assert!(s.sink_errors.is_empty(), "{}: {:?}", case.name, s.sink_errors);
-        assert_eq!(s.outputs["upstream"], serde_json::json!(blob.display().to_string()));
+        // One sink per cycle: two sinks of one name would be refused (their outputs would collide).
+        for (path, float32) in [(&plain, false), (&blob, true)] {
+            let sinks: Vec<Box<dyn synth_forward::sink::Sink>> = vec![Box::new(UpstreamSink::new(path, float32))];
+            let s = engine.replay(&rec, sinks, &ReplayOptions::default()).unwrap().summary;
+            assert!(s.sink_errors.is_empty(), "{}: {:?}", case.name, s.sink_errors);
+            assert_eq!(s.outputs["upstream"], serde_json::json!(path.display().to_string()));
+        }
 
         let lines: Vec<serde_json::Value> =
             std::fs::read_to_string(&blob).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -15,6 +15,7 @@ use synth_forward::fixture::mix::Outcome;
 use synth_forward::fixture::{self, Preset};
 use synth_forward::fleet::{Fault, FaultMap, Fleet, FleetOptions};
 use synth_forward::recording::Recording;
+use synth_forward::request::Rules;
 
 const T: &str = "time out or internal server error (process time is None)";
 /// Deadline of every cycle here: the recorded timeout row and the hanging faults end at it.
@@ -49,8 +50,14 @@ fn fixture_path() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-1000x61.cycle.arrow")
 }
 
-/// A live cycle against the fleet with `faults`; the rows, and the fleet's request counts by uid.
+/// A live cycle against the fleet with `faults`, under today's rules (v3, whatever the cached
+/// fixture says); the rows, and the fleet's request counts by uid.
 fn cycle(faults: FaultMap) -> (Vec<Row>, Vec<(u16, u64)>) {
+    cycle_under(faults, Rules::V3)
+}
+
+/// [`cycle`] under the given rules.
+fn cycle_under(faults: FaultMap, rules: Rules) -> (Vec<Row>, Vec<(u16, u64)>) {
     let rec = recording();
     let fleet = Fleet::start(
         rec,
@@ -59,6 +66,7 @@ fn cycle(faults: FaultMap) -> (Vec<Row>, Vec<(u16, u64)>) {
     .unwrap();
     let mut request = fleet.request().clone();
     request.timeout_s = DEADLINE_S;
+    request.rules = Some(rules);
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let live = common::plain_cycle(&request, dir.path(), None);
@@ -87,7 +95,12 @@ fn with_fault(fault: Fault) -> (Row, Row, Vec<(u16, u64)>) {
 
 /// [`with_fault`] on the miner `victim`.
 fn with_fault_on(victim: u16, fault: Fault) -> (Row, Row, Vec<(u16, u64)>) {
-    let (rows, hits) = cycle(FaultMap::from([(victim, fault)]));
+    with_fault_under(victim, fault, Rules::V3)
+}
+
+/// [`with_fault_on`] under the given rules (the clean run's other rows are judged alike by both).
+fn with_fault_under(victim: u16, fault: Fault, rules: Rules) -> (Row, Row, Vec<(u16, u64)>) {
+    let (rows, hits) = cycle_under(FaultMap::from([(victim, fault)]), rules);
     assert_eq!(rows.len(), clean().len());
     let mut faulty = None;
     for (got, want) in rows.iter().zip(clean()) {
@@ -192,9 +205,12 @@ fn invalid_utf8_fails_the_reply() {
 }
 
 #[test]
-fn nan_and_infinity_prices_pass_as_python_floats() {
-    // `float('nan')` is a float and `str(nan)` has 3 characters: rules 14 and 15 both pass.
-    let (row, before, _) = with_fault(Fault::NanPrices);
+fn nan_and_infinity_prices_fail_v3_and_pass_v2_as_python_floats() {
+    // v3: a non-finite price fails rule c, the first one (NaN) quoted as Python prints it.
+    let (row, _, _) = with_fault(Fault::NanPrices);
+    expect(&row, "Price format is incorrect: non-finite value nan", Some(200), None);
+    // v2: `float('nan')` is a float and `str(nan)` has 3 characters: rules 14 and 15 both pass.
+    let (row, before, _) = with_fault_under(correct_uids()[0], Fault::NanPrices, Rules::V2);
     expect(&row, "CORRECT", Some(200), None);
     assert!(f64::from_bits(row.prices[0]).is_nan());
     assert_eq!(f64::from_bits(row.prices[1]), f64::INFINITY);
@@ -268,7 +284,7 @@ fn through_the_binary(faults: Option<&serde_json::Map<String, serde_json::Value>
     let dir = tempfile::tempdir().unwrap();
     let request_file = dir.path().join("request.json");
     let faults_file = dir.path().join("faults.json");
-    let mut args = vec!["--time-scale", "0"];
+    let mut args = vec!["--time-scale", "0", "--rules", "v3"];
     if let Some(f) = faults {
         std::fs::write(&faults_file, serde_json::Value::Object(f.clone()).to_string()).unwrap();
         args.extend(["--faults", faults_file.to_str().unwrap()]);
@@ -310,7 +326,8 @@ fn all_faults_at_once_through_the_binary_with_bounded_memory() {
         let fault = fault.as_str().unwrap();
         let v = verdict_of(uid.parse().unwrap());
         match fault.split(':').next().unwrap() {
-            "nan_prices" | "duplicate_body" => assert_eq!(v, "CORRECT", "{fault}"),
+            "nan_prices" => assert_eq!(v, "Price format is incorrect: non-finite value nan"),
+            "duplicate_body" => assert_eq!(v, "CORRECT", "{fault}"),
             "many_keys" => assert_eq!(v, "Response is empty"),
             "other_input" => assert!(v.starts_with("Start time timestamp is incorrect"), "{fault}: {v}"),
             _ => assert_eq!(v, T, "{fault}"),

@@ -30,10 +30,12 @@
 //!
 //! - [`parquet`]: the hive-partitioned Parquet file (row groups encoded as rows arrive, temp name,
 //!   fsync, rename).
+//! - [`postgres`]: the validator's own rows (in progress: the prediction's exact jsonb text).
 //! - [`upstream`]: the results in today's validator's return shape, one JSON line per miner in
 //!   request order ([`crate::upstream`]).
 
 pub mod parquet;
+pub mod postgres;
 pub mod upstream;
 
 use arrow::record_batch::RecordBatch;

@@ -11,6 +11,9 @@ use synth_forward::request::CycleRequest;
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink};
 use synth_forward::{Cancel, CycleSummary, LiveOptions};
 
+#[allow(dead_code)]
+pub mod postgres;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");
 
 /// A child process, killed and reaped when dropped.

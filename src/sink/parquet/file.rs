@@ -283,6 +283,11 @@ impl IoThread {
                             }
                         }
                     };
+                    // A `seq` already written or already waiting would leave a hole (or overwrite
+                    // a group) that only the footer could notice: refuse it here.
+                    if seq < placed.at.len() || early.contains_key(&seq) {
+                        return Err(io::Error::other(format!("append {seq} was given twice")));
+                    }
                     early.insert(seq, buf);
                     while let Some(mut buf) = early.remove(&placed.at.len()) {
                         file.write_all_at(&buf, placed.end)?;
@@ -343,6 +348,34 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Appends land in `seq` order whatever order they come in; a `seq` given twice (already
+    /// written, or still waiting) fails the file instead of leaving a hole or losing a group, and
+    /// nothing is left behind.
+    #[test]
+    fn appends_land_in_seq_order_and_a_repeated_seq_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let mut f = TempFile::create(&path, false, false, b"HEAD").unwrap();
+        for (seq, bytes) in [(1, b"bb".to_vec()), (0, b"a".to_vec()), (2, b"ccc".to_vec())] {
+            f.append(seq, bytes).unwrap();
+        }
+        let placed = f.drain().unwrap();
+        assert_eq!((placed.at, placed.end), (vec![4, 5, 7], 10));
+        drop(f);
+
+        for repeated in [[0, 1, 0], [2, 2, 0]] {
+            let mut f = TempFile::create(&path, false, false, b"HEAD").unwrap();
+            for seq in repeated {
+                // The thread may already have stopped on the repeat: a later append then fails.
+                let _ = f.append(seq, b"x".to_vec());
+            }
+            let err = f.drain().err().expect("a repeated seq fails the file").to_string();
+            assert!(err.contains("given twice"), "{err}");
+            drop(f);
+            assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing left behind");
+        }
+    }
 
     #[test]
     fn one_folder_per_table_then_hive_partitions() {

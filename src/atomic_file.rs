@@ -2,11 +2,12 @@
 //!
 //! In: a final path (and, for [`write`], its bytes). Out: a hidden temp name beside it, unique in
 //! the process ([`temp_path`]), or the file written there, fsync'd and renamed into place
-//! ([`write`]). The Parquet sink and the recording writer stream into such a temp name and rename
-//! it themselves; small files (the fleet's request) go through [`write`].
+//! ([`write`], or [`write_with`] for content written piece by piece). The Parquet sink and the
+//! recording writer stream into such a temp name and rename it themselves; the fleet's request
+//! and the upstream-shape file go through these.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,10 +24,16 @@ pub fn temp_path(final_path: &Path) -> PathBuf {
 /// Writes `bytes` to a temp name beside `path`, fsyncs it and renames it into place (replacing
 /// what was there); the temp file is removed on any error.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write`] with the content written by `fill` into a buffered writer on the temp file.
+pub fn write_with(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> std::io::Result<()> {
     let temp = temp_path(path);
     let written = (|| {
-        let mut f = File::create(&temp)?;
-        f.write_all(bytes)?;
+        let mut f = BufWriter::with_capacity(1 << 20, File::create(&temp)?);
+        fill(&mut f)?;
+        let f = f.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&temp, path)
     })();

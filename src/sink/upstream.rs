@@ -62,9 +62,7 @@ impl Sink for UpstreamSink {
         let batch = batch.ok_or("no batch was kept for the upstream sink")?;
         let (request, start) = self.request.as_ref().ok_or("the upstream sink was not started")?;
         let results = upstream::results(batch, request)?;
-        let temp = crate::atomic_file::temp_path(&self.path);
-        let written = (|| -> Result<(), Error> {
-            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
+        let written = crate::atomic_file::write_with(&self.path, |f| {
             for chunk in results.chunks(ROWS_PER_CHUNK) {
                 let lines: Vec<String> = chunk
                     .par_iter()
@@ -78,13 +76,9 @@ impl Sink for UpstreamSink {
                     f.write_all(line.as_bytes())?;
                 }
             }
-            let f = f.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            std::fs::rename(&temp, &self.path)?;
             Ok(())
-        })();
+        });
         if let Err(e) = written {
-            let _ = std::fs::remove_file(&temp);
             return Err(format!("writing {}: {e}", self.path.display()).into());
         }
         Ok(serde_json::Value::String(self.path.display().to_string()))

@@ -129,26 +129,42 @@ pub fn write_json_line(r: &MinerResult<'_>, request: &CycleRequest, start: i64, 
         }
         Some(prices) => {
             let si = &request.simulation_input;
-            write!(out, "[{start}, {}", si.time_increment).expect("writing to a String");
             // A checked request has time_increment > 0 and time_length >= 0: at least one point.
-            let points = usize::try_from(si.time_length / si.time_increment + 1).unwrap_or(1).max(1);
-            for path in prices.chunks(points) {
-                out.push_str(", [");
-                for (k, &p) in path.iter().enumerate() {
-                    if k > 0 {
-                        out.push_str(", ");
-                    }
-                    match p {
-                        p if p.is_nan() => out.push_str("NaN"),
-                        f64::INFINITY => out.push_str("Infinity"),
-                        f64::NEG_INFINITY => out.push_str("-Infinity"),
-                        p => pyrepr::write_float_repr(out, p),
-                    }
-                }
-                out.push(']');
-            }
-            out.push(']');
+            let points = usize::try_from(si.time_length / si.time_increment + 1).unwrap_or(1);
+            write_prediction(out, start, si.time_increment, points, prices, |out, p| match p {
+                p if p.is_nan() => out.push_str("NaN"),
+                f64::INFINITY => out.push_str("Infinity"),
+                f64::NEG_INFINITY => out.push_str("-Infinity"),
+                p => pyrepr::write_float_repr(out, p),
+            });
         }
     }
     out.push_str("}\n");
+}
+
+/// Appends a CORRECT miner's value, `[start, increment, [p, …], …]` with `", "` between
+/// elements (Python's `json.dumps` layout, which jsonb's rendering keeps), each price printed by
+/// `float`: Python's repr here, jsonb's numeric text for the validator's database
+/// (`sink::postgres::jsonb`).
+pub fn write_prediction(
+    out: &mut String,
+    start: i64,
+    increment: i64,
+    points: usize,
+    prices: &[f64],
+    float: impl Fn(&mut String, f64),
+) {
+    use std::fmt::Write;
+    write!(out, "[{start}, {increment}").expect("writing to a String");
+    for path in prices.chunks(points.max(1)) {
+        out.push_str(", [");
+        for (k, &p) in path.iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            float(out, p);
+        }
+        out.push(']');
+    }
+    out.push(']');
 }

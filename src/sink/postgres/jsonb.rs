@@ -66,19 +66,7 @@ pub fn write_float(out: &mut String, v: f64) {
 
 /// Appends a CORRECT miner's prediction, `[start, increment, [p, …], …]`, as jsonb text.
 pub fn write_prediction(out: &mut String, start: i64, increment: i64, points: usize, prices: &[f64]) {
-    use std::fmt::Write;
-    write!(out, "[{start}, {increment}").expect("writing to a String");
-    for path in prices.chunks(points.max(1)) {
-        out.push_str(", [");
-        for (k, &p) in path.iter().enumerate() {
-            if k > 0 {
-                out.push_str(", ");
-            }
-            write_float(out, p);
-        }
-        out.push(']');
-    }
-    out.push(']');
+    crate::upstream::write_prediction(out, start, increment, points, prices, write_float);
 }
 
 #[cfg(test)]

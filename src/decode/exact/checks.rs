@@ -68,15 +68,24 @@ pub fn check(exp: &Expected, v: Option<Output<'_>>) -> Verdict {
     }
 }
 
+/// Rules 12–13 on one path as `V` holds it: its prices, or the verdict on its type or length.
+fn path_prices<'v>(exp: &Expected, path: &'v Value) -> Result<&'v [Value], Verdict> {
+    let Value::Array(prices) = path else {
+        return Err(Verdict::wrong_path_type(path.type_name()));
+    };
+    if i64::try_from(prices.len()).ok() != Some(exp.points) {
+        return Err(Verdict::wrong_point_count(exp.points, prices.len()));
+    }
+    Ok(prices)
+}
+
 /// v2, rules 12–15: each path's type and length, then its prices, path after path.
 fn paths_v2(exp: &Expected, paths: &[Value], coerced: bool) -> Verdict {
     for path in paths.iter().map(|e| view(e, coerced, output::slot)) {
-        let Value::Array(prices) = &*path else {
-            return Verdict::wrong_path_type(path.type_name());
+        let prices = match path_prices(exp, &path) {
+            Ok(prices) => prices,
+            Err(v) => return v,
         };
-        if i64::try_from(prices.len()).ok() != Some(exp.points) {
-            return Verdict::wrong_point_count(exp.points, prices.len());
-        }
         for price in prices.iter().map(|p| view(p, coerced, output::price)) {
             let Some(digits) = price.digit_count() else {
                 return Verdict::wrong_price_type(price.type_name());
@@ -93,11 +102,8 @@ fn paths_v2(exp: &Expected, paths: &[Value], coerced: bool) -> Verdict {
 /// scan order through the point rule.
 fn paths_v3(exp: &Expected, paths: &[Value], coerced: bool) -> Verdict {
     for path in paths.iter().map(|e| view(e, coerced, output::slot)) {
-        let Value::Array(prices) = &*path else {
-            return Verdict::wrong_path_type(path.type_name());
-        };
-        if i64::try_from(prices.len()).ok() != Some(exp.points) {
-            return Verdict::wrong_point_count(exp.points, prices.len());
+        if let Err(v) = path_prices(exp, &path) {
+            return v;
         }
     }
     for path in paths {

@@ -214,9 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay { recording, out, prices, overwrite, rules, upstream } => {
             let engine = Engine::new()?;
-            let mut sinks: Vec<Box<dyn Sink>> =
-                vec![Box::new(ParquetSink::new(out, parquet_options(prices, overwrite)))];
-            sinks.extend(upstream.sink());
+            let sinks = cycle_sinks(out, prices, overwrite, &upstream);
             let outcome = engine
                 .replay(&recording, sinks, &ReplayOptions { rules, keep_batch: false })
                 .with_context(|| format!("replaying {}", recording.display()))?;
@@ -238,16 +236,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
             let mut req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
-            if rules.is_some() {
-                req.rules = rules;
-            }
+            req.rules = rules.or(req.rules);
             let max_memory = max_memory.unwrap_or_else(synth_forward::request::default_max_memory);
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
-            let mut sinks: Vec<Box<dyn Sink>> =
-                vec![Box::new(ParquetSink::new(out, parquet_options(prices, overwrite)))];
-            sinks.extend(upstream.sink());
+            let sinks = cycle_sinks(out, prices, overwrite, &upstream);
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
             // killing the process.
@@ -373,8 +367,12 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
-fn parquet_options(prices: PricesArg, overwrite: bool) -> ParquetOptions {
-    ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() }
+/// The sinks of `run` and `replay`: the Parquet file, and the upstream-shape file when asked.
+fn cycle_sinks(out: PathBuf, prices: PricesArg, overwrite: bool, upstream: &UpstreamArgs) -> Vec<Box<dyn Sink>> {
+    let opts = ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() };
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ParquetSink::new(out, opts))];
+    sinks.extend(upstream.sink());
+    sinks
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

@@ -42,9 +42,7 @@ impl Engine {
         let start = Instant::now();
         let mut rec = Recording::read(path)?;
         log_memory("read");
-        if opts.rules.is_some() {
-            rec.request.rules = opts.rules;
-        }
+        rec.request.rules = opts.rules.or(rec.request.rules);
         let mut clock = Clock::new(start);
         clock.read = Some(start.elapsed());
         self.replay_recording(rec, clock, sinks, opts.keep_batch)

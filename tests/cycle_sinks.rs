@@ -221,7 +221,7 @@ fn the_kept_batch_is_what_the_file_holds() {
 fn a_cycle_of_zero_simulations_is_judged_and_written() {
     use synth_forward::call::CallError;
     use synth_forward::recording::{self, Compression, RecordedCall};
-    use synth_forward::request::{Axon, CycleRequest, Protocol, SimulationInput};
+    use synth_forward::request::SimulationInput;
     let si = SimulationInput {
         asset: "BTC".into(),
         start_time: "2026-11-24T12:01:00+00:00".into(),
@@ -258,16 +258,7 @@ fn a_cycle_of_zero_simulations_is_judged_and_written() {
             body: None,
         },
     ];
-    let request = CycleRequest {
-        simulation_input: si.clone(),
-        timeout_s: 5.0,
-        protocol: Protocol::Synapse,
-        axons: calls
-            .iter()
-            .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: hotkey.into() })
-            .collect(),
-        rules: None,
-    };
+    let request = common::request_for(&si, &calls, None);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zero.cycle.arrow");
     recording::write(&path, &request, "2026-11-24T12:00:00.250Z", &calls, Compression::None).unwrap();

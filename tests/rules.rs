@@ -8,10 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use synth_forward::Engine;
 use synth_forward::recording::{self, Compression, RecordedCall};
-use synth_forward::request::{Axon, CycleRequest, Protocol, Rules, SimulationInput};
+use synth_forward::request::{Rules, SimulationInput};
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, REQUEST_KEY, RULES_KEY};
 use synth_forward::source::replay::ReplayOptions;
 
@@ -64,16 +66,7 @@ fn recording(dir: &Path, rules: Option<Rules>) -> PathBuf {
             ),
         })
         .collect();
-    let request = CycleRequest {
-        simulation_input: si,
-        timeout_s: 5.0,
-        protocol: Protocol::Synapse,
-        axons: calls
-            .iter()
-            .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: HOTKEY.into() })
-            .collect(),
-        rules,
-    };
+    let request = common::request_for(&si, &calls, rules);
     let path = dir.join("rules.cycle.arrow");
     recording::write(&path, &request, "2026-11-24T12:00:00.250Z", &calls, Compression::None).unwrap();
     path

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use synth_forward::Engine;
 use synth_forward::call::CallError;
 use synth_forward::recording::{self, Compression, RecordedCall};
-use synth_forward::request::{Axon, CycleRequest, Protocol, Rules, SimulationInput};
+use synth_forward::request::{CycleRequest, Rules, SimulationInput};
 use synth_forward::sink::upstream::UpstreamSink;
 use synth_forward::source::replay::ReplayOptions;
 
@@ -70,16 +70,7 @@ fn cycle_of(case: &Case) -> (CycleRequest, Vec<RecordedCall>) {
         format!(r#"{{"simulation_input":{},"simulation_output":null}}"#, serde_json::to_string(&case.input).unwrap());
     let calls =
         vec![call(7, Some(case.body.clone()), 123.456), call(2, None, 5000.0), call(5, Some(empty.into()), 17.5)];
-    let request = CycleRequest {
-        simulation_input: case.input.clone(),
-        timeout_s: 5.0,
-        protocol: Protocol::Synapse,
-        axons: calls
-            .iter()
-            .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: HOTKEY.into() })
-            .collect(),
-        rules: Some(Rules::V3),
-    };
+    let request = common::request_for(&case.input, &calls, Some(Rules::V3));
     (request, calls)
 }
 

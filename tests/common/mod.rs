@@ -110,6 +110,26 @@ pub fn run_command(request: &Path, out: &Path, wallets: &Path, extra: &[&str]) -
     c
 }
 
+/// A request of `si` to exactly the miners of `calls`, in their order (each axon's uid and hotkey
+/// the call's; the address is never dialled), as a recording of those calls needs.
+pub fn request_for(
+    si: &synth_forward::request::SimulationInput,
+    calls: &[synth_forward::recording::RecordedCall],
+    rules: Option<synth_forward::request::Rules>,
+) -> CycleRequest {
+    use synth_forward::request::{Axon, Protocol};
+    CycleRequest {
+        simulation_input: si.clone(),
+        timeout_s: 5.0,
+        protocol: Protocol::Synapse,
+        axons: calls
+            .iter()
+            .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: c.hotkey.clone() })
+            .collect(),
+        rules,
+    }
+}
+
 /// Unsigned requests (a fleet without `--verify` takes them), one per axon.
 pub fn plain_requests(req: &CycleRequest) -> Vec<OutgoingRequest> {
     let body = Bytes::from(serde_json::to_vec(&serde_json::json!({"simulation_input": req.simulation_input})).unwrap());

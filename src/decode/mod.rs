@@ -22,6 +22,13 @@ pub mod verdict;
 pub use rules::Rules;
 pub use verdict::Verdict;
 
+/// The powers of ten a double holds exactly (up to 1e22): a decimal mantissa below 2^53 scaled
+/// by one of them in a single multiply or divide is correctly rounded (Clinger's fast path).
+pub(crate) const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
 use crate::call::RawCall;
 use crate::request::Expected;
 

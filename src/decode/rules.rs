@@ -17,8 +17,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::Verdict;
 use super::pyrepr;
+use super::{POW10, Verdict};
 
 /// A rule set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,10 +113,6 @@ pub fn v3_fault(v: f64) -> Option<PriceFault> {
 /// shortest one does too. Anything else (a failure, other magnitudes) is formatted.
 #[inline]
 fn at_most_8_digits(v: f64) -> bool {
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-        1e20, 1e21, 1e22,
-    ];
     let a = v.abs();
     if (1e-14..1e8).contains(&a) {
         // 10^e <= a < 10^(e+1) up to the log's rounding; an off-by-one k only makes the test

@@ -165,12 +165,12 @@ impl Value {
 /// (1e-4 ≤ |x| < 1e16) the digit count then follows from `m` and `f` alone. Anything else goes
 /// through the formatter.
 pub fn float_digit_count(x: f64) -> usize {
-    const POW10: [f64; 9] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+    let pow10 = &crate::decode::POW10[..9];
     let a = x.abs();
     if (1e-4..1e8).contains(&a) {
         let mut f = 0;
-        while f < POW10.len() {
-            let p = POW10[f];
+        while f < pow10.len() {
+            let p = pow10[f];
             let m = (a * p).round();
             if m < 9_007_199_254_740_992.0 && m / p == a {
                 let int_digits = if a >= 1.0 { decimal_digits(a.trunc()) } else { 1 };

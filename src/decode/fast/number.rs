@@ -24,9 +24,9 @@
 //! a body, where `swar` may not load). The SIMD lanes have their own reader of the common float
 //! shape (`simd::token`), pinned to these by `lanes_agree`.
 
-use crate::decode::Verdict;
 use crate::decode::pyrepr;
 use crate::decode::rules::{PriceFault, Rules, v3_fault};
+use crate::decode::{POW10, Verdict};
 
 /// The price token at `b[i]` → (value, passes the digit rule of `rules`, where the token ends).
 /// `None`: not a JSON number this path reads.
@@ -275,12 +275,6 @@ pub(super) fn price_str(tok: &[u8], value: f64) -> String {
         pyrepr::float_repr(value)
     }
 }
-
-/// Exact powers of ten as f64 (all representable up to 1e22).
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-    1e21, 1e22,
-];
 
 const POW10_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 

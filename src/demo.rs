@@ -37,6 +37,8 @@ pub struct DemoOptions {
     /// How the file stores prices (`--prices`).
     pub prices: PriceEncoding,
     pub on_call: Option<OnCall>,
+    /// Told the Parquet file's path once it is written (an extra Postgres sink retries from it).
+    pub written: Option<crate::sink::WrittenFile>,
 }
 
 /// Where the demo keeps (or makes) a preset's recording: `$XDG_CACHE_HOME/synth-forward/` or
@@ -77,10 +79,13 @@ pub fn demo(engine: &Engine, opts: DemoOptions, cancel: &Cancel) -> anyhow::Resu
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let hotkey = Arc::new(Hotkey::from_seed(&seed));
-    let sink = ParquetSink::new(
+    let mut sink = ParquetSink::new(
         opts.out_dir,
         ParquetOptions { prices: opts.prices, overwrite: true, ..ParquetOptions::default() },
     );
+    if let Some(w) = opts.written {
+        sink = sink.announce(w);
+    }
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
     sinks.extend(opts.extra_sinks);
     let live = LiveOptions { on_call: opts.on_call, ..LiveOptions::default() };

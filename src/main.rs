@@ -24,9 +24,10 @@ use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier
 #[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
 use synth_forward::request::{CycleRequest, Rules};
-use synth_forward::sink::Sink;
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
+use synth_forward::sink::postgres::{DbUrl, PostgresOptions, PostgresSink, Storage};
 use synth_forward::sink::upstream::UpstreamSink;
+use synth_forward::sink::{Sink, WrittenFile};
 use synth_forward::source::live::LiveOptions;
 #[cfg(feature = "fleet")]
 use synth_forward::source::live::OnCall;
@@ -68,6 +69,8 @@ enum Command {
         rules: Option<Rules>,
         #[command(flatten)]
         upstream: UpstreamArgs,
+        #[command(flatten)]
+        postgres: PostgresArgs,
     },
     /// Run a live cycle: sign, query every miner at once, decode as bodies land, write Parquet.
     Run {
@@ -103,6 +106,8 @@ enum Command {
         rules: Option<Rules>,
         #[command(flatten)]
         upstream: UpstreamArgs,
+        #[command(flatten)]
+        postgres: PostgresArgs,
     },
     #[cfg(feature = "fleet")]
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
@@ -149,6 +154,17 @@ enum Command {
         upstream: UpstreamArgs,
         #[command(flatten)]
         prices: PricesArg,
+        #[command(flatten)]
+        postgres: PostgresArgs,
+    },
+    /// Save a written cycle file into the validator's Postgres tables (after an outage): one
+    /// transaction, refused when the database already holds that cycle.
+    Load {
+        /// The cycle's Parquet file.
+        file: PathBuf,
+        /// The database (libpq URL or key=value string; the password is never printed).
+        #[arg(long, env = "SYNTH_FORWARD_POSTGRES", hide_env_values = true)]
+        postgres: String,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -212,9 +228,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, prices, overwrite, rules, upstream } => {
+        Command::Replay { recording, out, prices, overwrite, rules, upstream, postgres } => {
             let engine = Engine::new()?;
-            let sinks = cycle_sinks(out, prices, overwrite, &upstream);
+            let sinks = cycle_sinks(out, prices, overwrite, &upstream, &postgres)?;
             let outcome = engine
                 .replay(&recording, sinks, &ReplayOptions { rules, keep_batch: false })
                 .with_context(|| format!("replaying {}", recording.display()))?;
@@ -233,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_memory,
             rules,
             upstream,
+            postgres,
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
             let mut req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
@@ -241,7 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
-            let sinks = cycle_sinks(out, prices, overwrite, &upstream);
+            let sinks = cycle_sinks(out, prices, overwrite, &upstream, &postgres)?;
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
             // killing the process.
@@ -276,7 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fleet.stop();
         }
         #[cfg(feature = "fleet")]
-        Command::Demo { preset, out, time_scale, timeout, rules, upstream, prices } => {
+        Command::Demo { preset, out, time_scale, timeout, rules, upstream, prices, postgres } => {
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -301,16 +318,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 timeout_s: timeout,
                 rules: rules.unwrap_or_default(),
-                extra_sinks: upstream.sink().into_iter().collect(),
+                extra_sinks: Vec::new(),
                 prices: prices.encoding(),
                 on_call,
+                written: None,
             };
+            let mut opts = opts;
+            opts.extra_sinks.extend(upstream.sink());
+            if let Some(sink) = postgres.sink(prices)? {
+                let (sink, written) = sink;
+                opts.extra_sinks.push(sink);
+                opts.written = Some(written);
+            }
             let outcome = demo::demo(&engine, opts, &cancel)?;
             if let Some(bar) = bar {
                 bar.finish();
                 eprint!("{}", human_table(&outcome.summary));
             }
             return print_summary(&outcome.summary);
+        }
+        Command::Load { file, postgres } => {
+            let url = DbUrl::parse(&postgres).map_err(anyhow::Error::msg)?;
+            let t = std::time::Instant::now();
+            match synth_forward::sink::postgres::load_file(&file, &url, std::time::Duration::from_secs(10)) {
+                Ok(v) => println!("{}", serde_json::to_string(&v)?),
+                Err(e) => {
+                    let already = matches!(e, synth_forward::sink::postgres::SaveError::AlreadySaved(_));
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": file.display().to_string(), "url": url.masked(), "error": e.to_string(), "already_saved": already, "seconds": t.elapsed().as_secs_f64()})
+                    );
+                    eprintln!("synth-forward: error: loading {}: {e}", file.display());
+                    return Ok(ExitCode::from(EXIT_SAVE_FAILED));
+                }
+            }
         }
         Command::Fixture { preset, seed, out } => {
             let summary =
@@ -321,9 +362,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The exit code of a cycle that ran and wrote its other outputs while a sink (the database save,
+/// after its retries) failed; `load` uses it too. A cycle that failed exits 1.
+const EXIT_SAVE_FAILED: u8 = 3;
+
 /// Prints a cycle's summary line. A cycle cut short by a signal exits with 128 + its number (the
 /// file it wrote is whole, with the unfinished miners `cancelled`); one where a sink failed (while
-/// another finished) exits 1 after the line, with each failure on stderr.
+/// another finished) exits [`EXIT_SAVE_FAILED`] after the line, with each failure on stderr.
 fn print_summary(summary: &CycleSummary) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string(summary)?);
     for (sink, error) in &summary.sink_errors {
@@ -331,7 +376,7 @@ fn print_summary(summary: &CycleSummary) -> anyhow::Result<ExitCode> {
     }
     Ok(match summary.stopped_by.as_deref().and_then(StopSignal::from_name) {
         Some(sig) => ExitCode::from(sig.exit_code()),
-        None if !summary.sink_errors.is_empty() => ExitCode::FAILURE,
+        None if !summary.sink_errors.is_empty() => ExitCode::from(EXIT_SAVE_FAILED),
         None => ExitCode::SUCCESS,
     })
 }
@@ -367,12 +412,63 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// The sinks of `run` and `replay`: the Parquet file, and the upstream-shape file when asked.
-fn cycle_sinks(out: PathBuf, prices: PricesArg, overwrite: bool, upstream: &UpstreamArgs) -> Vec<Box<dyn Sink>> {
+/// The database save, on every command that runs a cycle.
+#[derive(clap::Args)]
+struct PostgresArgs {
+    /// Also save the cycle into the validator's Postgres tables (validator_requests,
+    /// miner_predictions), streamed as rows are decoded: a libpq URL or key=value string. Falls
+    /// back to $SYNTH_FORWARD_POSTGRES; the password is never printed. With --prices f32 the rows
+    /// follow upstream's Bigtable backend (the float32 blobs stay in the Parquet file).
+    #[arg(long, env = "SYNTH_FORWARD_POSTGRES", hide_env_values = true)]
+    postgres: Option<String>,
+    /// Attempts in all at saving a cycle (a failed one is retried from the Parquet file).
+    #[arg(long = "postgres-attempts", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    postgres_attempts: u32,
+    /// Seconds before the first retry (doubled for each further one, with jitter).
+    #[arg(long = "postgres-backoff", default_value_t = 2.0)]
+    postgres_backoff: f64,
+}
+
+impl PostgresArgs {
+    /// The sink and the handle its Parquet sink announces its file to, when asked for.
+    fn sink(&self, prices: PricesArg) -> anyhow::Result<Option<(Box<dyn Sink>, WrittenFile)>> {
+        let Some(text) = &self.postgres else { return Ok(None) };
+        let url = DbUrl::parse(text).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            self.postgres_backoff.is_finite() && self.postgres_backoff >= 0.0,
+            "--postgres-backoff must be a number of seconds ≥ 0"
+        );
+        let written = WrittenFile::default();
+        let mut opts = PostgresOptions::new(url);
+        opts.attempts = self.postgres_attempts;
+        opts.backoff = std::time::Duration::from_secs_f64(self.postgres_backoff);
+        opts.retry_from = Some(written.clone());
+        if prices.encoding() == PriceEncoding::Float32 {
+            opts.storage = Storage::Bigtable;
+        }
+        Ok(Some((Box::new(PostgresSink::new(opts)), written)))
+    }
+}
+
+/// The sinks of `run` and `replay`: the Parquet file, the upstream-shape file when asked, and the
+/// database save when asked (last: it retries from the Parquet file, which finishes first).
+fn cycle_sinks(
+    out: PathBuf,
+    prices: PricesArg,
+    overwrite: bool,
+    upstream: &UpstreamArgs,
+    postgres: &PostgresArgs,
+) -> anyhow::Result<Vec<Box<dyn Sink>>> {
     let opts = ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() };
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ParquetSink::new(out, opts))];
+    let mut parquet = ParquetSink::new(out, opts);
+    let db = postgres.sink(prices)?;
+    if let Some((_, written)) = &db {
+        parquet = parquet.announce(written.clone());
+    }
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(parquet)];
     sinks.extend(upstream.sink());
-    sinks
+    sinks.extend(db.map(|(s, _)| s));
+    Ok(sinks)
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

@@ -33,6 +33,7 @@ fn request() -> CycleRequest {
             Axon { uid: 2, ip: "127.0.0.1".into(), port: 9002, hotkey: "5Two".into() },
         ],
         rules: None,
+        request_time: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn request(uids: &[u16]) -> CycleRequest {
             .collect(),
         // Not the default: the recording must keep the rules it was made under.
         rules: Some(Rules::V2),
+        request_time: None,
     }
 }
 

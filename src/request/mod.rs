@@ -51,6 +51,11 @@ pub struct CycleRequest {
     /// stores the rules its cycle ran under (see [`CycleRequest::rules`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Rules>,
+    /// When the validator asked, as an ISO 8601 time with a UTC offset: what its database stores
+    /// as `validator_requests.request_time`. Absent, a live cycle fills in its own start (and its
+    /// recording keeps that), so a replay stores the same value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_time: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +64,8 @@ pub enum RequestError {
     Json(String),
     #[error("cycle request: start_time {0:?} is not an ISO 8601 time with a UTC offset")]
     StartTime(String),
+    #[error("cycle request: request_time {0:?} is not an ISO 8601 time with a UTC offset")]
+    RequestTime(String),
     #[error("cycle request: time_increment must be > 0, got {0}")]
     Increment(i64),
     #[error("cycle request: time_length must be >= 0, got {0}")]
@@ -110,6 +117,11 @@ impl CycleRequest {
         let req: CycleRequest =
             simd_json::serde::from_slice(&mut owned).map_err(|e| RequestError::Json(e.to_string()))?;
         req.shape()?;
+        if let Some(t) = &req.request_time {
+            if isotime::parse(t).and_then(|d| d.timestamp()).is_none() || !isotime::has_utc_offset(t) {
+                return Err(RequestError::RequestTime(t.clone()));
+            }
+        }
         let mut seen = HashSet::with_capacity(req.axons.len());
         for a in &req.axons {
             if !seen.insert(a.uid) {
@@ -155,6 +167,12 @@ impl CycleRequest {
     /// What every reply of this cycle is compared against.
     pub fn expected(&self) -> Expected {
         Expected::from_input(&self.simulation_input, self.rules())
+    }
+
+    /// `request_time`, or now (UTC, microseconds, `+00:00`: Python's `isoformat()` of an aware
+    /// time) when the request has none.
+    pub fn request_time_or_now(&self) -> String {
+        self.request_time.clone().unwrap_or_else(now_iso)
     }
 
     pub fn to_json(&self) -> String {
@@ -237,6 +255,11 @@ impl Expected {
     }
 }
 
+/// Now as an ISO 8601 time in UTC with microseconds, `2026-12-04T17:20:50.123456+00:00`.
+pub fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
 /// The default `--max-memory`: half of the machine's RAM (`/proc/meminfo`), or 4 GiB when that
 /// cannot be read. A cycle's price buffer is its one large allocation.
 pub fn default_max_memory() -> u64 {
@@ -266,6 +289,7 @@ mod tests {
             protocol: Protocol::Synapse,
             axons,
             rules: None,
+            request_time: None,
         }
     }
 

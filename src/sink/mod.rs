@@ -30,7 +30,8 @@
 //!
 //! - [`parquet`]: the hive-partitioned Parquet file (row groups encoded as rows arrive, temp name,
 //!   fsync, rename).
-//! - [`postgres`]: the validator's own rows (in progress: the prediction's exact jsonb text).
+//! - [`postgres`]: the validator's own rows (`validator_requests`, `miner_predictions`), streamed
+//!   into one `COPY` as rows arrive and committed whole, retried from the Parquet file on a fault.
 //! - [`upstream`]: the results in today's validator's return shape, one JSON line per miner in
 //!   request order ([`crate::upstream`]).
 
@@ -42,6 +43,21 @@ use arrow::record_batch::RecordBatch;
 
 pub use crate::columns::Rows;
 use crate::request::{CycleRequest, CycleShape};
+
+/// Where a sink's file ended up, for a sink that finishes after it (the Postgres sink retries
+/// from the Parquet file). Set once, when the file is whole and in place.
+#[derive(Clone, Debug, Default)]
+pub struct WrittenFile(std::sync::Arc<std::sync::OnceLock<std::path::PathBuf>>);
+
+impl WrittenFile {
+    pub fn set(&self, path: std::path::PathBuf) {
+        let _ = self.0.set(path);
+    }
+
+    pub fn get(&self) -> Option<std::path::PathBuf> {
+        self.0.get().cloned()
+    }
+}
 
 /// A sink's error: its own, boxed, shown on one line in the summary or the binary's error.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -103,6 +103,15 @@ impl Engine {
             return Err(CycleError::Requests { requests: outgoing.len(), axons: n });
         }
         let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // The cycle's start is its request time unless the caller gave one; the sinks and the
+        // recording see the same value, so a replay stores what the live cycle stored.
+        let owned;
+        let request = if request.request_time.is_some() {
+            request
+        } else {
+            owned = CycleRequest { request_time: Some(crate::request::now_iso()), ..request.clone() };
+            &owned
+        };
         let timeout = Duration::from_secs_f64(request.timeout_s);
         let cap = fetch::body_cap(&shape);
 

@@ -127,6 +127,7 @@ pub fn request_for(
             .map(|c| Axon { uid: c.uid, ip: "127.0.0.1".into(), port: 9, hotkey: c.hotkey.clone() })
             .collect(),
         rules,
+        request_time: None,
     }
 }
 

@@ -1,5 +1,7 @@
-//! A throwaway PostgreSQL server for one test: its own cluster in a temp folder, reached only
-//! through a Unix socket in that folder (no TCP port at all), stopped and deleted on drop.
+//! A throwaway PostgreSQL server for one test: its own cluster in a temp folder, listening on
+//! 127.0.0.1 only, on a free port (and on a Unix socket in that folder, for psql), stopped and
+//! deleted on drop. `database()` makes a fresh database holding the validator's schema
+//! (`../shared/upstream-db/schema.sql`) for each test.
 //!
 //! The server binaries come from `$SYNTH_FORWARD_PG_BINDIR`, else Debian's
 //! `/usr/lib/postgresql/<version>/bin` (`.ci/run` installs the `postgresql` package), else `PATH`.
@@ -13,6 +15,13 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     as_postgres: bool,
+    port: u16,
+    databases: std::sync::atomic::AtomicUsize,
+}
+
+/// A port nobody listens on right now (the kernel's pick, released at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
 }
 
 fn bindir() -> PathBuf {
@@ -39,7 +48,7 @@ impl Postgres {
         );
         let as_postgres = is_root();
         let dir = tempfile::tempdir().expect("a temp folder for the cluster");
-        let pg = Postgres { dir, bin, as_postgres };
+        let pg = Postgres { dir, bin, as_postgres, port: free_port(), databases: Default::default() };
         if pg.as_postgres {
             let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(pg.dir.path()).status();
             assert!(ok.is_ok_and(|s| s.success()), "chown of the cluster folder to postgres failed");
@@ -52,18 +61,52 @@ impl Postgres {
             .output()
             .expect("running initdb");
         check(&out, "initdb");
-        let opts = format!("-k {} -c listen_addresses='' -F", pg.socket_dir().display());
-        let out = pg
+        pg.start_server();
+        pg
+    }
+
+    /// Starts the server of the cluster (again, after [`Postgres::stop`]).
+    pub fn start_server(&self) {
+        let opts = format!(
+            "-k {} -c listen_addresses=127.0.0.1 -p {} -F -c max_connections=40",
+            self.socket_dir().display(),
+            self.port
+        );
+        let out = self
             .server_cmd("pg_ctl")
             .args(["-D"])
-            .arg(&data)
+            .arg(self.data())
             .args(["-o", &opts, "-l"])
-            .arg(pg.dir.path().join("server.log"))
+            .arg(self.dir.path().join("server.log"))
             .args(["-w", "-t", "60", "start"])
             .output()
             .expect("running pg_ctl start");
         check(&out, "pg_ctl start");
-        pg
+    }
+
+    /// Stops the server at once (`immediate`: connections cut, as in a crash).
+    pub fn stop(&self) {
+        let out = self.server_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+        check(&out.expect("running pg_ctl stop"), "pg_ctl stop");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A fresh database with the validator's schema; its name.
+    pub fn database(&self) -> String {
+        let n = self.databases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("synth_{n}");
+        self.psql(&format!("CREATE DATABASE {name};"));
+        let schema = std::fs::read_to_string(schema_path()).expect("../shared/upstream-db/schema.sql");
+        self.psql_in(&name, &schema);
+        name
+    }
+
+    /// A TCP URL of database `db` (with a password the server, trusting loopback, ignores).
+    pub fn tcp_url(&self, db: &str) -> String {
+        format!("postgresql://postgres:hunter2@127.0.0.1:{}/{db}", self.port)
     }
 
     fn data(&self) -> PathBuf {
@@ -76,7 +119,7 @@ impl Postgres {
 
     /// A connection URL for clients (libpq style: the socket folder as the host).
     pub fn url(&self) -> String {
-        format!("postgresql://postgres@/postgres?host={}", self.socket_dir().display())
+        format!("postgresql://postgres@/postgres?host={}&port={}", self.socket_dir().display(), self.port)
     }
 
     fn server_cmd(&self, tool: &str) -> Command {
@@ -92,9 +135,16 @@ impl Postgres {
 
     /// Runs `sql` with psql (stops at the first error) and returns its unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// [`Postgres::psql`] in database `db`.
+    pub fn psql_in(&self, db: &str, sql: &str) -> String {
         let exe = if self.bin.as_os_str().is_empty() { PathBuf::from("psql") } else { self.bin.join("psql") };
         let out = Command::new(exe)
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", db, "-p"])
+            .arg(self.port.to_string())
+            .arg("-h")
             .arg(self.socket_dir())
             .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())
@@ -118,6 +168,11 @@ impl Drop for Postgres {
         let data = self.data();
         let _ = self.server_cmd("pg_ctl").arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]).output();
     }
+}
+
+/// The validator's schema (`../shared/upstream-db/schema.sql`).
+pub fn schema_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream-db/schema.sql")
 }
 
 fn is_root() -> bool {

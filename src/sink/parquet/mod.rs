@@ -150,12 +150,26 @@ pub struct ParquetSink {
     request: Option<CycleRequest>,
     streaming: Option<CycleParquetWriter>,
     groups: Mutex<Vec<EncodedRowGroup>>,
+    written: Option<sink::WrittenFile>,
 }
 
 impl ParquetSink {
     /// A sink writing under `dir` (hive layout below it).
     pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> ParquetSink {
-        ParquetSink { dir: dir.into(), opts, request: None, streaming: None, groups: Mutex::new(Vec::new()) }
+        ParquetSink {
+            dir: dir.into(),
+            opts,
+            request: None,
+            streaming: None,
+            groups: Mutex::new(Vec::new()),
+            written: None,
+        }
+    }
+
+    /// Tells `to` the file's path once it is written (a later sink's retries read it).
+    pub fn announce(mut self, to: sink::WrittenFile) -> ParquetSink {
+        self.written = Some(to);
+        self
     }
 
     /// The one place a cycle's file is opened.
@@ -231,6 +245,7 @@ impl Sink for ParquetSink {
     }
 
     fn finish(self: Box<Self>, batch: Option<&RecordBatch>) -> Result<serde_json::Value, sink::Error> {
+        let written = self.written.clone();
         let path = if self.streaming.is_some() {
             let ParquetSink { streaming, groups, .. } = *self;
             let groups = groups.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -239,6 +254,9 @@ impl Sink for ParquetSink {
             let request = self.request.as_ref().ok_or("the sink was never started")?;
             self.write_batch(batch.ok_or("compact prices need the cycle's batch")?, request)?
         };
+        if let Some(w) = written {
+            w.set(path.clone());
+        }
         Ok(serde_json::Value::String(path.to_string_lossy().into_owned()))
     }
 }

@@ -1,0 +1,450 @@
+//! One attempt at saving a cycle: one connection, one transaction, one `COPY`.
+//!
+//! In: the database address, the cycle's `validator_requests` values, then rows (from any thread,
+//! in any order), then either [`Save::commit`] or a drop. Out: the committed cycle's report, or an
+//! error and nothing visible.
+//!
+//! The connection lives on a thread of its own with a current-thread runtime (the decode pool
+//! must never wait on the network inside a runtime). [`Save::open`] returns once the transaction
+//! is open: `BEGIN`, the `validator_requests` row (`RETURNING id`), the uid → newest `miners.id`
+//! map, and `COPY miner_predictions … FROM STDIN` under way. Each [`Save::row`] encodes its line
+//! on the calling thread into a pooled buffer and hands it over a small bounded channel, so the
+//! save streams: memory is a few rows, never the cycle's SQL.
+//!
+//! Only an explicit commit message ends the COPY and commits. If the sender goes away without it
+//! (the cycle failed, the sink was dropped), the connection is closed mid-transaction and the
+//! server rolls everything back, as it does on any error: the cycle is in the database whole or
+//! not at all.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, NoTls};
+
+use super::copy::{self, Line, LineContext, Storage, Stored};
+use super::url::DbUrl;
+
+/// The `validator_requests` values of a cycle.
+#[derive(Clone, Debug)]
+pub struct CycleRow {
+    pub start_time: String,
+    pub asset: String,
+    pub time_increment: i64,
+    pub time_length: i64,
+    pub num_simulations: i64,
+    pub request_time: String,
+    /// `int(fromisoformat(start_time).timestamp())`: the start a CORRECT reply holds.
+    pub start_unix: i64,
+}
+
+impl CycleRow {
+    pub fn from_request(request: &crate::request::CycleRequest, start_unix: i64) -> CycleRow {
+        let si = &request.simulation_input;
+        CycleRow {
+            start_time: si.start_time.clone(),
+            asset: si.asset.clone(),
+            time_increment: si.time_increment,
+            time_length: si.time_length,
+            num_simulations: si.num_simulations,
+            request_time: request.request_time_or_now(),
+            start_unix,
+        }
+    }
+
+    fn points(&self) -> usize {
+        if self.time_increment > 0 { (self.time_length / self.time_increment + 1).max(0) as usize } else { 0 }
+    }
+}
+
+/// How an attempt connects and what it refuses.
+#[derive(Clone, Debug)]
+pub struct SaveOptions {
+    pub storage: Storage,
+    /// Give up connecting (and opening the transaction) after this long.
+    pub connect_timeout: Duration,
+    /// Refuse when `validator_requests` already holds this cycle (same asset, start time and
+    /// time length): what `load` and every retry do, so a cycle is never stored twice.
+    pub refuse_existing: bool,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The database already holds this cycle (nothing was written).
+    #[error("the database already holds this cycle as validator_requests id {0}")]
+    AlreadySaved(i64),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a committed attempt reports.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Committed {
+    pub validator_requests_id: i64,
+    /// `miner_predictions` rows written.
+    pub rows: u64,
+    /// CORRECT rows stored as `[]` because a price has no JSON form.
+    pub unstorable: u64,
+    /// Uids with no `miners` row: not stored, as upstream does.
+    pub skipped_uids: Vec<u16>,
+    pub timings_ms: SaveTimings,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SaveTimings {
+    /// Connect, `BEGIN`, the `validator_requests` row, the miners map, `COPY` started.
+    pub open: f64,
+    /// From the open transaction to the last row handed over.
+    pub rows: f64,
+    /// Ending the COPY (the server stores the last rows) and `COMMIT`.
+    pub commit: f64,
+}
+
+/// The attempt is lost: its connection failed (the reason comes from [`Save::commit`]), or a row
+/// came from inside an async runtime, where this could not wait.
+#[derive(Debug)]
+pub struct Lost;
+
+enum Msg {
+    Line(Pooled),
+    Commit,
+}
+
+/// An open attempt. `Sync`: rows come from every pool thread.
+pub struct Save {
+    ctx_id: i64,
+    row: CycleRow,
+    storage: Storage,
+    miners: HashMap<u16, i64>,
+    tx: mpsc::Sender<Msg>,
+    done: Mutex<std::sync::mpsc::Receiver<Result<(u64, f64), String>>>,
+    pool: Arc<BufPool>,
+    opened: Instant,
+    open_ms: f64,
+    unstorable: std::sync::atomic::AtomicU64,
+    skipped: Mutex<Vec<u16>>,
+}
+
+/// Lines in flight between the encoders and the connection.
+const IN_FLIGHT: usize = 4;
+
+impl Save {
+    /// Connects and opens the transaction (module doc). Errors name the step that failed.
+    pub fn open(url: &DbUrl, row: &CycleRow, opts: &SaveOptions) -> Result<Save, SaveError> {
+        let t = Instant::now();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rx) = mpsc::channel::<Msg>(IN_FLIGHT);
+        let url2 = url.clone();
+        let row2 = row.clone();
+        let opts2 = opts.clone();
+        std::thread::Builder::new()
+            .name("synth-forward-postgres".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(SaveError::Failed(format!("starting its runtime: {e}"))));
+                        return;
+                    }
+                };
+                rt.block_on(session(url2, row2, opts2, ready_tx, rx, done_tx));
+            })
+            .map_err(|e| SaveError::Failed(format!("starting the database thread: {e}")))?;
+        // The thread gives up on its own after the connect timeout; this wait has a margin for
+        // the statements after the connect.
+        let wait = opts.connect_timeout + Duration::from_secs(30);
+        let (id, miners) = match ready_rx.recv_timeout(wait) {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(SaveError::Failed(format!(
+                    "no answer from {} within {:.0} s",
+                    url.masked(),
+                    wait.as_secs_f64()
+                )));
+            }
+        };
+        Ok(Save {
+            ctx_id: id,
+            row: row.clone(),
+            storage: opts.storage,
+            miners,
+            tx,
+            done: Mutex::new(done_rx),
+            pool: Arc::new(BufPool::default()),
+            opened: Instant::now(),
+            open_ms: ms(t.elapsed()),
+            unstorable: Default::default(),
+            skipped: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn validator_requests_id(&self) -> i64 {
+        self.ctx_id
+    }
+
+    /// The newest `miners.id` of `uid`, if it has a row.
+    pub fn miner_id(&self, uid: u16) -> Option<i64> {
+        self.miners.get(&uid).copied()
+    }
+
+    /// Encodes one miner's row and hands it to the connection. A uid without a `miners` row is
+    /// skipped and remembered. Errors once the connection has failed (the attempt is lost; the
+    /// error itself comes from [`Save::commit`]).
+    pub fn row(
+        &self,
+        uid: u16,
+        format_validation: &str,
+        process_time_s: Option<f64>,
+        prices: Option<&[f64]>,
+    ) -> Result<(), Lost> {
+        let Some(miner_id) = self.miner_id(uid) else {
+            self.skipped.lock().unwrap_or_else(|p| p.into_inner()).push(uid);
+            return Ok(());
+        };
+        let ctx = LineContext {
+            validator_requests_id: self.ctx_id,
+            storage: self.storage,
+            start_unix: self.row.start_unix,
+            increment: self.row.time_increment,
+            points: self.row.points(),
+            asset: &self.row.asset,
+        };
+        let mut buf = self.pool.take();
+        let stored =
+            copy::write_line(&mut buf.text, &ctx, &Line { uid, miner_id, format_validation, process_time_s, prices });
+        if stored == Stored::Unstorable {
+            self.unstorable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // A pool thread, never inside a runtime (checked: blocking there would panic).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Lost);
+        }
+        self.tx.blocking_send(Msg::Line(buf)).map_err(|_| Lost)
+    }
+
+    /// Ends the COPY and commits; the report, or why nothing was stored.
+    pub fn commit(self) -> Result<Committed, SaveError> {
+        let rows_ms = ms(self.opened.elapsed());
+        let sent = self.tx.blocking_send(Msg::Commit);
+        drop(self.tx);
+        let done = self.done.into_inner().unwrap_or_else(|p| p.into_inner());
+        let result = done.recv().unwrap_or_else(|_| Err("the database thread ended without an answer".into()));
+        let (rows, commit_ms) = match (sent, result) {
+            (_, Ok(r)) => r,
+            (_, Err(e)) => return Err(SaveError::Failed(e)),
+        };
+        let mut skipped = self.skipped.into_inner().unwrap_or_else(|p| p.into_inner());
+        skipped.sort_unstable();
+        Ok(Committed {
+            validator_requests_id: self.ctx_id,
+            rows,
+            unstorable: self.unstorable.into_inner(),
+            skipped_uids: skipped,
+            timings_ms: SaveTimings { open: self.open_ms, rows: rows_ms, commit: commit_ms },
+        })
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+type Ready = Result<(i64, HashMap<u16, i64>), SaveError>;
+
+/// The connection thread's whole life: open, stream, commit on the message, else roll back.
+async fn session(
+    url: DbUrl,
+    row: CycleRow,
+    opts: SaveOptions,
+    ready: std::sync::mpsc::SyncSender<Ready>,
+    mut rx: mpsc::Receiver<Msg>,
+    done: std::sync::mpsc::SyncSender<Result<(u64, f64), String>>,
+) {
+    let opened = tokio::time::timeout(opts.connect_timeout + Duration::from_secs(25), open(&url, &row, &opts)).await;
+    let (client, id, miners) = match opened {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+        Err(_) => {
+            let _ = ready.send(Err(SaveError::Failed("opening the transaction timed out".into())));
+            return;
+        }
+    };
+    let statement = format!("COPY miner_predictions ({}) FROM STDIN", copy::COLUMNS);
+    let sink = match client.copy_in::<_, Pooled>(&statement).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(SaveError::Failed(format!("starting the COPY: {}", pg_error(&e)))));
+            return;
+        }
+    };
+    if ready.send(Ok((id, miners))).is_err() {
+        return; // Nobody waits any more: dropping the connection rolls back.
+    }
+    let mut sink = Box::pin(sink);
+    let outcome = loop {
+        match rx.recv().await {
+            Some(Msg::Line(buf)) => {
+                if let Err(e) = sink.send(buf).await {
+                    break Err(format!("streaming rows (COPY): {}", pg_error(&e)));
+                }
+            }
+            Some(Msg::Commit) => {
+                let t = Instant::now();
+                break match sink.as_mut().finish().await {
+                    Err(e) => Err(format!("ending the COPY: {}", pg_error(&e))),
+                    Ok(rows) => match client.batch_execute("COMMIT").await {
+                        Ok(()) => Ok((rows, ms(t.elapsed()))),
+                        Err(e) => Err(format!("committing: {}", pg_error(&e))),
+                    },
+                };
+            }
+            // The cycle went away without committing: roll back by closing.
+            None => return,
+        }
+    };
+    // Close the connection before answering, so a failed attempt has rolled back (or the
+    // server will, on seeing the socket close) by the time anyone retries.
+    drop(sink);
+    drop(client);
+    let _ = done.send(outcome);
+}
+
+async fn open(url: &DbUrl, row: &CycleRow, opts: &SaveOptions) -> Result<(Client, i64, HashMap<u16, i64>), SaveError> {
+    let fail = |what: &str, e: tokio_postgres::Error| SaveError::Failed(format!("{what}: {}", pg_error(&e)));
+    let mut config = url.config().clone();
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(opts.connect_timeout);
+    }
+    config.application_name("synth-forward");
+    let (client, connection) =
+        config.connect(NoTls).await.map_err(|e| fail(&format!("connecting to {}", url.masked()), e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %pg_error(&e), "database connection ended");
+        }
+    });
+    client.batch_execute("BEGIN").await.map_err(|e| fail("BEGIN", e))?;
+    if opts.refuse_existing {
+        let existing = client
+            .query_opt(
+                "SELECT id FROM validator_requests WHERE asset = $1 AND start_time = $2::text::timestamptz \
+                 AND time_length = $3 ORDER BY id LIMIT 1",
+                &[&row.asset, &row.start_time, &int4("time_length", row.time_length)?],
+            )
+            .await
+            .map_err(|e| fail("looking for this cycle in validator_requests", e))?;
+        if let Some(r) = existing {
+            return Err(SaveError::AlreadySaved(r.get(0)));
+        }
+    }
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO validator_requests \
+             (start_time, asset, time_increment, time_length, num_simulations, request_time) \
+             VALUES ($1::text::timestamptz, $2, $3, $4, $5, $6::text::timestamptz) RETURNING id",
+            &[
+                &row.start_time,
+                &row.asset,
+                &int4("time_increment", row.time_increment)?,
+                &int4("time_length", row.time_length)?,
+                &int4("num_simulations", row.num_simulations)?,
+                &row.request_time,
+            ],
+        )
+        .await
+        .map_err(|e| fail("inserting the validator_requests row", e))?
+        .get(0);
+    // Upstream's map: per uid, the row updated last (ties broken by the newest id, so the
+    // answer never depends on the plan).
+    let miners = client
+        .query(
+            "SELECT DISTINCT ON (miner_uid) miner_uid, id FROM miners ORDER BY miner_uid, updated_at DESC, id DESC",
+            &[],
+        )
+        .await
+        .map_err(|e| fail("reading the miners map", e))?
+        .iter()
+        .filter_map(|r| Some((u16::try_from(r.get::<_, i32>(0)).ok()?, r.get::<_, i64>(1))))
+        .collect();
+    Ok((client, id, miners))
+}
+
+fn int4(what: &str, v: i64) -> Result<i32, SaveError> {
+    i32::try_from(v).map_err(|_| SaveError::Failed(format!("{what} {v} does not fit the column (integer)")))
+}
+
+/// A driver error on one line, with the server's message, detail and SQLSTATE when there is one.
+pub fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; {d}"));
+            }
+            s.replace('\n', " ")
+        }
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                s.push_str(&format!(": {inner}"));
+                src = inner.source();
+            }
+            s.replace('\n', " ")
+        }
+    }
+}
+
+/// Line buffers, reused from row to row: a few are kept, the rest freed.
+#[derive(Default)]
+struct BufPool {
+    free: Mutex<Vec<String>>,
+}
+
+const POOL_KEEP: usize = IN_FLIGHT + 4;
+
+impl BufPool {
+    fn take(self: &Arc<Self>) -> Pooled {
+        let text = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        Pooled { text, pos: 0, pool: Arc::clone(self) }
+    }
+}
+
+/// One encoded line on its way to the server; its buffer goes back to the pool when sent.
+struct Pooled {
+    text: String,
+    pos: usize,
+    pool: Arc<BufPool>,
+}
+
+impl bytes::Buf for Pooled {
+    fn remaining(&self) -> usize {
+        self.text.len() - self.pos
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.text.as_bytes()[self.pos..]
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.text.len());
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < POOL_KEEP {
+            free.push(text);
+        }
+    }
+}

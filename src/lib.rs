@@ -46,6 +46,17 @@ pub mod source;
 pub mod upstream;
 pub mod wire;
 
+/// A small deterministic generator for the unit tests' random inputs (xorshift64).
+#[cfg(test)]
+pub(crate) fn test_rng(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 pub use cancel::Cancel;
 pub use cycle::{CycleError, CycleOutcome, CycleSummary};
 pub use engine::Engine;

@@ -162,13 +162,7 @@ mod tests {
     /// magnitude and on decimals of 1–17 digits.
     #[test]
     fn shortest_digits_decide_rule_f() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1Du64);
         for i in 0..200_000 {
             let v = if i % 2 == 0 {
                 f64::from_bits(next())

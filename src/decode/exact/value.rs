@@ -200,13 +200,7 @@ mod tests {
 
     #[test]
     fn fast_digit_count_agrees_with_repr() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         let mut values = vec![
             0.0,
             -0.0,

@@ -214,8 +214,9 @@ impl Save {
             asset: &self.row.asset,
         };
         let mut buf = self.pool.take();
+        let Pooled { bytes, text, .. } = &mut buf;
         let stored =
-            copy::write_line(&mut buf.text, &ctx, &Line { uid, miner_id, format_validation, process_time_s, prices });
+            copy::write_line(bytes, text, &ctx, &Line { uid, miner_id, format_validation, process_time_s, prices });
         if stored == Stored::Unstorable {
             self.unstorable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -276,7 +277,7 @@ async fn session(
             return;
         }
     };
-    let statement = format!("COPY miner_predictions ({}) FROM STDIN", copy::COLUMNS);
+    let statement = format!("COPY miner_predictions ({}) FROM STDIN (FORMAT binary)", copy::COLUMNS);
     let sink = match client.copy_in::<_, Pooled>(&statement).await {
         Ok(s) => s,
         Err(e) => {
@@ -288,32 +289,50 @@ async fn session(
         return; // Nobody waits any more: dropping the connection rolls back.
     }
     let mut sink = Box::pin(sink);
-    let outcome = loop {
-        match rx.recv().await {
-            Some(Msg::Line(buf)) => {
-                if let Err(e) = sink.send(buf).await {
-                    break Err(format!("streaming rows (COPY): {}", pg_error(&e)));
-                }
-            }
-            Some(Msg::Commit) => {
-                let t = Instant::now();
-                break match sink.as_mut().finish().await {
-                    Err(e) => Err(format!("ending the COPY: {}", pg_error(&e))),
-                    Ok(rows) => match client.batch_execute("COMMIT").await {
-                        Ok(()) => Ok((rows, ms(t.elapsed()))),
-                        Err(e) => Err(format!("committing: {}", pg_error(&e))),
-                    },
-                };
-            }
-            // The cycle went away without committing: roll back by closing.
-            None => return,
-        }
+    let pool = Arc::new(BufPool::default());
+    let framing = |b: &[u8]| {
+        let mut p = pool.take();
+        p.bytes.extend_from_slice(b);
+        p
+    };
+    let outcome = if let Err(e) = sink.send(framing(copy::HEADER)).await {
+        Err(format!("starting the COPY: {}", pg_error(&e)))
+    } else {
+        stream(sink.as_mut(), &client, &mut rx, framing(copy::TRAILER)).await
+    };
+    let Some(outcome) = outcome.transpose() else {
+        return; // The cycle went away without committing: roll back by closing.
     };
     // Close the connection before answering, so a failed attempt has rolled back (or the
     // server will, on seeing the socket close) by the time anyone retries.
     drop(sink);
     drop(client);
     let _ = done.send(outcome);
+}
+
+/// Rows into the open COPY until the commit message: then the trailer, the COPY's end and
+/// `COMMIT`. `Ok(None)`: the channel closed without a commit (roll back).
+async fn stream(
+    mut sink: std::pin::Pin<&mut tokio_postgres::CopyInSink<Pooled>>,
+    client: &Client,
+    rx: &mut mpsc::Receiver<Msg>,
+    trailer: Pooled,
+) -> Result<Option<(u64, f64)>, String> {
+    loop {
+        match rx.recv().await {
+            Some(Msg::Line(buf)) => {
+                sink.send(buf).await.map_err(|e| format!("streaming rows (COPY): {}", pg_error(&e)))?;
+            }
+            Some(Msg::Commit) => {
+                let t = Instant::now();
+                sink.send(trailer).await.map_err(|e| format!("ending the COPY: {}", pg_error(&e)))?;
+                let rows = sink.as_mut().finish().await.map_err(|e| format!("ending the COPY: {}", pg_error(&e)))?;
+                client.batch_execute("COMMIT").await.map_err(|e| format!("committing: {}", pg_error(&e)))?;
+                return Ok(Some((rows, ms(t.elapsed()))));
+            }
+            None => return Ok(None),
+        }
+    }
 }
 
 async fn open(url: &DbUrl, row: &CycleRow, opts: &SaveOptions) -> Result<(Client, i64, HashMap<u16, i64>), SaveError> {
@@ -405,20 +424,22 @@ pub fn pg_error(e: &tokio_postgres::Error) -> String {
 /// Line buffers, reused from row to row: a few are kept, the rest freed.
 #[derive(Default)]
 struct BufPool {
-    free: Mutex<Vec<String>>,
+    free: Mutex<Vec<(Vec<u8>, String)>>,
 }
 
 const POOL_KEEP: usize = IN_FLIGHT + 4;
 
 impl BufPool {
     fn take(self: &Arc<Self>) -> Pooled {
-        let text = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
-        Pooled { text, pos: 0, pool: Arc::clone(self) }
+        let (bytes, text) = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        Pooled { bytes, text, pos: 0, pool: Arc::clone(self) }
     }
 }
 
-/// One encoded line on its way to the server; its buffer goes back to the pool when sent.
+/// One encoded tuple on its way to the server (and the scratch its prediction text was built
+/// in); both buffers go back to the pool once it is sent.
 struct Pooled {
+    bytes: Vec<u8>,
     text: String,
     pos: usize,
     pool: Arc<BufPool>,
@@ -426,25 +447,26 @@ struct Pooled {
 
 impl bytes::Buf for Pooled {
     fn remaining(&self) -> usize {
-        self.text.len() - self.pos
+        self.bytes.len() - self.pos
     }
 
     fn chunk(&self) -> &[u8] {
-        &self.text.as_bytes()[self.pos..]
+        &self.bytes[self.pos..]
     }
 
     fn advance(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.text.len());
+        self.pos = (self.pos + n).min(self.bytes.len());
     }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        let mut text = std::mem::take(&mut self.text);
+        let (mut bytes, mut text) = (std::mem::take(&mut self.bytes), std::mem::take(&mut self.text));
+        bytes.clear();
         text.clear();
         let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
         if free.len() < POOL_KEEP {
-            free.push(text);
+            free.push((bytes, text));
         }
     }
 }

@@ -97,6 +97,7 @@ impl CycleColumns {
             response_bytes: &self.response_bytes,
             verdict: &self.verdict,
             prices: &self.prices,
+            text: &[],
         }
     }
 
@@ -206,10 +207,27 @@ pub struct Rows<'a> {
     pub response_bytes: &'a [u64],
     pub verdict: &'a [Verdict],
     pub prices: &'a [f64],
+    /// Per row, beside its doubles, how a CORRECT reply's prices were written (see
+    /// [`Rows::price_text`]); empty for views built from the columns after decoding.
+    pub text: &'a [RowText<'a>],
+}
+
+/// How a decoded row's prices were written in its reply, for sinks that must print them as the
+/// validator's Python objects hold them (an int as an int).
+#[derive(Clone, Copy, Debug, Default)]
+pub enum RowText<'a> {
+    /// `simulation_output`'s value as the reply's compact JSON (fast path).
+    Tokens(&'a [u8]),
+    /// The doubles, the prices at these indexes (ascending) being Python ints (exact path).
+    Ints(&'a [u32]),
+    /// Only the doubles are known (every price a float).
+    #[default]
+    Doubles,
 }
 
 impl<'a> Rows<'a> {
     /// One row: its fixed columns, its outputs and its prices.
+    #[allow(clippy::too_many_arguments)]
     pub fn one(
         first: usize,
         seq: usize,
@@ -218,6 +236,7 @@ impl<'a> Rows<'a> {
         hotkey: &'a String,
         out: &'a RowOut<'_>,
         prices: &'a [f64],
+        text: &'a RowText<'a>,
     ) -> Rows<'a> {
         use std::slice::from_ref;
         Rows {
@@ -234,7 +253,13 @@ impl<'a> Rows<'a> {
             response_bytes: from_ref(&*out.response_bytes),
             verdict: from_ref(&*out.verdict),
             prices,
+            text: from_ref(text),
         }
+    }
+
+    /// Row `i`'s [`RowText`] ([`RowText::Doubles`] where the view has none).
+    pub fn price_text(&self, i: usize) -> RowText<'a> {
+        self.text.get(i).copied().unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {

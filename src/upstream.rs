@@ -152,7 +152,7 @@ pub fn write_prediction(
     increment: i64,
     points: usize,
     prices: &[f64],
-    float: impl Fn(&mut String, f64),
+    mut float: impl FnMut(&mut String, f64),
 ) {
     use std::fmt::Write;
     write!(out, "[{start}, {increment}").expect("writing to a String");

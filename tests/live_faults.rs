@@ -281,10 +281,19 @@ fn another_miners_body_is_accepted_as_is() {
 /// `serve [--faults]` the recording and `run` one signed cycle against it, through the binary;
 /// the summary line and the rows.
 fn through_the_binary(faults: Option<&serde_json::Map<String, serde_json::Value>>) -> (serde_json::Value, Vec<Row>) {
+    through_the_binary_with(faults, "v3", &[])
+}
+
+/// [`through_the_binary`] under `rules`, with `extra` arguments to `run`.
+fn through_the_binary_with(
+    faults: Option<&serde_json::Map<String, serde_json::Value>>,
+    rules: &str,
+    extra: &[&str],
+) -> (serde_json::Value, Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
     let request_file = dir.path().join("request.json");
     let faults_file = dir.path().join("faults.json");
-    let mut args = vec!["--time-scale", "0", "--rules", "v3"];
+    let mut args = vec!["--time-scale", "0", "--rules", rules];
     if let Some(f) = faults {
         std::fs::write(&faults_file, serde_json::Value::Object(f.clone()).to_string()).unwrap();
         args.extend(["--faults", faults_file.to_str().unwrap()]);
@@ -292,7 +301,7 @@ fn through_the_binary(faults: Option<&serde_json::Map<String, serde_json::Value>
     let serve = common::serve(&fixture_path(), &request_file, &args, DEADLINE_S, Duration::from_secs(60));
 
     let wallets = common::wallet(dir.path());
-    let out = common::run_command(&request_file, &dir.path().join("out"), &wallets, &[]).output().unwrap();
+    let out = common::run_command(&request_file, &dir.path().join("out"), &wallets, extra).output().unwrap();
     drop(serve);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -304,9 +313,9 @@ fn through_the_binary(faults: Option<&serde_json::Map<String, serde_json::Value>
 /// verdict its own test pins, and hostile miners cost at most their body caps in memory: the
 /// run's peak RSS stays within a clean run's plus one cap per faulty miner, and within the
 /// preallocated prices plus one cap per miner plus a fixed allowance for the process itself.
-#[test]
-fn all_faults_at_once_through_the_binary_with_bounded_memory() {
-    let rec = recording();
+/// Every fault, each on its own CORRECT miner of the clean run (uid → fault name, as `serve
+/// --faults` reads it).
+fn every_fault() -> serde_json::Map<String, serde_json::Value> {
     let uids = correct_uids();
     let (a, b) = (uids[uids.len() - 1], uids[uids.len() - 2]);
     let mut faults = serde_json::Map::new();
@@ -318,6 +327,13 @@ fn all_faults_at_once_through_the_binary_with_bounded_memory() {
         };
         faults.insert(uids[i].to_string(), f.to_string().into());
     }
+    faults
+}
+
+#[test]
+fn all_faults_at_once_through_the_binary_with_bounded_memory() {
+    let rec = recording();
+    let faults = every_fault();
     let (clean_summary, _) = through_the_binary(None);
     let (summary, rows) = through_the_binary(Some(&faults));
 
@@ -356,4 +372,42 @@ fn all_faults_at_once_through_the_binary_with_bounded_memory() {
     );
     assert!(peak <= clean_peak + faults.len() as u64 * cap, "hostile miners cost more than their caps");
     assert!(peak <= prices + rows.len() as u64 * cap + allowance, "peak RSS {peak} over the absolute bound");
+}
+
+/// Every fault at once, saved into the validator's tables: each queried miner (with a `miners`
+/// row) gets exactly one row holding its verdict, whatever its bytes were; the one price JSON
+/// cannot hold (`nan_prices`, CORRECT under v2) costs only that row's prediction (`[]`, counted
+/// as unstorable); every stored prediction is already in jsonb's own rendering.
+#[test]
+fn all_faults_at_once_into_postgres() {
+    let rec = recording();
+    let faults = every_fault();
+    let pg = common::postgres::Postgres::start();
+    for rules in ["v2", "v3"] {
+        let db = pg.database();
+        let miners: Vec<String> = (0..rec.rows()).map(|r| format!("({}, 'hk')", rec.uid(r))).collect();
+        pg.psql_in(&db, &format!("INSERT INTO miners (miner_uid, hotkey) VALUES {};", miners.join(", ")));
+        let url = pg.tcp_url(&db);
+        let (summary, rows) = through_the_binary_with(Some(&faults), rules, &["--postgres", &url]);
+        let p = &summary["postgres"];
+        assert_eq!(p["rows"], rows.len(), "{summary}");
+        assert_eq!(p["attempts"], 1, "{summary}");
+        assert_eq!(p["unstorable"], u64::from(rules == "v2"), "{rules}: {summary}");
+        let stored = pg.psql_in(
+            &db,
+            "COPY (SELECT miner_uid, format_validation, prediction::text = '[]', \
+             prediction::jsonb::text = prediction::text FROM miner_predictions ORDER BY miner_uid) TO STDOUT",
+        );
+        let stored: Vec<Vec<String>> = stored.lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect();
+        assert_eq!(stored.len(), rows.len());
+        let nan_uid = faults.iter().find(|(_, f)| f.as_str() == Some("nan_prices")).map(|(u, _)| u.clone());
+        for (row, s) in rows.iter().zip(&stored) {
+            assert_eq!(s[0], row.uid.to_string());
+            assert_eq!(s[1], row.verdict, "uid {}", row.uid);
+            let unstorable = Some(row.uid.to_string()) == nan_uid && rules == "v2";
+            let empty = row.verdict != "CORRECT" || unstorable;
+            assert_eq!(s[2], if empty { "t" } else { "f" }, "{rules}: uid {} ({})", row.uid, row.verdict);
+            assert_eq!(s[3], "t", "uid {}: not jsonb's rendering", row.uid);
+        }
+    }
 }

@@ -426,3 +426,146 @@ fn a_server_restarted_mid_cycle_gets_the_cycle_on_retry() {
     assert_eq!(p["from"], "parquet");
     assert_one_cycle(&pg, &db, uids.len());
 }
+
+/// Every conformance body of both rule sets through the decoder into a real `COPY`, one save per
+/// case (each has its own request): each row lands, its verdict comes back byte for byte, and its
+/// prediction is `[]` unless CORRECT (and storable), when it is already jsonb's own rendering and
+/// holds the slot's prices, ints as ints exactly where the reply's value is a Python int.
+#[test]
+fn every_conformance_body_is_stored_whole_and_exact() {
+    use synth_forward::call::RawCall;
+    use synth_forward::columns::RowText;
+    use synth_forward::decode::{self, PriceForm, Verdict};
+    use synth_forward::request::{Expected, Rules, SimulationInput, isotime};
+    use synth_forward::sink::postgres::{CycleRow, DbUrl, Save, SaveOptions, Storage};
+
+    let pg = Postgres::start();
+    let db = pg.database();
+    pg.psql_in(&db, "INSERT INTO miners (miner_uid, hotkey) VALUES (1, 'hk');");
+    let url = DbUrl::parse(&pg.tcp_url(&db)).unwrap();
+    let opts = SaveOptions { storage: Storage::Json, connect_timeout: Duration::from_secs(10), refuse_existing: false };
+    let mut want = Vec::new();
+    for rules in [Rules::V2, Rules::V3] {
+        for case in common::corpus::all_cases(rules) {
+            let Ok(si) = serde_json::from_value::<SimulationInput>(case.input.clone()) else { continue };
+            let exp = Expected::from_input(&si, rules);
+            let mut slot = vec![0.0; exp.slot_len()];
+            let mut ints = Vec::new();
+            let call = RawCall {
+                status: Some(case.status),
+                error: None,
+                ttfb_ms: None,
+                elapsed_ms: 1.0,
+                body: Some(&case.body),
+            };
+            let (verdict, form) = decode::decode_call_traced(&exp, &call, &mut slot, &mut ints);
+            assert_eq!(verdict.as_str(), case.expected, "{}", case.name);
+            let text = match &form {
+                PriceForm::Tokens(span) => RowText::Tokens(&case.body[span.clone()]),
+                _ if !ints.is_empty() => RowText::Ints(&ints),
+                _ => RowText::Doubles,
+            };
+            // The validator_requests row needs a storable start and ints that fit; a reply that
+            // is not CORRECT never prints them, so such requests get stand-ins.
+            let correct = verdict == Verdict::Correct;
+            let storable_start = isotime::parse(&si.start_time).and_then(|d| d.timestamp()).is_some();
+            let fits = |v: i64| i32::try_from(v).is_ok();
+            let row = if storable_start && fits(si.time_increment) && fits(si.time_length) && fits(si.num_simulations) {
+                CycleRow {
+                    start_time: si.start_time.clone(),
+                    asset: si.asset.replace('\0', ""),
+                    time_increment: si.time_increment,
+                    time_length: si.time_length,
+                    num_simulations: si.num_simulations,
+                    request_time: "2026-12-04T00:00:00+00:00".into(),
+                    start_unix: exp.start.unwrap_or(0),
+                }
+            } else {
+                assert!(!correct, "{}: a CORRECT case with an unstorable request", case.name);
+                CycleRow {
+                    start_time: "2026-01-01T00:00:00+00:00".into(),
+                    asset: "X".into(),
+                    time_increment: 1,
+                    time_length: 1,
+                    num_simulations: 0,
+                    request_time: "2026-12-04T00:00:00+00:00".into(),
+                    start_unix: 0,
+                }
+            };
+            let save = Save::open(&url, &row, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let prices = correct.then_some(&slot[..]);
+            save.row(1, verdict.as_str(), Some(0.25), prices, text).unwrap();
+            let c = save.commit().unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            assert_eq!(c.rows, 1, "{}", case.name);
+            let unstorable = correct && slot.iter().any(|p| !p.is_finite());
+            assert_eq!(c.unstorable, u64::from(unstorable), "{}", case.name);
+            let int_at: std::collections::HashSet<usize> = match &form {
+                PriceForm::Tokens(span) => token_ints(&case.body[span.clone()]),
+                _ => ints.iter().map(|&k| k as usize).collect(),
+            };
+            want.push((
+                c.validator_requests_id,
+                case.name,
+                case.expected,
+                (correct && !unstorable).then_some(slot),
+                int_at,
+            ));
+        }
+    }
+    assert!(want.len() > 1000, "only {} cases ran", want.len());
+    let stored = pg.psql_in(
+        &db,
+        "COPY (SELECT validator_requests_id, format_validation, prediction::jsonb::text = prediction::text, \
+         prediction::text FROM miner_predictions) TO STDOUT",
+    );
+    let stored: std::collections::HashMap<i64, Vec<String>> = stored
+        .lines()
+        .map(|l| {
+            let f: Vec<String> = l.splitn(4, '\t').map(str::to_owned).collect();
+            (f[0].parse().unwrap(), f)
+        })
+        .collect();
+    assert_eq!(stored.len(), want.len());
+    let mut correct = 0;
+    for (id, name, verdict, prices, int_at) in want {
+        let s = &stored[&id];
+        // COPY TO's text escapes a verdict's backslashes and control bytes.
+        let verdict_out = verdict.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r");
+        assert_eq!(s[1], verdict_out.replace('\0', "\u{FFFD}"), "{name}");
+        assert_eq!(s[2], "t", "{name}: the prediction is not in jsonb's rendering: {}", &s[3][..s[3].len().min(200)]);
+        let Some(prices) = prices else {
+            assert_eq!(s[3], "[]", "{name}");
+            continue;
+        };
+        correct += 1;
+        // The stored numbers as text (a JSON reader would round some of them itself).
+        let text = &s[3];
+        let inner = &text[1..text.len() - 1];
+        let got: Vec<&str> = inner[inner.find('[').unwrap_or(inner.len())..]
+            .split([',', '[', ']', ' '])
+            .filter(|t| !t.is_empty())
+            .collect();
+        assert_eq!(got.len(), prices.len(), "{name}");
+        for (k, (g, p)) in got.iter().zip(&prices).enumerate() {
+            // (jsonb prints a float of 1e16 or more without a fraction, `1e16` →
+            // 10000000000000000, which the server's own rendering check above covers.)
+            if p.abs() < 1e16 {
+                let is_int = !g.contains('.');
+                assert_eq!(is_int, int_at.contains(&k), "{name}: price {k} is {g}");
+            }
+            // Exact values (jsonb's numeric has no -0: it stores 0).
+            let stored: f64 = g.parse().unwrap();
+            assert!(stored.to_bits() == p.to_bits() || (*p == 0.0 && stored == 0.0), "{name}: price {k}: {g} vs {p:?}");
+        }
+    }
+    assert!(correct > 300, "only {correct} CORRECT cases");
+}
+
+/// The indexes of the int tokens among a compact `[start,increment,[p,…],…]`'s prices.
+fn token_ints(raw: &[u8]) -> std::collections::HashSet<usize> {
+    let text = String::from_utf8_lossy(raw);
+    let inner = &text[1..text.len() - 1];
+    let paths = &inner[inner.find('[').unwrap_or(inner.len())..];
+    let tokens = paths.split([',', '[', ']']).filter(|t| !t.is_empty());
+    tokens.enumerate().filter(|(_, t)| !t.contains(['.', 'e', 'E'])).map(|(k, _)| k).collect()
+}

@@ -33,8 +33,8 @@ pub use summary::{Clock, CycleSummary, Timings};
 use crate::batch;
 use crate::call::RawCall;
 use crate::cancel::Cancel;
-use crate::columns::{CycleColumns, RowSlots, Rows};
-use crate::decode::{self, Verdict};
+use crate::columns::{CycleColumns, RowSlots, RowText, Rows};
+use crate::decode::{self, PriceForm, Verdict};
 use crate::request::{CycleRequest, CycleShape, Expected};
 use crate::sink::{CycleInfo, Sink};
 
@@ -294,6 +294,8 @@ thread_local! {
     /// whole-cycle buffer, and the sinks read it from here. Reused from row to row and from cycle
     /// to cycle (the pool's threads live as long as the engine).
     static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// This pool thread's list of a row's int prices (exact path), reused likewise.
+    static INTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Scratch beyond this is given back after the row (an outsized cycle should not pin its memory
@@ -321,10 +323,11 @@ impl Feed<'_> {
         if o.prices.len() != slot_len {
             scratch.resize(slot_len, 0.0);
         }
+        let mut ints = INTS.with(|s| s.take());
         let t = Instant::now();
-        let verdict = {
+        let (verdict, form) = {
             let slot: &mut [f64] = if o.prices.len() == slot_len { &mut *o.prices } else { &mut scratch };
-            decode_one(self.exp, call, slot)
+            decode_one_traced(self.exp, call, slot, &mut ints)
         };
         // Upstream keeps a process time exactly when the reply arrived; every call starts with the
         // cycle, so it is cycle start → call end, the same number live and from a recording.
@@ -335,7 +338,12 @@ impl Feed<'_> {
         let t = Instant::now();
         {
             let prices: &[f64] = if o.prices.len() == slot_len { &*o.prices } else { &scratch };
-            let rows = Rows::one(out, seq, self.shape, &self.uid[out], &self.hotkey[out], &o, prices);
+            let text = match (&form, call.body) {
+                (PriceForm::Tokens(span), Some(body)) => RowText::Tokens(&body[span.clone()]),
+                _ if !ints.is_empty() => RowText::Ints(&ints),
+                _ => RowText::Doubles,
+            };
+            let rows = Rows::one(out, seq, self.shape, &self.uid[out], &self.hotkey[out], &o, prices, &text);
             for sink in self.sinks {
                 sink.rows(&rows);
             }
@@ -343,6 +351,9 @@ impl Feed<'_> {
         Clock::add(&self.clock.encode_ns, t);
         if scratch.capacity() > 0 && scratch.capacity() * 8 <= SCRATCH_KEEP_BYTES {
             SCRATCH.with(|s| s.replace(scratch));
+        }
+        if ints.capacity() * 4 <= SCRATCH_KEEP_BYTES {
+            INTS.with(|s| s.replace(ints));
         }
         self.done.fetch_add(1, Ordering::Relaxed);
     }
@@ -355,9 +366,19 @@ impl Feed<'_> {
 
 /// One row, with a panic in the decoder (a bug, never expected) costing only that row.
 pub fn decode_one(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verdict {
-    catch_unwind(AssertUnwindSafe(|| decode::decode_call(exp, call, slot))).unwrap_or_else(|_| {
+    decode_one_traced(exp, call, slot, &mut Vec::new()).0
+}
+
+/// [`decode_one`] with how the prices were written ([`decode::decode_call_traced`]).
+pub fn decode_one_traced(
+    exp: &Expected,
+    call: &RawCall<'_>,
+    slot: &mut [f64],
+    ints: &mut Vec<u32>,
+) -> (Verdict, PriceForm) {
+    catch_unwind(AssertUnwindSafe(|| decode::decode_call_traced(exp, call, slot, ints))).unwrap_or_else(|_| {
         tracing::error!("decoder panicked on a body; the row is recorded as not arrived");
-        Verdict::NoResponse
+        (Verdict::NoResponse, PriceForm::Doubles)
     })
 }
 

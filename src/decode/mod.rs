@@ -44,10 +44,40 @@ pub fn decode_body(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -
 
 /// Decides one call, whatever became of it. Transport failures never reach the body rules.
 pub fn decode_call(exp: &Expected, call: &RawCall<'_>, slot: &mut [f64]) -> Verdict {
-    match (call.error, call.status, call.body) {
-        (None, Some(status), Some(body)) => decode_body(exp, status, body, slot),
-        _ => Verdict::NoResponse,
+    decode_call_traced(exp, call, slot, &mut Vec::new()).0
+}
+
+/// How a CORRECT reply's prices were written, beyond their doubles: what a writer of the
+/// validator's JSON text needs to print each one as `V` holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PriceForm {
+    /// Decided by the fast path: `simulation_output`'s value is this range of the body, compact
+    /// JSON whose number tokens are `V`'s values (an int token is a Python int).
+    Tokens(std::ops::Range<usize>),
+    /// Decided by the exact path: the prices `V` holds as Python ints are those listed in the
+    /// `ints` the decoder filled; all others are floats.
+    #[default]
+    Doubles,
+}
+
+/// [`decode_call`], also saying how the prices were written ([`PriceForm`]); `ints` is cleared and
+/// filled for the exact path.
+pub fn decode_call_traced(
+    exp: &Expected,
+    call: &RawCall<'_>,
+    slot: &mut [f64],
+    ints: &mut Vec<u32>,
+) -> (Verdict, PriceForm) {
+    ints.clear();
+    let (None, Some(status), Some(body)) = (call.error, call.status, call.body) else {
+        return (Verdict::NoResponse, PriceForm::Doubles);
+    };
+    if status == 200 {
+        if let Some((v, span)) = fast::decode_spanned(exp, body, slot) {
+            return (v, span.map_or(PriceForm::Doubles, PriceForm::Tokens));
+        }
     }
+    (exact::decode_ints(exp, status, body, slot, ints), PriceForm::Doubles)
 }
 
 #[cfg(test)]

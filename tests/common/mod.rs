@@ -12,6 +12,8 @@ use synth_forward::sink::parquet::{ParquetOptions, ParquetSink};
 use synth_forward::{Cancel, CycleSummary, LiveOptions};
 
 #[allow(dead_code)]
+pub mod corpus;
+#[allow(dead_code)]
 pub mod postgres;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_synth-forward");

@@ -39,6 +39,12 @@ pub const MAX_OUTPUT_DEPTH: usize = 400;
 
 /// Decides any reply exactly as the Python validator does.
 pub fn decode(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Verdict {
+    decode_ints(exp, status, body, slot, &mut Vec::new())
+}
+
+/// [`decode`], also noting (in `ints`, ascending) which prices of a CORRECT reply `V` holds as
+/// Python ints: the validator's `json.dumps` prints those without a `.0`.
+pub fn decode_ints(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64], ints: &mut Vec<u32>) -> Verdict {
     // A: only 2xx replies are read at all.
     if !(200..=299).contains(&status) {
         return Verdict::NoResponse;
@@ -67,14 +73,14 @@ pub fn decode(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Ver
     let v = output::coerce(raw_output);
     let verdict = checks::check(exp, v);
     if verdict.is_correct() && slot.len() == exp.slot_len() {
-        write_prices(v, slot);
+        write_prices(v, slot, ints);
     }
     verdict
 }
 
 /// Copies a CORRECT `V`'s prices into the slot, path after path, as the doubles Python holds
 /// (floats as parsed, ints rounded to the nearest double).
-fn write_prices(v: Option<output::Output<'_>>, slot: &mut [f64]) {
+fn write_prices(v: Option<output::Output<'_>>, slot: &mut [f64], ints: &mut Vec<u32>) {
     let (items, coerced) = match v {
         Some(output::Output::Coerced(items)) => (items, true),
         Some(output::Output::Raw(Value::Array(items))) => (items.as_slice(), false),
@@ -84,12 +90,18 @@ fn write_prices(v: Option<output::Output<'_>>, slot: &mut [f64]) {
         Value::Array(prices) => prices.as_slice(),
         _ => &[],
     });
-    for (dst, raw) in slot.iter_mut().zip(prices) {
+    for (k, (dst, raw)) in slot.iter_mut().zip(prices).enumerate() {
         let price = if coerced { output::price(raw) } else { None };
         *dst = match price.as_deref().unwrap_or(raw) {
             Value::Float(f) => *f,
-            Value::Int(i) => i.to_f64(),
-            Value::Bool(b) => f64::from(u8::from(*b)),
+            Value::Int(i) => {
+                ints.push(k as u32);
+                i.to_f64()
+            }
+            Value::Bool(b) => {
+                ints.push(k as u32);
+                f64::from(u8::from(*b))
+            }
             _ => f64::NAN,
         };
     }

@@ -28,6 +28,9 @@ pub(super) struct Scanned {
     /// The first path of the right length holding a price that breaks the point rule: (its
     /// index, that price's verdict).
     pub(super) first_bad_price: Option<(u64, Verdict)>,
+    /// Where `simulation_output`'s value lies in the body (its tokens, for a writer that copies
+    /// them rather than printing the doubles again).
+    pub(super) span: std::ops::Range<usize>,
 }
 
 pub(super) struct Scanner<'a> {
@@ -126,7 +129,10 @@ impl<'a> Scanner<'a> {
                     if self.peek()? == b'n' {
                         self.eat_literal(b"null")?;
                     } else {
-                        output = Some(self.simulation_output(exp, slot)?);
+                        let at = self.i;
+                        let mut scanned = self.simulation_output(exp, slot)?;
+                        scanned.span = at..self.i;
+                        output = Some(scanned);
                     }
                     M_OUTPUT
                 }
@@ -363,7 +369,7 @@ impl<'a> Scanner<'a> {
             }
             paths += 1;
         }
-        Some(Scanned { start, increment, paths, first_bad_length, first_bad_price })
+        Some(Scanned { start, increment, paths, first_bad_length, first_bad_price, span: 0..0 })
     }
 }
 

@@ -38,18 +38,40 @@ use lane::Lane;
 
 /// Decides a status-200 body in the Axon's layout, or gives up (`None`).
 pub fn decode(exp: &Expected, body: &[u8], slot: &mut [f64]) -> Option<Verdict> {
-    decode_lane(exp, body, slot, Lane::best())
+    decode_spanned(exp, body, slot).map(|(v, _)| v)
+}
+
+/// [`decode`], with where `simulation_output`'s value lies in the body (when it is not `null`):
+/// inside this path's subset its tokens are compact JSON numbers, each exactly what the
+/// validator's `V` holds.
+pub fn decode_spanned(
+    exp: &Expected,
+    body: &[u8],
+    slot: &mut [f64],
+) -> Option<(Verdict, Option<std::ops::Range<usize>>)> {
+    decode_lane_spanned(exp, body, slot, Lane::best())
 }
 
 /// [`decode`] with the path loop chosen (the tests run every lane this CPU has on the same
 /// bodies). `lane` must be one the CPU supports ([`Lane::supported`]).
+#[cfg(test)]
 fn decode_lane(exp: &Expected, body: &[u8], slot: &mut [f64], lane: Lane) -> Option<Verdict> {
+    decode_lane_spanned(exp, body, slot, lane).map(|(v, _)| v)
+}
+
+fn decode_lane_spanned(
+    exp: &Expected,
+    body: &[u8],
+    slot: &mut [f64],
+    lane: Lane,
+) -> Option<(Verdict, Option<std::ops::Range<usize>>)> {
     if slot.len() != exp.slot_len() || !lane.supported() {
         return None;
     }
     let mut s = Scanner { b: body, i: 0, lane, rules: exp.rules };
     let output = s.envelope(exp, slot)?;
-    Some(verdict(exp, output))
+    let span = output.as_ref().map(|o| o.span.clone());
+    Some((verdict(exp, output), span))
 }
 
 /// Synth's checks (conformance README, stage F) over a scanned reply.

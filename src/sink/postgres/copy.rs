@@ -16,6 +16,8 @@
 //! ~2.5 MB of a row for delimiters nor unescapes it (measured on `lf-full`: see the README), and
 //! nothing a miner sends can end a field early. A `json` field's binary form is its text.
 
+use crate::columns::RowText;
+
 /// The columns every tuple fills, in order.
 pub const COLUMNS: &str =
     "validator_requests_id, miner_uid, miner_id, prediction, format_validation, process_time, bigtable_key";
@@ -68,6 +70,8 @@ pub struct Line<'a> {
     pub process_time_s: Option<f64>,
     /// The prices of a CORRECT miner; `None` for any other verdict.
     pub prices: Option<&'a [f64]>,
+    /// How the reply wrote them (its tokens, or which were ints), when known.
+    pub text: RowText<'a>,
 }
 
 /// What became of a tuple's prediction.
@@ -97,7 +101,7 @@ pub fn write_line(out: &mut Vec<u8>, text: &mut String, ctx: &LineContext<'_>, l
     let mut key = None;
     match (stored, ctx.storage, line.prices) {
         (Stored::Prediction, Storage::Json, Some(prices)) => {
-            super::jsonb::write_prediction(text, ctx.start_unix, ctx.increment, ctx.points, prices);
+            super::jsonb::write_prediction_as(text, ctx.start_unix, ctx.increment, ctx.points, prices, line.text);
         }
         (Stored::Prediction, Storage::Bigtable, _) => {
             text.push_str(BIGTABLE_SENTINEL);
@@ -189,7 +193,14 @@ mod tests {
         pt: Option<f64>,
     ) -> (Vec<Option<Vec<u8>>>, Stored) {
         let mut out = Vec::new();
-        let l = Line { uid: 3, miner_id: 42, format_validation: verdict, process_time_s: pt, prices };
+        let l = Line {
+            uid: 3,
+            miner_id: 42,
+            format_validation: verdict,
+            process_time_s: pt,
+            prices,
+            text: RowText::Doubles,
+        };
         let stored = write_line(&mut out, &mut String::new(), &ctx(storage), &l);
         (fields(&out), stored)
     }

@@ -14,6 +14,14 @@
 //! - arrays print with `", "` between elements.
 //!
 //! NaN and infinities have no JSON form (the cast fails); callers must not pass them.
+//!
+//! Three writers of a whole prediction, by what the decoder kept of the reply ([`RowText`]):
+//! from the reply's own tokens ([`write_prediction_tokens`]: a price's text is mostly its token,
+//! and an int token stays an int, as it does in the validator's `V`), from the doubles with the
+//! exact path's list of ints ([`write_prediction_ints`]), or from the doubles alone
+//! ([`write_prediction`]: every price a float, what a Parquet file or a batch holds).
+
+use crate::columns::RowText;
 
 use crate::decode::pyrepr;
 
@@ -135,9 +143,154 @@ pub fn write_float_general(out: &mut String, v: f64) {
     out.push_str(&text);
 }
 
-/// Appends a CORRECT miner's prediction, `[start, increment, [p, …], …]`, as jsonb text.
+/// Appends a CORRECT miner's prediction, `[start, increment, [p, …], …]`, as jsonb text, every
+/// price a float.
 pub fn write_prediction(out: &mut String, start: i64, increment: i64, points: usize, prices: &[f64]) {
     crate::upstream::write_prediction(out, start, increment, points, prices, write_float);
+}
+
+/// [`write_prediction`] as the decoder kept the reply: from its tokens when it has them (falling
+/// back to the doubles should they not be the compact array the fast path read), with its ints
+/// as ints.
+pub fn write_prediction_as(
+    out: &mut String,
+    start: i64,
+    increment: i64,
+    points: usize,
+    prices: &[f64],
+    text: RowText<'_>,
+) {
+    match text {
+        RowText::Tokens(raw) if write_prediction_tokens(out, start, increment, raw) => {}
+        RowText::Ints(ints) => write_prediction_ints(out, start, increment, points, prices, ints),
+        _ => write_prediction(out, start, increment, points, prices),
+    }
+}
+
+/// [`write_prediction`] with the prices at `ints` (ascending indexes) printed as Python ints.
+pub fn write_prediction_ints(
+    out: &mut String,
+    start: i64,
+    increment: i64,
+    points: usize,
+    prices: &[f64],
+    ints: &[u32],
+) {
+    let mut ints = ints.iter().copied().peekable();
+    let mut k = 0u32;
+    crate::upstream::write_prediction(out, start, increment, points, prices, |out, v| {
+        if ints.peek() == Some(&k) {
+            ints.next();
+            write_int(out, v);
+        } else {
+            write_float(out, v);
+        }
+        k += 1;
+    });
+}
+
+/// An integral double as Python prints the int it came from (its exact digits; no `-0`).
+fn write_int(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    if v == 0.0 {
+        out.push('0');
+    } else if v.abs() < 9.2e18 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v:.0}");
+    }
+}
+
+/// A CORRECT reply's `simulation_output` as compact JSON (`raw`: `[start,increment,[t,…],…]`, the
+/// fast path's subset) → its jsonb text, the start and increment printed from the request (a
+/// CORRECT reply's are those). `false`, with nothing appended, if `raw` is not of that shape.
+///
+/// Each token is what `V` holds: an int token is a Python int (`-0` is 0), printed as is; a float
+/// token with at most 15 significant digits, no exponent and no trailing zero after its first
+/// fraction digit is already Python's repr and jsonb's text (the repr of such a decimal has its
+/// digits, see [`write_float`]), so it is copied; any other is parsed and printed.
+pub fn write_prediction_tokens(out: &mut String, start: i64, increment: i64, raw: &[u8]) -> bool {
+    let mark = out.len();
+    let ok = std::str::from_utf8(raw).is_ok_and(|raw| tokens(out, start, increment, raw));
+    if !ok {
+        out.truncate(mark);
+    }
+    ok
+}
+
+fn tokens(out: &mut String, start: i64, increment: i64, raw: &str) -> bool {
+    use std::fmt::Write;
+    let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return false;
+    };
+    // The start and the increment are ints: the paths begin at the first `[`.
+    let head = inner.find('[').unwrap_or(inner.len());
+    if inner[..head].bytes().filter(|&c| c == b',').count() != 1 + usize::from(head < inner.len()) {
+        return false;
+    }
+    let _ = write!(out, "[{start}, {increment}");
+    let mut rest = &inner[head..];
+    while !rest.is_empty() {
+        let Some(end) = rest.find(']') else { return false };
+        let Some(path) = rest[..end].strip_prefix('[') else { return false };
+        out.push_str(", [");
+        if !path.is_empty() {
+            for (k, token) in path.split(',').enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                if !write_token(out, token) {
+                    return false;
+                }
+            }
+        }
+        out.push(']');
+        rest = &rest[end + 1..];
+        match rest.strip_prefix(',') {
+            Some(r) if r.starts_with('[') => rest = r,
+            Some(_) => return false,
+            None if rest.is_empty() => {}
+            None => return false,
+        }
+    }
+    out.push(']');
+    true
+}
+
+/// One number token as `V` holds it, in jsonb's text (see [`write_prediction_tokens`]).
+#[inline]
+fn write_token(out: &mut String, t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.is_empty() || !digits[0].is_ascii_digit() {
+        return false;
+    }
+    let has_exp = digits.iter().any(|&c| c | 0x20 == b'e');
+    let dot = digits.iter().position(|&c| c == b'.');
+    if !has_exp && dot.is_none() {
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        // An int: its digits; `-0` is 0.
+        out.push_str(if digits.iter().all(|&c| c == b'0') { "0" } else { t });
+        return true;
+    }
+    if !has_exp && digits.len() <= 16 && digits.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        let n = b.len();
+        let zero = digits.iter().all(|&c| c == b'0' || c == b'.');
+        // `x.0` (but not `-0.0`, which is `0.0`) or no trailing zero: the repr itself.
+        if !zero && (b[n - 1] != b'0' || b[n - 2] == b'.') {
+            out.push_str(t);
+            return true;
+        }
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() => {
+            write_float(out, v);
+            true
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +301,49 @@ mod tests {
         let mut s = String::new();
         write_float(&mut s, v);
         s
+    }
+
+    /// The token writer gives what the doubles give (floats) and ints as ints, on the shapes that
+    /// take each branch.
+    #[test]
+    fn tokens_print_as_the_validators_values() {
+        let mut s = String::new();
+        let raw = br#"[1795521660,60,[91234.56,91234.5,91234.50,100000.0,1e-05,1E5,-0.0,0.0,-0,42,-7,0.00001],[1.0]]"#;
+        assert!(write_prediction_tokens(&mut s, 1795521660, 60, raw));
+        assert_eq!(
+            s,
+            "[1795521660, 60, [91234.56, 91234.5, 91234.5, 100000.0, 0.00001, 100000.0, 0.0, 0.0, 0, 42, -7, 0.00001], [1.0]]"
+        );
+        for bad in
+            [&b"[1,2,[1.5]"[..], b"1,2,[1.5]]", b"[1,[1.5]]", b"[1,2,[1.5],x]", b"[1,2,[1.5,]]", br#"[1,2,["1"]]"#]
+        {
+            let mut s = String::from("keep");
+            assert!(!write_prediction_tokens(&mut s, 1, 2, bad), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(s, "keep");
+        }
+        let mut s = String::new();
+        assert!(write_prediction_tokens(&mut s, 1, 2, b"[1,2]"));
+        assert_eq!(s, "[1, 2]");
+        // Random float tokens: the token route equals the doubles route.
+        let mut next = crate::test_rng(0x51_7CC1_B727_220A);
+        for _ in 0..100_000 {
+            let r = next();
+            let v = (r % 1_000_000_000) as f64 / crate::decode::POW10[(r >> 40) as usize % 14];
+            let token = match (r >> 50) % 4 {
+                0 => format!("{v:?}"),
+                1 => format!("{v:e}"),
+                2 => format!("{v:.9}"),
+                _ => format!("-{v:.3}"),
+            };
+            let value: f64 = token.parse().unwrap();
+            let (mut a, mut b) = (String::new(), String::new());
+            assert!(write_token(&mut a, &token), "{token}");
+            write_float(&mut b, value);
+            assert_eq!(a, b, "{token}");
+        }
+        let mut s = String::new();
+        write_prediction_ints(&mut s, 1, 2, 2, &[1.0, 2.0, 3.5, -0.0], &[0, 3]);
+        assert_eq!(s, "[1, 2, [1, 2.0], [3.5, 0]]");
     }
 
     /// The short form and the general one agree wherever the short form answers (and it answers

@@ -181,7 +181,8 @@ impl Sink for PostgresSink {
         }
         for i in 0..rows.len() {
             let verdict = rows.verdict[i].as_str();
-            if save.row(rows.uid[i], verdict, rows.process_time_s[i], rows.correct_slot(i)).is_err() {
+            let prices = rows.correct_slot(i);
+            if save.row(rows.uid[i], verdict, rows.process_time_s[i], prices, rows.price_text(i)).is_err() {
                 // The attempt is lost (its error comes at finish); the retry reloads every row.
                 self.broken.store(true, Ordering::Relaxed);
                 return Ok(());

@@ -94,7 +94,8 @@ pub fn feed_batch(batch: &RecordBatch, save: &Save) -> Result<(), String> {
         let correct = verdict.value(r) == crate::decode::Verdict::Correct.as_str();
         let prices = (correct && paths.is_valid(r)).then(|| &leaf[base + r * slot..base + (r + 1) * slot]);
         let pt = process_time.is_valid(r).then(|| process_time.value(r));
-        if save.row(uid.value(r), verdict.value(r), pt, prices).is_err() {
+        // A file keeps doubles only: every price is written as a float.
+        if save.row(uid.value(r), verdict.value(r), pt, prices, crate::columns::RowText::Doubles).is_err() {
             failed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     });

@@ -26,6 +26,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::copy::{self, Line, LineContext, Storage, Stored};
 use super::url::DbUrl;
+use crate::columns::RowText;
 
 /// The `validator_requests` values of a cycle.
 #[derive(Clone, Debug)]
@@ -200,6 +201,7 @@ impl Save {
         format_validation: &str,
         process_time_s: Option<f64>,
         prices: Option<&[f64]>,
+        text: RowText<'_>,
     ) -> Result<(), Lost> {
         let Some(miner_id) = self.miner_id(uid) else {
             self.skipped.lock().unwrap_or_else(|p| p.into_inner()).push(uid);
@@ -214,9 +216,9 @@ impl Save {
             asset: &self.row.asset,
         };
         let mut buf = self.pool.take();
-        let Pooled { bytes, text, .. } = &mut buf;
-        let stored =
-            copy::write_line(bytes, text, &ctx, &Line { uid, miner_id, format_validation, process_time_s, prices });
+        let Pooled { bytes, text: scratch, .. } = &mut buf;
+        let line = Line { uid, miner_id, format_validation, process_time_s, prices, text };
+        let stored = copy::write_line(bytes, scratch, &ctx, &line);
         if stored == Stored::Unstorable {
             self.unstorable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

@@ -112,8 +112,9 @@ fn prediction_text_equals_the_servers_jsonb_rendering() {
     }
 
     // A whole prediction, as the validator stores a CORRECT reply.
-    let mut prediction = String::new();
+    let mut prediction = Vec::new();
     jsonb::write_prediction(&mut prediction, 1795521660, 60, 3, &[91234.5, 1e-5, 100000.0, -0.25, 1e16, 7.0]);
+    let prediction = String::from_utf8(prediction).unwrap();
     let python = Command::new(common::python())
         .args(["-c", "import json; print(json.dumps([1795521660, 60, [91234.5, 1e-5, 100000.0], [-0.25, 1e16, 7.0]]))"])
         .output()

@@ -85,9 +85,8 @@ pub enum Stored {
     Unstorable,
 }
 
-/// Appends `line` to `out` as one binary COPY tuple. `text` is scratch for the prediction's text
-/// (kept by the caller so its allocation is reused).
-pub fn write_line(out: &mut Vec<u8>, text: &mut String, ctx: &LineContext<'_>, line: &Line<'_>) -> Stored {
+/// Appends `line` to `out` as one binary COPY tuple.
+pub fn write_line(out: &mut Vec<u8>, ctx: &LineContext<'_>, line: &Line<'_>) -> Stored {
     out.extend_from_slice(&7i16.to_be_bytes());
     field(out, &ctx.validator_requests_id.to_be_bytes());
     field(out, &i32::from(line.uid).to_be_bytes());
@@ -97,19 +96,23 @@ pub fn write_line(out: &mut Vec<u8>, text: &mut String, ctx: &LineContext<'_>, l
         Some(_) => Stored::Prediction,
         None => Stored::Empty,
     };
-    text.clear();
+    // The prediction is written in place after a length placeholder, then the length is set.
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
     let mut key = None;
     match (stored, ctx.storage, line.prices) {
         (Stored::Prediction, Storage::Json, Some(prices)) => {
-            super::jsonb::write_prediction_as(text, ctx.start_unix, ctx.increment, ctx.points, prices, line.text);
+            super::jsonb::write_prediction_as(out, ctx.start_unix, ctx.increment, ctx.points, prices, line.text);
         }
         (Stored::Prediction, Storage::Bigtable, _) => {
-            text.push_str(BIGTABLE_SENTINEL);
+            out.extend_from_slice(BIGTABLE_SENTINEL.as_bytes());
             key = Some(bigtable_key(ctx.asset, ctx.start_unix, line.miner_id));
         }
-        _ => text.push_str("[]"),
+        _ => out.extend_from_slice(b"[]"),
     }
-    field(out, text.as_bytes());
+    // A field over 2 GiB cannot be sent; no prediction comes near (a 1000 × 289 row is 2.5 MB).
+    let len = i32::try_from(out.len() - at - 4).unwrap_or(i32::MAX);
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
     text_field(out, line.format_validation);
     match line.process_time_s {
         Some(s) if s.is_finite() => field(out, &s.to_bits().to_be_bytes()),
@@ -201,7 +204,7 @@ mod tests {
             prices,
             text: RowText::Doubles,
         };
-        let stored = write_line(&mut out, &mut String::new(), &ctx(storage), &l);
+        let stored = write_line(&mut out, &ctx(storage), &l);
         (fields(&out), stored)
     }
 

@@ -30,11 +30,22 @@ use crate::decode::pyrepr;
 /// Most prices are short decimals: [`short_decimal`] finds their digits with a few multiplies and
 /// one exact check, ≈ 15× faster than formatting; every other value takes [`write_float_general`].
 #[inline]
-pub fn write_float(out: &mut String, v: f64) {
+pub fn push_float(out: &mut Vec<u8>, v: f64) {
     match short_decimal(v.abs()) {
         Some((m, f)) => write_short(out, v < 0.0, m, f),
-        None => write_float_general(out, v),
+        None => {
+            let mut s = String::with_capacity(32);
+            write_float_general(&mut s, v);
+            out.extend_from_slice(s.as_bytes());
+        }
     }
+}
+
+/// [`push_float`] onto a `String`.
+pub fn write_float(out: &mut String, v: f64) {
+    let mut b = Vec::with_capacity(32);
+    push_float(&mut b, v);
+    out.push_str(std::str::from_utf8(&b).expect("ASCII digits"));
 }
 
 /// Largest mantissa the short form takes: below it, a decimal has at most 15 significant digits.
@@ -67,32 +78,31 @@ fn short_decimal(v: f64) -> Option<(u64, usize)> {
 /// The jsonb text of `±m / 10^f` (`m > 0`, no trailing zero in its `f` fraction digits): the
 /// digits with the point `f` from the right, `0.` and zeros in front below 1, `.0` after an
 /// integer (Python's repr of an integral float below 1e16 ends in `.0`, and jsonb keeps that scale).
-fn write_short(out: &mut String, negative: bool, m: u64, f: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+fn write_short(out: &mut Vec<u8>, negative: bool, m: u64, f: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
     let mut x = m;
     while x > 0 {
         i -= 1;
-        digits[i] = b'0' + (x % 10) as u8;
+        buf[i] = b'0' + (x % 10) as u8;
         x /= 10;
     }
-    // ASCII digits only.
-    let digits = std::str::from_utf8(&digits[i..]).unwrap_or_default();
+    let digits = &buf[i..];
     if negative {
-        out.push('-');
+        out.push(b'-');
     }
     let n = digits.len();
     if f == 0 {
-        out.push_str(digits);
-        out.push_str(".0");
+        out.extend_from_slice(digits);
+        out.extend_from_slice(b".0");
     } else if n > f {
-        out.push_str(&digits[..n - f]);
-        out.push('.');
-        out.push_str(&digits[n - f..]);
+        out.extend_from_slice(&digits[..n - f]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[n - f..]);
     } else {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', f - n));
-        out.push_str(digits);
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', f - n));
+        out.extend_from_slice(digits);
     }
 }
 
@@ -145,15 +155,15 @@ pub fn write_float_general(out: &mut String, v: f64) {
 
 /// Appends a CORRECT miner's prediction, `[start, increment, [p, …], …]`, as jsonb text, every
 /// price a float.
-pub fn write_prediction(out: &mut String, start: i64, increment: i64, points: usize, prices: &[f64]) {
-    crate::upstream::write_prediction(out, start, increment, points, prices, write_float);
+pub fn write_prediction(out: &mut Vec<u8>, start: i64, increment: i64, points: usize, prices: &[f64]) {
+    write_with(out, start, increment, points, prices, |out, _, v| push_float(out, v));
 }
 
 /// [`write_prediction`] as the decoder kept the reply: from its tokens when it has them (falling
 /// back to the doubles should they not be the compact array the fast path read), with its ints
 /// as ints.
 pub fn write_prediction_as(
-    out: &mut String,
+    out: &mut Vec<u8>,
     start: i64,
     increment: i64,
     points: usize,
@@ -169,7 +179,7 @@ pub fn write_prediction_as(
 
 /// [`write_prediction`] with the prices at `ints` (ascending indexes) printed as Python ints.
 pub fn write_prediction_ints(
-    out: &mut String,
+    out: &mut Vec<u8>,
     start: i64,
     increment: i64,
     points: usize,
@@ -177,28 +187,50 @@ pub fn write_prediction_ints(
     ints: &[u32],
 ) {
     let mut ints = ints.iter().copied().peekable();
-    let mut k = 0u32;
-    crate::upstream::write_prediction(out, start, increment, points, prices, |out, v| {
-        if ints.peek() == Some(&k) {
+    write_with(out, start, increment, points, prices, |out, k, v| {
+        if ints.peek() == Some(&(k as u32)) {
             ints.next();
             write_int(out, v);
         } else {
-            write_float(out, v);
+            push_float(out, v);
         }
-        k += 1;
     });
 }
 
-/// An integral double as Python prints the int it came from (its exact digits; no `-0`).
-fn write_int(out: &mut String, v: f64) {
-    use std::fmt::Write;
-    if v == 0.0 {
-        out.push('0');
-    } else if v.abs() < 9.2e18 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let _ = write!(out, "{v:.0}");
+/// `[start, increment, [p, …], …]` with `price(out, index, value)` printing each price.
+fn write_with(
+    out: &mut Vec<u8>,
+    start: i64,
+    increment: i64,
+    points: usize,
+    prices: &[f64],
+    mut price: impl FnMut(&mut Vec<u8>, usize, f64),
+) {
+    use std::io::Write;
+    let _ = write!(out, "[{start}, {increment}");
+    for (p, path) in prices.chunks(points.max(1)).enumerate() {
+        out.extend_from_slice(b", [");
+        for (k, &v) in path.iter().enumerate() {
+            if k > 0 {
+                out.extend_from_slice(b", ");
+            }
+            price(out, p * points + k, v);
+        }
+        out.push(b']');
     }
+    out.push(b']');
+}
+
+/// An integral double as Python prints the int it came from (its exact digits; no `-0`).
+fn write_int(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    let _ = if v == 0.0 {
+        write!(out, "0")
+    } else if v.abs() < 9.2e18 {
+        write!(out, "{}", v as i64)
+    } else {
+        write!(out, "{v:.0}")
+    };
 }
 
 /// A CORRECT reply's `simulation_output` as compact JSON (`raw`: `[start,increment,[t,…],…]`, the
@@ -208,85 +240,111 @@ fn write_int(out: &mut String, v: f64) {
 /// Each token is what `V` holds: an int token is a Python int (`-0` is 0), printed as is; a float
 /// token with at most 15 significant digits, no exponent and no trailing zero after its first
 /// fraction digit is already Python's repr and jsonb's text (the repr of such a decimal has its
-/// digits, see [`write_float`]), so it is copied; any other is parsed and printed.
-pub fn write_prediction_tokens(out: &mut String, start: i64, increment: i64, raw: &[u8]) -> bool {
+/// digits, see [`push_float`]), so it is copied; any other is parsed and printed. One pass over
+/// the bytes, copying as it goes: the common token costs a few flag updates per byte.
+pub fn write_prediction_tokens(out: &mut Vec<u8>, start: i64, increment: i64, raw: &[u8]) -> bool {
     let mark = out.len();
-    let ok = std::str::from_utf8(raw).is_ok_and(|raw| tokens(out, start, increment, raw));
+    let ok = tokens(out, start, increment, raw);
     if !ok {
         out.truncate(mark);
     }
     ok
 }
 
-fn tokens(out: &mut String, start: i64, increment: i64, raw: &str) -> bool {
-    use std::fmt::Write;
-    let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+fn tokens(out: &mut Vec<u8>, start: i64, increment: i64, raw: &[u8]) -> bool {
+    use std::io::Write;
+    let Some(inner) = raw.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) else {
         return false;
     };
     // The start and the increment are ints: the paths begin at the first `[`.
-    let head = inner.find('[').unwrap_or(inner.len());
-    if inner[..head].bytes().filter(|&c| c == b',').count() != 1 + usize::from(head < inner.len()) {
+    let head = inner.iter().position(|&c| c == b'[').unwrap_or(inner.len());
+    let commas = inner[..head].iter().filter(|&&c| c == b',').count();
+    if commas != 1 + usize::from(head < inner.len()) || inner[head..].last().is_some_and(|&c| c != b']') {
         return false;
     }
     let _ = write!(out, "[{start}, {increment}");
-    let mut rest = &inner[head..];
-    while !rest.is_empty() {
-        let Some(end) = rest.find(']') else { return false };
-        let Some(path) = rest[..end].strip_prefix('[') else { return false };
-        out.push_str(", [");
-        if !path.is_empty() {
-            for (k, token) in path.split(',').enumerate() {
-                if k > 0 {
-                    out.push_str(", ");
+    let b = &inner[head..];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'[' {
+            return false;
+        }
+        out.extend_from_slice(b", [");
+        i += 1;
+        if b.get(i) == Some(&b']') {
+            i += 1;
+        } else {
+            loop {
+                let t = i;
+                let (mut dot, mut other) = (false, false);
+                while let Some(&c) = b.get(i) {
+                    match c {
+                        b',' | b']' => break,
+                        b'0'..=b'9' => {}
+                        b'.' => dot = true,
+                        _ => other = true,
+                    }
+                    i += 1;
                 }
-                if !write_token(out, token) {
+                if i >= b.len() || !write_token(out, &b[t..i], dot, other) {
                     return false;
                 }
+                i += 1;
+                if b[i - 1] == b']' {
+                    break;
+                }
+                out.extend_from_slice(b", ");
             }
         }
-        out.push(']');
-        rest = &rest[end + 1..];
-        match rest.strip_prefix(',') {
-            Some(r) if r.starts_with('[') => rest = r,
+        out.push(b']');
+        match b.get(i) {
+            Some(b',') => i += 1,
+            None => {}
             Some(_) => return false,
-            None if rest.is_empty() => {}
-            None => return false,
         }
     }
-    out.push(']');
+    out.push(b']');
     true
 }
 
-/// One number token as `V` holds it, in jsonb's text (see [`write_prediction_tokens`]).
+/// One number token as `V` holds it, in jsonb's text (see [`write_prediction_tokens`]). `dot`:
+/// the token has a `.`; `other`: a byte besides digits and `.` (a sign, an exponent).
 #[inline]
-fn write_token(out: &mut String, t: &str) -> bool {
-    let b = t.as_bytes();
-    let digits = b.strip_prefix(b"-").unwrap_or(b);
+fn write_token(out: &mut Vec<u8>, t: &[u8], dot: bool, other: bool) -> bool {
+    let n = t.len();
+    // The common token: unsigned digits with a point, ≤ 15 digits, the last one not a zero
+    // unless it is the only fraction digit (and the number is not zero).
+    if dot
+        && !other
+        && (2..=16).contains(&n)
+        && t[0] != b'.'
+        && t[n - 1] != b'.'
+        && (t[n - 1] != b'0' || (t[n - 2] == b'.' && t[..n - 2].iter().any(|&c| c != b'0')))
+    {
+        out.extend_from_slice(t);
+        return true;
+    }
+    let digits = t.strip_prefix(b"-").unwrap_or(t);
     if digits.is_empty() || !digits[0].is_ascii_digit() {
         return false;
     }
-    let has_exp = digits.iter().any(|&c| c | 0x20 == b'e');
-    let dot = digits.iter().position(|&c| c == b'.');
-    if !has_exp && dot.is_none() {
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
+    if !dot && digits.iter().all(u8::is_ascii_digit) {
         // An int: its digits; `-0` is 0.
-        out.push_str(if digits.iter().all(|&c| c == b'0') { "0" } else { t });
+        out.extend_from_slice(if digits.iter().all(|&c| c == b'0') { b"0" } else { t });
         return true;
     }
-    if !has_exp && digits.len() <= 16 && digits.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-        let n = b.len();
+    // A negative float of the common shape: the sign, then as above.
+    if dot && digits.len() <= 16 && digits.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        let m = digits.len();
         let zero = digits.iter().all(|&c| c == b'0' || c == b'.');
-        // `x.0` (but not `-0.0`, which is `0.0`) or no trailing zero: the repr itself.
-        if !zero && (b[n - 1] != b'0' || b[n - 2] == b'.') {
-            out.push_str(t);
+        if !zero && digits[m - 1] != b'.' && (digits[m - 1] != b'0' || digits[m - 2] == b'.') {
+            out.extend_from_slice(t);
             return true;
         }
     }
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => {
-            write_float(out, v);
+    match std::str::from_utf8(t).ok().and_then(|t| t.parse::<f64>().ok()) {
+        Some(v) if v.is_finite() => {
+            push_float(out, v);
             true
         }
         _ => false,
@@ -307,23 +365,23 @@ mod tests {
     /// take each branch.
     #[test]
     fn tokens_print_as_the_validators_values() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         let raw = br#"[1795521660,60,[91234.56,91234.5,91234.50,100000.0,1e-05,1E5,-0.0,0.0,-0,42,-7,0.00001],[1.0]]"#;
         assert!(write_prediction_tokens(&mut s, 1795521660, 60, raw));
         assert_eq!(
-            s,
+            String::from_utf8(s).unwrap(),
             "[1795521660, 60, [91234.56, 91234.5, 91234.5, 100000.0, 0.00001, 100000.0, 0.0, 0.0, 0, 42, -7, 0.00001], [1.0]]"
         );
         for bad in
             [&b"[1,2,[1.5]"[..], b"1,2,[1.5]]", b"[1,[1.5]]", b"[1,2,[1.5],x]", b"[1,2,[1.5,]]", br#"[1,2,["1"]]"#]
         {
-            let mut s = String::from("keep");
+            let mut s = b"keep".to_vec();
             assert!(!write_prediction_tokens(&mut s, 1, 2, bad), "{}", String::from_utf8_lossy(bad));
-            assert_eq!(s, "keep");
+            assert_eq!(s, b"keep");
         }
-        let mut s = String::new();
+        let mut s = Vec::new();
         assert!(write_prediction_tokens(&mut s, 1, 2, b"[1,2]"));
-        assert_eq!(s, "[1, 2]");
+        assert_eq!(s, b"[1, 2]");
         // Random float tokens: the token route equals the doubles route.
         let mut next = crate::test_rng(0x51_7CC1_B727_220A);
         for _ in 0..100_000 {
@@ -336,14 +394,15 @@ mod tests {
                 _ => format!("-{v:.3}"),
             };
             let value: f64 = token.parse().unwrap();
-            let (mut a, mut b) = (String::new(), String::new());
-            assert!(write_token(&mut a, &token), "{token}");
-            write_float(&mut b, value);
-            assert_eq!(a, b, "{token}");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let raw = format!("[1,2,[{token}]]");
+            assert!(write_prediction_tokens(&mut a, 1, 2, raw.as_bytes()), "{token}");
+            write_prediction(&mut b, 1, 2, 1, &[value]);
+            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap(), "{token}");
         }
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_prediction_ints(&mut s, 1, 2, 2, &[1.0, 2.0, 3.5, -0.0], &[0, 3]);
-        assert_eq!(s, "[1, 2, [1, 2.0], [3.5, 0]]");
+        assert_eq!(s, b"[1, 2, [1, 2.0], [3.5, 0]]");
     }
 
     /// The short form and the general one agree wherever the short form answers (and it answers
@@ -390,8 +449,8 @@ mod tests {
         ] {
             assert_eq!(text(v), want, "{v:e}");
         }
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_prediction(&mut s, 1795521660, 60, 2, &[1.0, 2.5, 3e-5, 4.0]);
-        assert_eq!(s, "[1795521660, 60, [1.0, 2.5], [0.00003, 4.0]]");
+        assert_eq!(s, b"[1795521660, 60, [1.0, 2.5], [0.00003, 4.0]]");
     }
 }

@@ -216,9 +216,8 @@ impl Save {
             asset: &self.row.asset,
         };
         let mut buf = self.pool.take();
-        let Pooled { bytes, text: scratch, .. } = &mut buf;
         let line = Line { uid, miner_id, format_validation, process_time_s, prices, text };
-        let stored = copy::write_line(bytes, scratch, &ctx, &line);
+        let stored = copy::write_line(&mut buf.bytes, &ctx, &line);
         if stored == Stored::Unstorable {
             self.unstorable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -426,23 +425,21 @@ pub fn pg_error(e: &tokio_postgres::Error) -> String {
 /// Line buffers, reused from row to row: a few are kept, the rest freed.
 #[derive(Default)]
 struct BufPool {
-    free: Mutex<Vec<(Vec<u8>, String)>>,
+    free: Mutex<Vec<Vec<u8>>>,
 }
 
 const POOL_KEEP: usize = IN_FLIGHT + 4;
 
 impl BufPool {
     fn take(self: &Arc<Self>) -> Pooled {
-        let (bytes, text) = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
-        Pooled { bytes, text, pos: 0, pool: Arc::clone(self) }
+        let bytes = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        Pooled { bytes, pos: 0, pool: Arc::clone(self) }
     }
 }
 
-/// One encoded tuple on its way to the server (and the scratch its prediction text was built
-/// in); both buffers go back to the pool once it is sent.
+/// One encoded tuple on its way to the server; its buffer goes back to the pool once it is sent.
 struct Pooled {
     bytes: Vec<u8>,
-    text: String,
     pos: usize,
     pool: Arc<BufPool>,
 }
@@ -463,12 +460,11 @@ impl bytes::Buf for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        let (mut bytes, mut text) = (std::mem::take(&mut self.bytes), std::mem::take(&mut self.text));
+        let mut bytes = std::mem::take(&mut self.bytes);
         bytes.clear();
-        text.clear();
         let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
         if free.len() < POOL_KEEP {
-            free.push((bytes, text));
+            free.push(bytes);
         }
     }
 }

@@ -107,13 +107,11 @@ impl PostgresSink {
             (Some(path), _) => {
                 let f = reload::CycleFile::open(&path).map_err(fail)?;
                 let save = Save::open(&self.opts.url, row, &self.opts.save_options(true))?;
-                f.feed(&save).map_err(fail)?;
-                Ok((save.commit()?, "parquet"))
+                Ok((f.save(save)?, "parquet"))
             }
             (None, Some(batch)) => {
                 let save = Save::open(&self.opts.url, row, &self.opts.save_options(true))?;
-                reload::feed_batch(batch, &save).map_err(fail)?;
-                Ok((save.commit()?, "batch"))
+                Ok((reload::save_batch(batch, save)?, "batch"))
             }
             (None, None) => Err(fail("no decoded rows to retry from (the Parquet file was not written)".into())),
         }
@@ -139,6 +137,7 @@ impl PostgresSink {
             "timings_ms": {
                 "open": c.timings_ms.open,
                 "rows": c.timings_ms.rows,
+                "end_copy": c.timings_ms.end_copy,
                 "commit": c.timings_ms.commit,
                 "total": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
             },
@@ -262,8 +261,7 @@ pub fn load_file(
         tracing::warn!("{} has no request_time; storing the load's own time", path.display());
     }
     let save = Save::open(url, &row, &SaveOptions { storage, connect_timeout, refuse_existing: true })?;
-    file.feed(&save).map_err(SaveError::Failed)?;
-    let c = save.commit()?;
+    let c = file.save(save)?;
     Ok(serde_json::json!({
         "file": path.display().to_string(),
         "url": url.masked(),
@@ -275,6 +273,7 @@ pub fn load_file(
         "timings_ms": {
             "open": c.timings_ms.open,
             "rows": c.timings_ms.rows,
+            "end_copy": c.timings_ms.end_copy,
             "commit": c.timings_ms.commit,
             "total": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         },

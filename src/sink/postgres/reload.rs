@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
 use super::copy::Storage;
-use super::save::Save;
+use super::save::{Committed, Save, SaveError};
 use crate::batch::col;
 use crate::request::CycleRequest;
 use crate::sink::parquet::{PRICES_KEY, REQUEST_KEY};
@@ -52,19 +52,30 @@ impl CycleFile {
         if self.prices == "float32" { Storage::Bigtable } else { Storage::Json }
     }
 
-    /// Every row of the file into `save`.
-    pub fn feed(self, save: &Save) -> Result<(), String> {
+    /// Every row of the file into `save`, committed; nothing stored on any error.
+    pub fn save(self, save: Save) -> Result<Committed, SaveError> {
         for batch in self.reader {
-            let batch = batch.map_err(|e| format!("reading a row group: {e}"))?;
-            feed_batch(&batch, save)?;
+            let batch = match batch {
+                Ok(b) => b,
+                // Dropping the save rolls back.
+                Err(e) => return Err(SaveError::Failed(format!("reading a row group: {e}"))),
+            };
+            feed_batch(&batch, &save).map_err(SaveError::Failed)?;
         }
-        Ok(())
+        save.commit()
     }
 }
 
+/// Every row of a cycle batch into `save`, committed; nothing stored on any error.
+pub fn save_batch(batch: &RecordBatch, save: Save) -> Result<Committed, SaveError> {
+    feed_batch(batch, &save).map_err(SaveError::Failed)?;
+    save.commit()
+}
+
 /// Every row of a cycle batch (`schemas/output.md`, any price leaf) into `save`, rows in parallel
-/// on the current rayon pool.
-pub fn feed_batch(batch: &RecordBatch, save: &Save) -> Result<(), String> {
+/// on the current rayon pool. When the connection fails meanwhile, `Ok` all the same: the error is
+/// the save's, and its commit reports it.
+fn feed_batch(batch: &RecordBatch, save: &Save) -> Result<(), String> {
     let column = |name: &str| batch.column_by_name(name).ok_or_else(|| format!("the batch has no {name} column"));
     let uid = column(col::UID)?.as_primitive_opt::<UInt16Type>().ok_or("uid is not uint16")?.clone();
     let verdict = arrow::compute::cast(column(col::FORMAT_VALIDATION)?, &DataType::Utf8)
@@ -99,5 +110,6 @@ pub fn feed_batch(batch: &RecordBatch, save: &Save) -> Result<(), String> {
             failed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     });
-    if failed.into_inner() { Err("the connection failed while rows were streaming".into()) } else { Ok(()) }
+    let _lost = failed.into_inner();
+    Ok(())
 }

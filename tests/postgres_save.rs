@@ -569,3 +569,36 @@ fn token_ints(raw: &[u8]) -> std::collections::HashSet<usize> {
     let tokens = paths.split([',', '[', ']']).filter(|t| !t.is_empty());
     tokens.enumerate().filter(|(_, t)| !t.contains(['.', 'e', 'E'])).map(|(k, _)| k).collect()
 }
+
+/// `--prices f32`: the rows follow upstream's Bigtable backend (the sentinel and the row key for a
+/// CORRECT miner, `[]` and no key otherwise), the float32 prices staying in the Parquet file.
+#[test]
+fn float32_prices_store_upstreams_bigtable_rows() {
+    let (pg, db, uids) = with_all_miners();
+    let out = tempfile::tempdir().unwrap();
+    let (o, s) = replay(out.path(), &["--prices", "f32", "--postgres", &pg.tcp_url(&db)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(s["postgres"]["storage"], "bigtable", "{s}");
+    assert_eq!(s["postgres"]["rows"], uids.len());
+    let rec = synth_forward::recording::Recording::read(&small()).unwrap();
+    let si = &rec.request.simulation_input;
+    let start = synth_forward::request::isotime::fromisoformat_timestamp(&si.start_time).unwrap();
+    let rows = pg.psql_in(
+        &db,
+        "COPY (SELECT p.format_validation, p.prediction::text, coalesce(p.bigtable_key, '-'), m.id \
+         FROM miner_predictions p JOIN miners m ON m.id = p.miner_id) TO STDOUT",
+    );
+    let mut correct = 0;
+    for line in rows.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[0] == "CORRECT" {
+            correct += 1;
+            assert_eq!(f[1], r#"{"stored": "bigtable"}"#);
+            assert_eq!(f[2], format!("{}#{start}#{:06}", si.asset, f[3].parse::<i64>().unwrap()));
+        } else {
+            assert_eq!((f[1], f[2]), ("[]", "-"), "{line}");
+        }
+    }
+    assert_eq!(correct, s["verdicts"]["CORRECT"].as_u64().unwrap());
+    assert!(parquet_file(out.path()).to_string_lossy().contains("_f32/"));
+}

@@ -312,24 +312,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = Engine::new()?;
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
+            // The database save goes last: it retries from the Parquet file, which finishes first.
+            let db = postgres.sink(prices)?;
+            let mut extra_sinks: Vec<Box<dyn Sink>> = upstream.sink().into_iter().collect();
+            let written = db.map(|(sink, written)| {
+                extra_sinks.push(sink);
+                written
+            });
             let opts = demo::DemoOptions {
                 preset,
                 out_dir: out,
                 time_scale,
                 timeout_s: timeout,
                 rules: rules.unwrap_or_default(),
-                extra_sinks: Vec::new(),
+                extra_sinks,
                 prices: prices.encoding(),
                 on_call,
-                written: None,
+                written,
             };
-            let mut opts = opts;
-            opts.extra_sinks.extend(upstream.sink());
-            if let Some(sink) = postgres.sink(prices)? {
-                let (sink, written) = sink;
-                opts.extra_sinks.push(sink);
-                opts.written = Some(written);
-            }
             let outcome = demo::demo(&engine, opts, &cancel)?;
             if let Some(bar) = bar {
                 bar.finish();

@@ -10,3 +10,5 @@ export SYNTH_FORWARD_BT10_PYTHON="$PWD/.venv-bt10/bin/python"
 export SYNTH_FORWARD_BT11_PYTHON="$PWD/.venv-bt11/bin/python"
 # `internals`: the A/B tests against parquet-rs's own writers.
 cargo test --locked --features internals "$@"
+# The Python package: its wheel built from scratch, imported by the real interpreter.
+scripts/test-python.sh

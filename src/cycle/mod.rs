@@ -383,7 +383,7 @@ pub fn decode_one_traced(
 }
 
 /// An error and its sources on one line.
-pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -55,30 +55,19 @@ enum Command {
     Replay {
         /// The recording.
         recording: PathBuf,
-        /// Output folder (one folder per table below it:
-        /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet).
-        #[arg(long)]
-        out: PathBuf,
         #[command(flatten)]
-        prices: PricesArg,
-        /// Replace the Parquet file if it already exists.
-        #[arg(long)]
-        overwrite: bool,
+        outputs: OutputArgs,
         /// Judge the replies by these rules instead of the ones the recording was made under.
         #[arg(long)]
         rules: Option<Rules>,
-        #[command(flatten)]
-        upstream: UpstreamArgs,
-        #[command(flatten)]
-        postgres: PostgresArgs,
     },
     /// Run a live cycle: sign, query every miner at once, decode as bodies land, write Parquet.
     Run {
         /// The cycle request (schemas/cycle-request.md).
         #[arg(long)]
         request: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
+        #[command(flatten)]
+        outputs: OutputArgs,
         /// Also record every raw call (replayable with `replay`).
         #[arg(long)]
         record: Option<PathBuf>,
@@ -92,10 +81,6 @@ enum Command {
         /// The validator's external IP as the miners should see it (bt_header_dendrite_ip).
         #[arg(long = "external-ip", default_value = "127.0.0.1")]
         external_ip: String,
-        #[command(flatten)]
-        prices: PricesArg,
-        #[arg(long)]
-        overwrite: bool,
         /// Ceiling for the cycle's price buffer, e.g. 512M or 8G (default: half of RAM); a
         /// request over it is refused before any traffic.
         #[arg(long = "max-memory", value_parser = parse_bytes)]
@@ -104,10 +89,6 @@ enum Command {
         /// or v2 (the validator until May 2026).
         #[arg(long)]
         rules: Option<Rules>,
-        #[command(flatten)]
-        upstream: UpstreamArgs,
-        #[command(flatten)]
-        postgres: PostgresArgs,
     },
     #[cfg(feature = "fleet")]
     /// Serve a recorded cycle from a fleet of fake miners on loopback, until SIGINT/SIGTERM.
@@ -228,9 +209,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { recording, out, prices, overwrite, rules, upstream, postgres } => {
+        Command::Replay { recording, outputs, rules } => {
             let engine = Engine::new()?;
-            let sinks = cycle_sinks(out, prices, overwrite, &upstream, &postgres)?;
+            let sinks = outputs.sinks()?;
             let outcome = engine
                 .replay(&recording, sinks, &ReplayOptions { rules, keep_batch: false })
                 .with_context(|| format!("replaying {}", recording.display()))?;
@@ -238,18 +219,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run {
             request,
-            out,
+            outputs,
             record,
             wallet_path,
             wallet_name,
             wallet_hotkey,
             external_ip,
-            prices,
-            overwrite,
             max_memory,
             rules,
-            upstream,
-            postgres,
         } => {
             let bytes = std::fs::read(&request).with_context(|| format!("reading {}", request.display()))?;
             let mut req = CycleRequest::from_json(&bytes).with_context(|| format!("in {}", request.display()))?;
@@ -258,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             req.check_live(max_memory).with_context(|| format!("in {}", request.display()))?;
             let hotkey = Hotkey::from_wallet(wallet_path.as_deref(), wallet_name.as_deref(), wallet_hotkey.as_deref())?;
             let engine = Engine::new()?;
-            let sinks = cycle_sinks(out, prices, overwrite, &upstream, &postgres)?;
+            let sinks = outputs.sinks()?;
             let opts = LiveOptions { record, max_memory, ..LiveOptions::default() };
             // From here on SIGINT/SIGTERM cut the cycle short (keeping what arrived) instead of
             // killing the process.
@@ -450,25 +427,40 @@ impl PostgresArgs {
     }
 }
 
-/// The sinks of `run` and `replay`: the Parquet file, the upstream-shape file when asked, and the
-/// database save when asked (last: it retries from the Parquet file, which finishes first).
-fn cycle_sinks(
+/// The outputs of `run` and `replay`.
+#[derive(clap::Args)]
+struct OutputArgs {
+    /// Output folder (one folder per table below it:
+    /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet).
+    #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
     prices: PricesArg,
+    /// Replace the Parquet file if it already exists.
+    #[arg(long)]
     overwrite: bool,
-    upstream: &UpstreamArgs,
-    postgres: &PostgresArgs,
-) -> anyhow::Result<Vec<Box<dyn Sink>>> {
-    let opts = ParquetOptions { prices: prices.encoding(), overwrite, ..ParquetOptions::default() };
-    let mut parquet = ParquetSink::new(out, opts);
-    let db = postgres.sink(prices)?;
-    if let Some((_, written)) = &db {
-        parquet = parquet.announce(written.clone());
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    #[command(flatten)]
+    postgres: PostgresArgs,
+}
+
+impl OutputArgs {
+    /// The sinks: the Parquet file, the upstream-shape file when asked, and the database save when
+    /// asked (last: it retries from the Parquet file, which finishes first).
+    fn sinks(self) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+        let opts =
+            ParquetOptions { prices: self.prices.encoding(), overwrite: self.overwrite, ..ParquetOptions::default() };
+        let mut parquet = ParquetSink::new(self.out, opts);
+        let db = self.postgres.sink(self.prices)?;
+        if let Some((_, written)) = &db {
+            parquet = parquet.announce(written.clone());
+        }
+        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(parquet)];
+        sinks.extend(self.upstream.sink());
+        sinks.extend(db.map(|(s, _)| s));
+        Ok(sinks)
     }
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(parquet)];
-    sinks.extend(upstream.sink());
-    sinks.extend(db.map(|(s, _)| s));
-    Ok(sinks)
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

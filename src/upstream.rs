@@ -131,7 +131,7 @@ pub fn write_json_line(r: &MinerResult<'_>, request: &CycleRequest, start: i64, 
             let si = &request.simulation_input;
             // A checked request has time_increment > 0 and time_length >= 0: at least one point.
             let points = usize::try_from(si.time_length / si.time_increment + 1).unwrap_or(1);
-            write_prediction(out, start, si.time_increment, points, prices, |out, p| match p {
+            write_prediction(out, start, si.time_increment, points, prices, |out: &mut String, _, p| match p {
                 p if p.is_nan() => out.push_str("NaN"),
                 f64::INFINITY => out.push_str("Infinity"),
                 f64::NEG_INFINITY => out.push_str("-Infinity"),
@@ -142,29 +142,47 @@ pub fn write_json_line(r: &MinerResult<'_>, request: &CycleRequest, start: i64, 
     out.push_str("}\n");
 }
 
+/// A buffer a prediction is written into: a `String` (the upstream-shape lines) or bytes (a COPY
+/// tuple, `sink::postgres`).
+pub trait TextBuf {
+    fn push_text(&mut self, s: &str);
+}
+
+impl TextBuf for String {
+    fn push_text(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+impl TextBuf for Vec<u8> {
+    fn push_text(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+}
+
 /// Appends a CORRECT miner's value, `[start, increment, [p, …], …]` with `", "` between
 /// elements (Python's `json.dumps` layout, which jsonb's rendering keeps), each price printed by
-/// `float`: Python's repr here, jsonb's numeric text for the validator's database
-/// (`sink::postgres::jsonb`).
-pub fn write_prediction(
-    out: &mut String,
+/// `price(out, index, value)`: Python's repr here, jsonb's numeric text for the validator's
+/// database (`sink::postgres::jsonb`).
+pub fn write_prediction<W: TextBuf>(
+    out: &mut W,
     start: i64,
     increment: i64,
     points: usize,
     prices: &[f64],
-    mut float: impl FnMut(&mut String, f64),
+    mut price: impl FnMut(&mut W, usize, f64),
 ) {
-    use std::fmt::Write;
-    write!(out, "[{start}, {increment}").expect("writing to a String");
-    for path in prices.chunks(points.max(1)) {
-        out.push_str(", [");
-        for (k, &p) in path.iter().enumerate() {
+    out.push_text(&format!("[{start}, {increment}"));
+    let points = points.max(1);
+    for (p, path) in prices.chunks(points).enumerate() {
+        out.push_text(", [");
+        for (k, &v) in path.iter().enumerate() {
             if k > 0 {
-                out.push_str(", ");
+                out.push_text(", ");
             }
-            float(out, p);
+            price(out, p * points + k, v);
         }
-        out.push(']');
+        out.push_text("]");
     }
-    out.push(']');
+    out.push_text("]");
 }

@@ -274,6 +274,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, fault: Option<Fault>) {
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
+/// A URL of database `db` through a [`proxy`] that does `fault` to the first connection.
+fn behind_proxy(pg: &Postgres, db: &str, fault: Fault) -> String {
+    format!("postgresql://postgres@127.0.0.1:{}/{db}", proxy(pg.port(), fault))
+}
+
 /// The database holds nothing of any cycle.
 fn assert_empty(pg: &Postgres, db: &str) {
     assert_eq!(count(pg, db, "validator_requests"), 0, "a half-saved cycle is visible");
@@ -378,8 +383,7 @@ fn a_constraint_violation_rolls_the_whole_cycle_back() {
 #[test]
 fn a_connection_dropped_mid_copy_is_retried_from_the_file() {
     let (pg, db, uids) = with_all_miners();
-    let port = proxy(pg.port(), Fault::Cut { after: 40_000 });
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
+    let url = behind_proxy(&pg, &db, Fault::Cut { after: 40_000 });
     let out = tempfile::tempdir().unwrap();
     let (o, s) = replay(out.path(), &["--postgres", &url, "--postgres-backoff", "0.05"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -396,8 +400,7 @@ fn a_statement_timeout_on_the_streaming_copy_is_retried_from_the_file() {
     let (pg, db, uids) = with_all_miners();
     pg.psql_in(&db, &format!("ALTER DATABASE {db} SET statement_timeout = '2s'"));
     // The first COPY stalls past the timeout (as a COPY riding a long network wait would).
-    let port = proxy(pg.port(), Fault::Pause { after: 40_000, for_: Duration::from_secs(4) });
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
+    let url = behind_proxy(&pg, &db, Fault::Pause { after: 40_000, for_: Duration::from_secs(4) });
     let out = tempfile::tempdir().unwrap();
     let (o, s) = replay(out.path(), &["--postgres", &url, "--postgres-backoff", "0.05"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -410,8 +413,7 @@ fn a_statement_timeout_on_the_streaming_copy_is_retried_from_the_file() {
 #[test]
 fn a_server_restarted_mid_cycle_gets_the_cycle_on_retry() {
     let (pg, db, uids) = with_all_miners();
-    let port = proxy(pg.port(), Fault::Pause { after: 40_000, for_: Duration::from_secs(3) });
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
+    let url = behind_proxy(&pg, &db, Fault::Pause { after: 40_000, for_: Duration::from_secs(3) });
     let out = tempfile::tempdir().unwrap();
     let child = spawn_replay(out.path(), &["--postgres", &url, "--postgres-backoff", "2"]);
     // While the first COPY is stalled, the server goes down hard and comes back.
@@ -479,6 +481,7 @@ fn every_conformance_body_is_stored_whole_and_exact() {
                     num_simulations: si.num_simulations,
                     request_time: "2026-12-04T00:00:00+00:00".into(),
                     start_unix: exp.start.unwrap_or(0),
+                    points: usize::try_from(exp.points).unwrap_or(0),
                 }
             } else {
                 assert!(!correct, "{}: a CORRECT case with an unstorable request", case.name);
@@ -490,6 +493,7 @@ fn every_conformance_body_is_stored_whole_and_exact() {
                     num_simulations: 0,
                     request_time: "2026-12-04T00:00:00+00:00".into(),
                     start_unix: 0,
+                    points: 0,
                 }
             };
             let save = Save::open(&url, &row, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.name));

@@ -34,12 +34,25 @@ use crate::request::Expected;
 
 /// Decides one reply that arrived with an HTTP status.
 pub fn decode_body(exp: &Expected, status: u16, body: &[u8], slot: &mut [f64]) -> Verdict {
+    decode_body_traced(exp, status, body, slot, &mut Vec::new()).0
+}
+
+/// [`decode_body`], also saying how the prices were written ([`PriceForm`]): the fast path first,
+/// the exact path for whatever it gives up on (`ints` is cleared and filled there).
+pub fn decode_body_traced(
+    exp: &Expected,
+    status: u16,
+    body: &[u8],
+    slot: &mut [f64],
+    ints: &mut Vec<u32>,
+) -> (Verdict, PriceForm) {
+    ints.clear();
     if status == 200 {
-        if let Some(v) = fast::decode(exp, body, slot) {
-            return v;
+        if let Some((v, span)) = fast::decode_spanned(exp, body, slot) {
+            return (v, span.map_or(PriceForm::Doubles, PriceForm::Tokens));
         }
     }
-    exact::decode(exp, status, body, slot)
+    (exact::decode_ints(exp, status, body, slot, ints), PriceForm::Doubles)
 }
 
 /// Decides one call, whatever became of it. Transport failures never reach the body rules.
@@ -68,16 +81,13 @@ pub fn decode_call_traced(
     slot: &mut [f64],
     ints: &mut Vec<u32>,
 ) -> (Verdict, PriceForm) {
-    ints.clear();
-    let (None, Some(status), Some(body)) = (call.error, call.status, call.body) else {
-        return (Verdict::NoResponse, PriceForm::Doubles);
-    };
-    if status == 200 {
-        if let Some((v, span)) = fast::decode_spanned(exp, body, slot) {
-            return (v, span.map_or(PriceForm::Doubles, PriceForm::Tokens));
+    match (call.error, call.status, call.body) {
+        (None, Some(status), Some(body)) => decode_body_traced(exp, status, body, slot, ints),
+        _ => {
+            ints.clear();
+            (Verdict::NoResponse, PriceForm::Doubles)
         }
     }
-    (exact::decode_ints(exp, status, body, slot, ints), PriceForm::Doubles)
 }
 
 #[cfg(test)]

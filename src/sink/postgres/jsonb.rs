@@ -156,7 +156,7 @@ pub fn write_float_general(out: &mut String, v: f64) {
 /// Appends a CORRECT miner's prediction, `[start, increment, [p, …], …]`, as jsonb text, every
 /// price a float.
 pub fn write_prediction(out: &mut Vec<u8>, start: i64, increment: i64, points: usize, prices: &[f64]) {
-    write_with(out, start, increment, points, prices, |out, _, v| push_float(out, v));
+    crate::upstream::write_prediction(out, start, increment, points, prices, |out, _, v| push_float(out, v));
 }
 
 /// [`write_prediction`] as the decoder kept the reply: from its tokens when it has them (falling
@@ -187,7 +187,7 @@ pub fn write_prediction_ints(
     ints: &[u32],
 ) {
     let mut ints = ints.iter().copied().peekable();
-    write_with(out, start, increment, points, prices, |out, k, v| {
+    crate::upstream::write_prediction(out, start, increment, points, prices, |out, k, v| {
         if ints.peek() == Some(&(k as u32)) {
             ints.next();
             write_int(out, v);
@@ -195,30 +195,6 @@ pub fn write_prediction_ints(
             push_float(out, v);
         }
     });
-}
-
-/// `[start, increment, [p, …], …]` with `price(out, index, value)` printing each price.
-fn write_with(
-    out: &mut Vec<u8>,
-    start: i64,
-    increment: i64,
-    points: usize,
-    prices: &[f64],
-    mut price: impl FnMut(&mut Vec<u8>, usize, f64),
-) {
-    use std::io::Write;
-    let _ = write!(out, "[{start}, {increment}");
-    for (p, path) in prices.chunks(points.max(1)).enumerate() {
-        out.extend_from_slice(b", [");
-        for (k, &v) in path.iter().enumerate() {
-            if k > 0 {
-                out.extend_from_slice(b", ");
-            }
-            price(out, p * points + k, v);
-        }
-        out.push(b']');
-    }
-    out.push(b']');
 }
 
 /// An integral double as Python prints the int it came from (its exact digits; no `-0`).

@@ -26,7 +26,6 @@ pub mod reload;
 pub mod save;
 pub mod url;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -84,19 +83,12 @@ pub struct PostgresSink {
     open_error: Option<String>,
     /// Set when the streaming attempt's connection failed while rows arrived.
     broken: AtomicBool,
-    started: Mutex<Option<Instant>>,
+    started: Option<Instant>,
 }
 
 impl PostgresSink {
     pub fn new(opts: PostgresOptions) -> PostgresSink {
-        PostgresSink {
-            opts,
-            row: None,
-            save: None,
-            open_error: None,
-            broken: AtomicBool::new(false),
-            started: Mutex::new(None),
-        }
+        PostgresSink { opts, row: None, save: None, open_error: None, broken: AtomicBool::new(false), started: None }
     }
 
     /// A retry: a fresh transaction fed from the decoded rows.
@@ -125,28 +117,38 @@ impl PostgresSink {
         errors: &[String],
         started: Instant,
     ) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "url": self.opts.url.masked(),
-            "storage": self.opts.storage.as_str(),
-            "validator_requests_id": c.validator_requests_id,
-            "rows": c.rows,
-            "unstorable": c.unstorable,
-            "skipped_uids": c.skipped_uids,
-            "attempts": attempts,
-            "from": source,
-            "timings_ms": {
-                "open": c.timings_ms.open,
-                "rows": c.timings_ms.rows,
-                "end_copy": c.timings_ms.end_copy,
-                "commit": c.timings_ms.commit,
-                "total": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-            },
-        });
+        let mut v = committed_json(&self.opts.url, self.opts.storage, c, started);
+        v["attempts"] = attempts.into();
+        v["from"] = source.into();
         if !errors.is_empty() {
             v["errors"] = serde_json::json!(errors);
         }
         v
     }
+}
+
+/// What a committed save reports (the sink's summary value, `load`'s line): where, how, what.
+fn committed_json(url: &DbUrl, storage: Storage, c: &Committed, started: Instant) -> serde_json::Value {
+    serde_json::json!({
+        "url": url.masked(),
+        "storage": storage.as_str(),
+        "validator_requests_id": c.validator_requests_id,
+        "rows": c.rows,
+        "unstorable": c.unstorable,
+        "skipped_uids": c.skipped_uids,
+        "timings_ms": {
+            "open": c.timings_ms.open,
+            "rows": c.timings_ms.rows,
+            "end_copy": c.timings_ms.end_copy,
+            "commit": c.timings_ms.commit,
+            "total": ms_since(started),
+        },
+    })
+}
+
+/// Milliseconds since `t`, to the microsecond.
+fn ms_since(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
 impl Sink for PostgresSink {
@@ -155,8 +157,8 @@ impl Sink for PostgresSink {
     }
 
     fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), sink::Error> {
-        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        let row = CycleRow::from_request(cycle.request, cycle.shape.start_unix);
+        self.started = Some(Instant::now());
+        let row = CycleRow::from_request(cycle.request, cycle.shape);
         match Save::open(&self.opts.url, &row, &self.opts.save_options(false)) {
             Ok(save) => self.save = Some(save),
             // Not the sink's end: the save is retried at finish, from the decoded rows.
@@ -191,7 +193,7 @@ impl Sink for PostgresSink {
     }
 
     fn finish(mut self: Box<Self>, batch: Option<&RecordBatch>) -> Result<serde_json::Value, sink::Error> {
-        let started = self.started.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or_else(Instant::now);
+        let started = self.started.unwrap_or_else(Instant::now);
         let row = self.row.clone().ok_or("the sink was never started")?;
         let mut errors = Vec::new();
         match (self.save.take(), self.open_error.take()) {
@@ -218,8 +220,7 @@ impl Sink for PostgresSink {
                         "attempts": attempt,
                         "errors": errors,
                     });
-                    v["timings_ms"] =
-                        serde_json::json!({"total": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3});
+                    v["timings_ms"] = serde_json::json!({"total": ms_since(started)});
                     return Ok(v);
                 }
                 Err(e) => errors.push(e.to_string()),
@@ -256,26 +257,13 @@ pub fn load_file(
     let file = reload::CycleFile::open(path).map_err(SaveError::Failed)?;
     let storage = file.storage();
     let shape = file.request.shape().map_err(|e| SaveError::Failed(e.to_string()))?;
-    let row = CycleRow::from_request(&file.request, shape.start_unix);
+    let row = CycleRow::from_request(&file.request, shape);
     if file.request.request_time.is_none() {
         tracing::warn!("{} has no request_time; storing the load's own time", path.display());
     }
     let save = Save::open(url, &row, &SaveOptions { storage, connect_timeout, refuse_existing: true })?;
     let c = file.save(save)?;
-    Ok(serde_json::json!({
-        "file": path.display().to_string(),
-        "url": url.masked(),
-        "storage": storage.as_str(),
-        "validator_requests_id": c.validator_requests_id,
-        "rows": c.rows,
-        "unstorable": c.unstorable,
-        "skipped_uids": c.skipped_uids,
-        "timings_ms": {
-            "open": c.timings_ms.open,
-            "rows": c.timings_ms.rows,
-            "end_copy": c.timings_ms.end_copy,
-            "commit": c.timings_ms.commit,
-            "total": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-        },
-    }))
+    let mut v = committed_json(url, storage, &c, started);
+    v["file"] = path.display().to_string().into();
+    Ok(v)
 }

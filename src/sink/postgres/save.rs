@@ -39,10 +39,12 @@ pub struct CycleRow {
     pub request_time: String,
     /// `int(fromisoformat(start_time).timestamp())`: the start a CORRECT reply holds.
     pub start_unix: i64,
+    /// Prices per path (the cycle's shape): how a CORRECT reply's doubles split into paths.
+    pub points: usize,
 }
 
 impl CycleRow {
-    pub fn from_request(request: &crate::request::CycleRequest, start_unix: i64) -> CycleRow {
+    pub fn from_request(request: &crate::request::CycleRequest, shape: crate::request::CycleShape) -> CycleRow {
         let si = &request.simulation_input;
         CycleRow {
             start_time: si.start_time.clone(),
@@ -51,12 +53,9 @@ impl CycleRow {
             time_length: si.time_length,
             num_simulations: si.num_simulations,
             request_time: request.request_time_or_now(),
-            start_unix,
+            start_unix: shape.start_unix,
+            points: shape.points,
         }
-    }
-
-    fn points(&self) -> usize {
-        if self.time_increment > 0 { (self.time_length / self.time_increment + 1).max(0) as usize } else { 0 }
     }
 }
 
@@ -223,7 +222,7 @@ impl Save {
             storage: self.storage,
             start_unix: self.row.start_unix,
             increment: self.row.time_increment,
-            points: self.row.points(),
+            points: self.row.points,
             asset: &self.row.asset,
         };
         let mut buf = self.pool.take();

@@ -24,6 +24,7 @@ use arrow::datatypes::{Float64Type, Int32Type, UInt16Type};
 use arrow::record_batch::RecordBatch;
 
 use crate::batch::col;
+use crate::columns::RowText;
 use crate::decode::pyrepr;
 use crate::request::CycleRequest;
 
@@ -185,4 +186,57 @@ pub fn write_prediction<W: TextBuf>(
         out.push_text("]");
     }
     out.push_text("]");
+}
+
+/// Which of a CORRECT row's prices the validator holds as Python ints (a miner that sent `91234`
+/// rather than `91234.0`): their indexes (ascending, path after path) into `ints`, and for an int
+/// of more than 15 digits, whose double is not the int, its exact digits into `long`. Cleared
+/// first. For a row read back from the columns ([`RowText::Doubles`]) nothing is known: none.
+pub fn int_prices(text: RowText<'_>, ints: &mut Vec<u32>, long: &mut Vec<(u32, String)>) {
+    ints.clear();
+    long.clear();
+    match text {
+        RowText::Ints(at) => ints.extend_from_slice(at),
+        RowText::Tokens(raw) => {
+            // `[start, increment, [p, …], …]`: the prices begin at the first nested `[`.
+            let Some(head) = raw.iter().skip(1).position(|&c| c == b'[') else { return };
+            let mut k = 0u32;
+            for token in raw[head + 1..].split(|&c| matches!(c, b',' | b'[' | b']')) {
+                let t = token.trim_ascii();
+                if t.is_empty() {
+                    continue;
+                }
+                let digits = t.strip_prefix(b"-").unwrap_or(t);
+                if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                    ints.push(k);
+                    if digits.len() > 15 {
+                        long.push((k, String::from_utf8_lossy(t).into_owned()));
+                    }
+                }
+                k += 1;
+            }
+        }
+        RowText::Doubles => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_prices_reads_the_reply_tokens() {
+        let (mut at, mut long) = (Vec::new(), Vec::new());
+        let raw = b"[1795521660,60,[91234,91234.5,-0,1e5],[7,12345678901234567890, 2.0]]";
+        int_prices(RowText::Tokens(raw), &mut at, &mut long);
+        assert_eq!(at, [0, 2, 4, 5]);
+        assert_eq!(long, [(5, "12345678901234567890".to_owned())]);
+        // Refilled, not appended to; the exact path's indexes pass through; doubles know none.
+        int_prices(RowText::Ints(&[3, 9]), &mut at, &mut long);
+        assert_eq!((at.as_slice(), long.len()), (&[3u32, 9][..], 0));
+        int_prices(RowText::Doubles, &mut at, &mut long);
+        assert!(at.is_empty());
+        int_prices(RowText::Tokens(b"[1,60,[]]"), &mut at, &mut long);
+        assert!(at.is_empty());
+    }
 }

@@ -256,6 +256,71 @@ fn two_signatures_differ_and_both_verify() {
 }
 
 #[test]
+fn a_cycle_signed_by_an_outside_signer_is_the_capture_but_the_signature() {
+    // The Python binding's path: the messages go to the caller's key (here our own hotkey, as
+    // bittensor's `Keypair.sign` would), the requests are built around what it returns.
+    use synth_forward::request::{CycleRequest, Protocol};
+    use synth_forward::wire::sign::{SignWithError, sign_cycle_with};
+    let m = meta();
+    let captured = read("synapse/request.http");
+    let raw = parse_http(&captured);
+    let port: u16 = get(&raw.headers, "bt_header_axon_port").parse().unwrap();
+    let mut request = CycleRequest {
+        simulation_input: capture_input(),
+        timeout_s: m["timeout_s"].as_f64().unwrap(),
+        protocol: Protocol::Synapse,
+        axons: vec![capture_axon(port)],
+        rules: None,
+        request_time: None,
+    };
+    let key = validator();
+    let mut messages = Vec::new();
+    let out = sign_cycle_with(
+        &request,
+        key.ss58(),
+        m["validator_external_ip"].as_str().unwrap(),
+        capture_nonce(&raw),
+        m["dendrite_uuid"].as_str().unwrap(),
+        |message| {
+            messages.push(message.to_owned());
+            Ok::<_, std::convert::Infallible>(key.sign_hex(message.as_bytes()))
+        },
+    )
+    .unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0],
+        format!(
+            "{}.{}.{}.{}.{}",
+            capture_nonce(&raw),
+            key.ss58(),
+            m["miner_hotkey"].as_str().unwrap(),
+            m["dendrite_uuid"].as_str().unwrap(),
+            synapse::EMPTY_BODY_HASH
+        )
+    );
+    let ours: Vec<(String, String)> = out[0].headers.clone();
+    assert_eq!(out[0].url, format!("http://127.0.0.1:{port}/Simulation"));
+    assert_eq!(&out[0].body[..], &raw.body[..]);
+    let blank = |h: &[(String, String)]| -> Vec<(String, String)> {
+        h.iter()
+            .map(|(k, v)| (k.clone(), if k == "bt_header_dendrite_signature" { "<sig>".into() } else { v.clone() }))
+            .collect()
+    };
+    assert_eq!(blank(&ours), blank(&raw.headers));
+    verify_synapse(&ours, &out[0].body, miner().ss58(), capture_nonce(&raw) + SECOND, None).unwrap();
+
+    // A signer's error is the caller's; a btauth cycle is refused before any message is signed.
+    let failed = sign_cycle_with(&request, key.ss58(), "203.0.113.10", 1, "u", |_| Err("no key"));
+    assert!(matches!(failed, Err(SignWithError::Signer("no key"))));
+    request.protocol = Protocol::Btauth;
+    let refused = sign_cycle_with(&request, key.ss58(), "203.0.113.10", 1, "u", |_| -> Result<String, ()> {
+        panic!("nothing is signed for btauth")
+    });
+    assert!(matches!(refused, Err(SignWithError::Protocol(Protocol::Btauth))));
+}
+
+#[test]
 fn production_nonce_and_uuid_verify() {
     let nonce = synapse::nonce_now();
     let s = SynapseSigner::new(

@@ -1,20 +1,32 @@
 //! `synth_forward._native`: the Rust core seen from Python.
 //!
-//! In: Python calls (paths, options). Out: Arrow record batches handed to pyarrow without a copy
-//! (the Arrow C data interface), summaries as JSON text, errors as the package's exceptions. The
-//! Python layer (`python/synth_forward/`) wraps these with types and docs; the only state here is
-//! the engine.
+//! In: Python calls (a cycle request as JSON, the validator's signer, paths, options). Out: Arrow
+//! record batches handed to pyarrow without a copy (the Arrow C data interface), upstream's result
+//! lists built from the decoded columns ([`results`]), summaries as JSON text, errors as the
+//! package's exceptions, log records through Python's `logging` ([`logs`]). The Python layer
+//! (`python/synth_forward/`) wraps these with types and docs; the only state here is the engine.
+//!
+//! - [`running`]: a cycle on its own thread while the calling thread, without the GIL, watches
+//!   the host's signals (cancelling the cycle when a handler raises) and hands logs over.
+//! - [`results`]: the CORRECT miners' values as upstream's Python objects.
+
+mod logs;
+mod results;
+mod running;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use arrow::pyarrow::ToPyArrow;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use synth_forward::CycleError;
 use synth_forward::cycle::one_line;
-use synth_forward::request::Rules;
+use synth_forward::request::{CycleRequest, Rules};
+use synth_forward::sink::postgres::{DbUrl, PostgresOptions, PostgresSink};
+use synth_forward::sink::{CycleInfo, Sink, WrittenFile};
 use synth_forward::source::replay::ReplayOptions;
+use synth_forward::{Cancel, CycleError, LiveOptions, ParquetOptions, ParquetSink};
 
 create_exception!(_native, SynthForwardError, PyException, "Base of every error synth_forward raises.");
 create_exception!(
@@ -79,6 +91,160 @@ impl Engine {
         let batch = outcome.batch.ok_or_else(|| SynthForwardError::new_err("the cycle kept no batch"))?;
         Ok((batch.to_pyarrow(py)?, summary))
     }
+
+    /// One live cycle (synapse protocol): `request_json` is a cycle request
+    /// (`schemas/cycle-request.md`); each miner's request is signed by `sign(message) -> str`
+    /// (`0x` + hex), the caller's signer, for the hotkey `dendrite` with the caller's `nonce` and
+    /// dendrite `uuid`. Optional outputs: upstream's `results` list (`"today"` or `"older"`,
+    /// float32 blobs with `float32`), the record batch (`keep_batch`), a Parquet file under
+    /// `parquet_dir`, the validator's Postgres rows (`postgres`), a recording (`record`).
+    /// Returns `(results, batch, summary_json)`.
+    #[pyo3(signature = (
+        request_json, dendrite, nonce, uuid, external_ip, sign, *,
+        results=None, float32=false, keep_batch=false, parquet_dir=None, postgres=None,
+        postgres_attempts=3, postgres_backoff=2.0, record=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        request_json: &str,
+        dendrite: &str,
+        nonce: u64,
+        uuid: &str,
+        external_ip: &str,
+        sign: Bound<'py, PyAny>,
+        results: Option<&str>,
+        float32: bool,
+        keep_batch: bool,
+        parquet_dir: Option<PathBuf>,
+        postgres: Option<&str>,
+        postgres_attempts: u32,
+        postgres_backoff: f64,
+        record: Option<PathBuf>,
+    ) -> PyResult<Forwarded<'py>> {
+        let request =
+            CycleRequest::from_json(request_json.as_bytes()).map_err(|e| RequestError::new_err(e.to_string()))?;
+        let form = match results {
+            None => None,
+            Some("today") => Some(results::Form::Today),
+            Some("older") => Some(results::Form::Older),
+            Some(other) => {
+                return Err(RequestError::new_err(format!("results: {other:?} is not \"today\" or \"older\"")));
+            }
+        };
+        // The caller's key signs: its secret never reaches this crate (see the package doc).
+        let t_sign = std::time::Instant::now();
+        let outgoing = synth_forward::wire::sign::sign_cycle_with(&request, dendrite, external_ip, nonce, uuid, |m| {
+            sign.call1((m,))?.extract::<String>()
+        })
+        .map_err(|e| match e {
+            synth_forward::wire::sign::SignWithError::Signer(e) => e,
+            other => RequestError::new_err(other.to_string()),
+        })?;
+
+        let sign_ms = t_sign.elapsed().as_secs_f64() * 1e3;
+        let cancel = Cancel::new();
+        let ints = Arc::new(Mutex::new(results::Ints::default()));
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if form.is_some() {
+            sinks.push(Box::new(results::IntPrices(Arc::clone(&ints))));
+        }
+        let written = WrittenFile::default();
+        if let Some(dir) = parquet_dir {
+            sinks.push(Box::new(ParquetSink::new(dir, ParquetOptions::default()).announce(written.clone())));
+        }
+        if let Some(url) = postgres {
+            let url = DbUrl::parse(url).map_err(|e| RequestError::new_err(format!("postgres: {e}")))?;
+            if !(postgres_backoff.is_finite() && postgres_backoff >= 0.0) || postgres_attempts == 0 {
+                return Err(RequestError::new_err("postgres_attempts must be ≥ 1 and postgres_backoff a number ≥ 0"));
+            }
+            let mut opts = PostgresOptions::new(url);
+            opts.attempts = postgres_attempts;
+            opts.backoff = std::time::Duration::from_secs_f64(postgres_backoff);
+            opts.retry_from = Some(written);
+            sinks.push(Box::new(UnlessCancelled { inner: Box::new(PostgresSink::new(opts)), cancel: cancel.clone() }));
+        }
+        let opts = LiveOptions { record, keep_batch: keep_batch || form.is_some(), ..LiveOptions::default() };
+        let outcome =
+            running::run_watched(py, &cancel, || self.inner.run_requests(&request, outgoing, sinks, &cancel, &opts))?
+                .map_err(cycle_error)?;
+        let t_results = std::time::Instant::now();
+        let results = match (form, &outcome.batch) {
+            (Some(form), Some(batch)) => {
+                let ints = ints.lock().unwrap_or_else(|p| p.into_inner());
+                Some(results::build(py, batch, &request, &ints, form, float32)?.into_any())
+            }
+            _ => None,
+        };
+        let batch = match outcome.batch {
+            Some(b) if keep_batch => Some(b.to_pyarrow(py)?),
+            _ => None,
+        };
+        // What the Python side added to the cycle: the caller's signer before any traffic, and
+        // the result objects after the cycle (so `after_network` + `results` is the wait a
+        // validator sees after its last miner answered).
+        let mut summary =
+            serde_json::to_value(&outcome.summary).map_err(|e| SynthForwardError::new_err(e.to_string()))?;
+        summary["python_ms"] = serde_json::json!({
+            "sign": sign_ms,
+            "results": t_results.elapsed().as_secs_f64() * 1e3,
+        });
+        Ok((results, batch, summary.to_string()))
+    }
+}
+
+/// What [`Engine::forward`] hands back: `(results, batch, summary_json)`.
+type Forwarded<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, String);
+
+/// The database save of a cycle the host interrupted is rolled back, not committed: upstream,
+/// interrupted, saves nothing, and a validator must not store a cycle it never finished asking.
+/// (The Parquet file keeps the interrupted cycle, marked `stopped_by`, as the CLI does.)
+struct UnlessCancelled {
+    inner: Box<dyn Sink>,
+    cancel: Cancel,
+}
+
+impl Sink for UnlessCancelled {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), synth_forward::sink::Error> {
+        self.inner.start(cycle)
+    }
+
+    fn needs_batch(&self) -> bool {
+        self.inner.needs_batch()
+    }
+
+    fn rows(&self, rows: &synth_forward::columns::Rows<'_>) -> Result<(), synth_forward::sink::Error> {
+        self.inner.rows(rows)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        batch: Option<&arrow::record_batch::RecordBatch>,
+    ) -> Result<serde_json::Value, synth_forward::sink::Error> {
+        if let Some(reason) = self.cancel.reason() {
+            // Dropping the sink rolls its transaction back.
+            return Err(format!("the cycle was cancelled ({reason}): nothing was committed").into());
+        }
+        self.inner.finish(batch)
+    }
+}
+
+/// The text upstream's dendrite signs for one miner:
+/// `"{nonce}.{dendrite_hotkey}.{axon_hotkey}.{uuid}.{body_hash}"` (the `Simulation` body hash).
+#[pyfunction]
+fn signing_message(nonce: u64, dendrite_hotkey: &str, axon_hotkey: &str, uuid: &str) -> String {
+    synth_forward::wire::synapse::signing_message(
+        nonce,
+        dendrite_hotkey,
+        axon_hotkey,
+        uuid,
+        synth_forward::wire::synapse::EMPTY_BODY_HASH,
+    )
 }
 
 #[pymodule]
@@ -89,5 +255,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SinkError", m.py().get_type::<SinkError>())?;
     m.add("CancelledError", m.py().get_type::<CancelledError>())?;
     m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(signing_message, m)?)?;
+    logs::install();
     Ok(())
 }

@@ -81,9 +81,12 @@ pub fn authority(axon: &Axon, external_ip: &str) -> String {
     if axon.port == 80 { host } else { format!("{host}:{}", axon.port) }
 }
 
-/// One cycle's signer: everything but the target is fixed, and the body is built once.
-pub struct SynapseSigner {
-    hotkey: Arc<Hotkey>,
+/// One cycle's requests before their signatures: everything but the target is fixed, and the
+/// body is built once. The signature comes from whoever holds the key: [`SynapseSigner`] with a
+/// [`Hotkey`] of ours, or the caller's own keypair (the Python binding signs [`Self::message`]
+/// with the validator's `Keypair.sign`, so the secret never reaches this crate).
+pub struct SynapseRequests {
+    dendrite: String,
     external_ip: String,
     nonce: u64,
     nonce_text: String,
@@ -93,10 +96,10 @@ pub struct SynapseSigner {
     content_length: String,
 }
 
-impl std::fmt::Debug for SynapseSigner {
+impl std::fmt::Debug for SynapseRequests {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SynapseSigner")
-            .field("hotkey", &self.hotkey)
+        f.debug_struct("SynapseRequests")
+            .field("dendrite", &self.dendrite)
             .field("external_ip", &self.external_ip)
             .field("nonce", &self.nonce)
             .field("uuid", &self.uuid)
@@ -106,21 +109,21 @@ impl std::fmt::Debug for SynapseSigner {
     }
 }
 
-impl SynapseSigner {
-    /// `timeout_s` is the per-miner timeout the header carries (Python's `repr` of the float);
-    /// `nonce` the cycle's `time.time_ns()`; `uuid` the process's dendrite UUID
-    /// ([`process_dendrite_uuid`] in production).
+impl SynapseRequests {
+    /// `dendrite` is the validator hotkey's ss58 address; `timeout_s` the per-miner timeout the
+    /// header carries (Python's `repr` of the float); `nonce` the cycle's `time.time_ns()`;
+    /// `uuid` the dendrite UUID.
     pub fn new(
-        hotkey: Arc<Hotkey>,
+        dendrite: &str,
         external_ip: &str,
         nonce: u64,
         uuid: &str,
         timeout_s: f64,
         input: &SimulationInput,
-    ) -> SynapseSigner {
+    ) -> SynapseRequests {
         let body: Arc<[u8]> = simulation_body(input).into();
-        SynapseSigner {
-            hotkey,
+        SynapseRequests {
+            dendrite: dendrite.to_owned(),
             external_ip: external_ip.to_owned(),
             nonce,
             nonce_text: nonce.to_string(),
@@ -140,10 +143,14 @@ impl SynapseSigner {
         &self.body
     }
 
-    /// The signed request for one miner: a fresh sr25519 signature, the shared body.
-    pub fn request(&self, axon: &Axon) -> SignedRequest {
-        let message = signing_message(self.nonce, self.hotkey.ss58(), &axon.hotkey, &self.uuid, EMPTY_BODY_HASH);
-        let signature = self.hotkey.sign_hex(message.as_bytes());
+    /// The text to sign for one miner (it binds the miner's hotkey).
+    pub fn message(&self, axon: &Axon) -> String {
+        signing_message(self.nonce, &self.dendrite, &axon.hotkey, &self.uuid, EMPTY_BODY_HASH)
+    }
+
+    /// The request for one miner with `signature` (`0x` + hex of the signature over
+    /// [`Self::message`]), the shared body.
+    pub fn signed(&self, axon: &Axon, signature: String) -> SignedRequest {
         let authority = authority(axon, &self.external_ip);
         let headers = vec![
             ("Host", authority.clone()),
@@ -160,7 +167,7 @@ impl SynapseSigner {
             ("bt_header_dendrite_version", DENDRITE_VERSION.to_string()),
             ("bt_header_dendrite_nonce", self.nonce_text.clone()),
             ("bt_header_dendrite_uuid", self.uuid.clone()),
-            ("bt_header_dendrite_hotkey", self.hotkey.ss58().to_owned()),
+            ("bt_header_dendrite_hotkey", self.dendrite.clone()),
             ("bt_header_dendrite_signature", signature),
             ("bt_header_input_obj_simulation_input", INPUT_OBJ_HEADER.to_owned()),
             ("header_size", HEADER_SIZE.to_string()),
@@ -170,6 +177,50 @@ impl SynapseSigner {
             ("Content-Type", "application/json".to_owned()),
         ];
         SignedRequest { method: "POST", path: PATH, authority, headers, body: Arc::clone(&self.body) }
+    }
+}
+
+/// One cycle's signer: [`SynapseRequests`] signed with a [`Hotkey`] this process holds.
+pub struct SynapseSigner {
+    hotkey: Arc<Hotkey>,
+    requests: SynapseRequests,
+}
+
+impl std::fmt::Debug for SynapseSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SynapseSigner").field("hotkey", &self.hotkey).field("requests", &self.requests).finish()
+    }
+}
+
+impl SynapseSigner {
+    /// `timeout_s` is the per-miner timeout the header carries (Python's `repr` of the float);
+    /// `nonce` the cycle's `time.time_ns()`; `uuid` the process's dendrite UUID
+    /// ([`process_dendrite_uuid`] in production).
+    pub fn new(
+        hotkey: Arc<Hotkey>,
+        external_ip: &str,
+        nonce: u64,
+        uuid: &str,
+        timeout_s: f64,
+        input: &SimulationInput,
+    ) -> SynapseSigner {
+        let requests = SynapseRequests::new(hotkey.ss58(), external_ip, nonce, uuid, timeout_s, input);
+        SynapseSigner { hotkey, requests }
+    }
+
+    pub fn nonce(&self) -> u64 {
+        self.requests.nonce()
+    }
+
+    /// The cycle's body, shared by every request.
+    pub fn body(&self) -> &Arc<[u8]> {
+        self.requests.body()
+    }
+
+    /// The signed request for one miner: a fresh sr25519 signature, the shared body.
+    pub fn request(&self, axon: &Axon) -> SignedRequest {
+        let signature = self.hotkey.sign_hex(self.requests.message(axon).as_bytes());
+        self.requests.signed(axon, signature)
     }
 }
 

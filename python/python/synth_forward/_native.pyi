@@ -1,6 +1,6 @@
 """Types of the Rust extension module (``python/src/lib.rs``)."""
 
-from typing import Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import pyarrow as pa
 
@@ -11,6 +11,26 @@ class RequestError(SynthForwardError): ...
 class SinkError(SynthForwardError): ...
 class CancelledError(SynthForwardError): ...
 
+def signing_message(nonce: int, dendrite_hotkey: str, axon_hotkey: str, uuid: str) -> str: ...
+
 class Engine:
     def __init__(self, threads: Optional[int] = None) -> None: ...
     def replay(self, path: str, rules: Optional[str] = None) -> Tuple[pa.RecordBatch, str]: ...
+    def forward(
+        self,
+        request_json: str,
+        dendrite: str,
+        nonce: int,
+        uuid: str,
+        external_ip: str,
+        sign: Callable[[str], str],
+        *,
+        results: Optional[str] = None,
+        float32: bool = False,
+        keep_batch: bool = False,
+        parquet_dir: Optional[str] = None,
+        postgres: Optional[str] = None,
+        postgres_attempts: int = 3,
+        postgres_backoff: float = 2.0,
+        record: Optional[str] = None,
+    ) -> Tuple[Optional[List[list]], Optional[pa.RecordBatch], str]: ...

@@ -1,0 +1,250 @@
+//! A cycle's results as upstream's Python objects, built from the cycle's columns.
+//!
+//! In: the cycle's record batch, its request, and which prices the replies sent as ints (the
+//! [`IntPrices`] sink notes them while rows decode). Out: per queried miner, in the request's
+//! axon order, what upstream's `sync_forward_multiprocess` returns:
+//!
+//! - v3 (today's form) `[output, format_validation, process_time]`;
+//! - v2 (the older form) `[output, process_time]`.
+//!
+//! `output` of a CORRECT miner is the value pydantic makes of the reply (`Simulation`'s
+//! `tuple[int | list[int | float], ...]`): a tuple `(start, increment, [p, …], …)`, each price a
+//! Python float, or an int where the miner sent an int; with `float32_output` the float32 blob
+//! (`bytes`) upstream's `encode_paths` makes. `None` for every other miner. `process_time` is
+//! upstream's `str` of the call's seconds, `None` when the reply never arrived.
+//!
+//! Why here and not in Python: these are the slow part of upstream's forward (a 1000 × 289 reply
+//! is 289 000 float objects). They are made straight from the decoded doubles with the GIL held
+//! once, only for CORRECT miners; nothing is parsed twice.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use synth_forward::columns::Rows;
+use synth_forward::request::CycleRequest;
+use synth_forward::sink::{CycleInfo, Error, Sink};
+use synth_forward::upstream::{self, MinerResult};
+
+/// Which prices of each CORRECT row were ints in the reply, by output row.
+#[derive(Default)]
+pub struct Ints {
+    uid: Vec<u16>,
+    rows: Vec<Mutex<Option<Box<RowInts>>>>,
+}
+
+/// One row's int prices: indexes, and the exact digits of the long ones.
+struct RowInts {
+    at: Vec<u32>,
+    long: Vec<(u32, String)>,
+}
+
+/// A sink that only listens: for each CORRECT row, the indexes of the prices the miner sent as
+/// ints (nothing is stored for the usual row of floats).
+pub struct IntPrices(pub Arc<Mutex<Ints>>);
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<RowInts> = const { std::cell::RefCell::new(RowInts { at: Vec::new(), long: Vec::new() }) };
+}
+
+impl Sink for IntPrices {
+    fn name(&self) -> &'static str {
+        "python"
+    }
+
+    fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), Error> {
+        let mut ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        ints.uid = cycle.uid.to_vec();
+        ints.rows = (0..cycle.rows()).map(|_| Mutex::new(None)).collect();
+        Ok(())
+    }
+
+    fn rows(&self, rows: &Rows<'_>) -> Result<(), Error> {
+        let ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for i in 0..rows.len() {
+            if !rows.verdict[i].is_correct() {
+                continue;
+            }
+            SCRATCH.with(|s| {
+                let RowInts { at, long } = &mut *s.borrow_mut();
+                upstream::int_prices(rows.price_text(i), at, long);
+                if !at.is_empty()
+                    && let Some(slot) = ints.rows.get(rows.first + i)
+                {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Box::new(RowInts { at: at.clone(), long: long.clone() }));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, _: Option<&RecordBatch>) -> Result<serde_json::Value, Error> {
+        let ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let with_ints = ints.rows.iter().filter(|r| r.lock().map(|r| r.is_some()).unwrap_or(false)).count();
+        Ok(serde_json::json!({ "rows_with_int_prices": with_ints }))
+    }
+}
+
+/// Python's garbage collector disabled until dropped, if it was enabled.
+struct GcPause<'py>(Option<Bound<'py, PyModule>>);
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>) -> PyResult<GcPause<'py>> {
+        let gc = py.import("gc")?;
+        if gc.call_method0("isenabled")?.is_truthy()? {
+            gc.call_method0("disable")?;
+            Ok(GcPause(Some(gc)))
+        } else {
+            Ok(GcPause(None))
+        }
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = &self.0 {
+            let _ = gc.call_method0("enable");
+        }
+    }
+}
+
+/// The shape of each result.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `[output, format_validation, process_time]` (v3, today's).
+    Today,
+    /// `[output, process_time]` (v2, the older release).
+    Older,
+}
+
+/// Every queried miner's result in the request's axon order (module doc).
+pub fn build<'py>(
+    py: Python<'py>,
+    batch: &RecordBatch,
+    request: &CycleRequest,
+    ints: &Ints,
+    form: Form,
+    float32: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let results = upstream::results(batch, request).map_err(|e| crate::SynthForwardError::new_err(e.to_string()))?;
+    // Python's cycle collector would walk every list made so far, again and again, as they pile
+    // up (150 000 lists for an hf cycle): paused while they are made, restored after, whatever
+    // happens. The lists hold only numbers, so they can form no cycle to collect.
+    let _paused = GcPause::new(py)?;
+    let shape = request.shape().map_err(|e| crate::RequestError::new_err(e.to_string()))?;
+    let items = results
+        .iter()
+        .map(|r| {
+            let output = match r.prices {
+                None => py.None().into_bound(py),
+                Some(prices) if float32 => float32_blob(py, prices)?.into_any(),
+                Some(prices) => {
+                    let row = ints.uid.binary_search(&r.uid).ok().and_then(|i| ints.rows.get(i));
+                    let guard = row.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+                    let row_ints = guard.as_ref().and_then(|g| g.as_deref());
+                    value(
+                        py,
+                        shape.start_unix,
+                        request.simulation_input.time_increment,
+                        shape.points,
+                        prices,
+                        row_ints,
+                    )?
+                    .into_any()
+                }
+            };
+            result(py, r, output, form)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+fn result<'py>(
+    py: Python<'py>,
+    r: &MinerResult<'_>,
+    output: Bound<'py, PyAny>,
+    form: Form,
+) -> PyResult<Bound<'py, PyList>> {
+    let process_time = r.process_time.as_deref().into_pyobject(py)?.into_any();
+    match form {
+        Form::Today => {
+            let verdict = pyo3::types::PyString::new(py, r.format_validation).into_any();
+            PyList::new(py, [output, verdict, process_time])
+        }
+        Form::Older => PyList::new(py, [output, process_time]),
+    }
+}
+
+/// Upstream's `encode_paths`: little-endian float32, path after path, written straight into the
+/// `bytes` object.
+fn float32_blob<'py>(py: Python<'py>, prices: &[f64]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, prices.len() * 4, |buf| {
+        for (out, &p) in buf.chunks_exact_mut(4).zip(prices) {
+            out.copy_from_slice(&(p as f32).to_le_bytes());
+        }
+        Ok(())
+    })
+}
+
+/// `(start, increment, [p, …], …)` as pydantic holds a CORRECT reply.
+fn value<'py>(
+    py: Python<'py>,
+    start: i64,
+    increment: i64,
+    points: usize,
+    prices: &[f64],
+    ints: Option<&RowInts>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let points = points.max(1);
+    let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(2 + prices.len() / points);
+    items.push(start.into_pyobject(py)?.into_any());
+    items.push(increment.into_pyobject(py)?.into_any());
+    for (p, path) in prices.chunks(points).enumerate() {
+        let list = match ints {
+            None => PyList::new(py, path)?,
+            Some(ints) => {
+                let base = (p * points) as u32;
+                let end = base + path.len() as u32;
+                let lo = ints.at.partition_point(|&k| k < base);
+                let hi = ints.at.partition_point(|&k| k < end);
+                if lo == hi {
+                    PyList::new(py, path)?
+                } else {
+                    let mut next = ints.at[lo..hi].iter().peekable();
+                    let objects = path
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &v)| {
+                            let k = base + j as u32;
+                            if next.peek() == Some(&&k) {
+                                next.next();
+                                int_object(py, k, v, ints)
+                            } else {
+                                Ok(pyo3::types::PyFloat::new(py, v).into_any())
+                            }
+                        })
+                        .collect::<PyResult<Vec<_>>>()?;
+                    PyList::new(py, objects)?
+                }
+            }
+        };
+        items.push(list.into_any());
+    }
+    PyTuple::new(py, items)
+}
+
+/// A price the miner sent as an int: Python's int of its digits.
+fn int_object<'py>(py: Python<'py>, k: u32, v: f64, ints: &RowInts) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(i) = ints.long.binary_search_by_key(&k, |(at, _)| *at) {
+        return py.get_type::<pyo3::types::PyInt>().call1((ints.long[i].1.as_str(),));
+    }
+    // An int of ≤ 15 digits is its double exactly; a longer one the exact path read is printed
+    // from its double, as the database rows print it (`sink::postgres::jsonb`).
+    if v.abs() < 9.2e18 {
+        Ok((v as i64).into_pyobject(py)?.into_any())
+    } else {
+        py.get_type::<pyo3::types::PyInt>().call1((format!("{v:.0}"),))
+    }
+}

@@ -3,7 +3,8 @@
     bench_forward.py REQUEST.json MODE RUNS [POSTGRES_URL]
 
 MODE: `float32` (sync_forward_multiprocess(float32_output=True)), `plain` (float32_output=False:
-Python tuples of floats), `save` (forward_and_save into POSTGRES_URL). The fleet serving
+Python tuples of floats), `save` (forward_and_save into POSTGRES_URL, the Parquet file into a
+temp folder, removed after each run). The fleet serving
 REQUEST.json runs beside (scripts/bench-python.sh starts it). One JSON line per run:
 
 - `call_s`: from the call to its return; `minus_deadline_s`: that minus the request's deadline
@@ -17,7 +18,9 @@ REQUEST.json runs beside (scripts/bench-python.sh starts it). One JSON line per 
 
 import json
 import resource
+import shutil
 import sys
+import tempfile
 import time
 
 import bittensor as bt
@@ -55,12 +58,15 @@ def main() -> None:
     for run in range(runs):
         t0 = time.perf_counter()
         if mode == "save":
+            folder = tempfile.mkdtemp(prefix="bench-forward-")
             out = engine.forward_and_save(keypair, "bench-uuid", "203.0.113.9", axons, synapse, timeout,
-                                          miner_uids=uids, postgres=url)
+                                          miner_uids=uids, postgres=url, parquet_dir=folder)
         else:
             out = engine.sync_forward_multiprocess(keypair, "bench-uuid", "203.0.113.9", axons, synapse, timeout,
                                                    float32_output=(mode == "float32"))
         call = time.perf_counter() - t0
+        if mode == "save":
+            shutil.rmtree(folder)
         s = engine.last_summary
         t = s["timings_ms"]
         py = s["python_ms"]
@@ -72,6 +78,8 @@ def main() -> None:
             "results_ms": round(py["results"], 1), "sign_ms": round(py["sign"], 1),
             "correct": s["verdicts"].get("CORRECT", 0),
             "saved_rows": s.get("postgres", {}).get("rows") if mode == "save" else None,
+            "parquet": bool(s.get("parquet")),
+            "decode_tail_ms": t.get("decode_tail"),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         }), flush=True)
         del out

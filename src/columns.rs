@@ -98,6 +98,7 @@ impl CycleColumns {
             verdict: &self.verdict,
             prices: &self.prices,
             text: &[],
+            body: &[],
         }
     }
 
@@ -210,6 +211,9 @@ pub struct Rows<'a> {
     /// Per row, beside its doubles, how a CORRECT reply's prices were written (see
     /// [`Rows::price_text`]); empty for views built from the columns after decoding.
     pub text: &'a [RowText<'a>],
+    /// Per row, the reply's body as it arrived (see [`Rows::body`]); empty for views built from
+    /// the columns after decoding.
+    pub body: &'a [Option<&'a [u8]>],
 }
 
 /// How a decoded row's prices were written in its reply, for sinks that must print them as the
@@ -237,6 +241,7 @@ impl<'a> Rows<'a> {
         out: &'a RowOut<'_>,
         prices: &'a [f64],
         text: &'a RowText<'a>,
+        body: &'a Option<&'a [u8]>,
     ) -> Rows<'a> {
         use std::slice::from_ref;
         Rows {
@@ -254,7 +259,14 @@ impl<'a> Rows<'a> {
             verdict: from_ref(&*out.verdict),
             prices,
             text: from_ref(text),
+            body: from_ref(body),
         }
+    }
+
+    /// Row `i`'s body as the miner sent it, while the row is being decoded (a sink that must
+    /// keep something of a failed reply: the Python binding's older result form).
+    pub fn body(&self, i: usize) -> Option<&'a [u8]> {
+        self.body.get(i).copied().flatten()
     }
 
     /// Row `i`'s [`RowText`] ([`RowText::Doubles`] where the view has none).

@@ -15,7 +15,7 @@ mod results;
 mod running;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use arrow::pyarrow::ToPyArrow;
 use pyo3::create_exception;
@@ -101,7 +101,7 @@ impl Engine {
     /// Returns `(results, batch, summary_json)`.
     #[pyo3(signature = (
         request_json, dendrite, nonce, uuid, external_ip, sign, *,
-        results=None, float32=false, keep_batch=false, parquet_dir=None, postgres=None,
+        results=None, float32=false, synapse_class=None, keep_batch=false, parquet_dir=None, postgres=None,
         postgres_attempts=3, postgres_backoff=2.0, record=None,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -116,6 +116,7 @@ impl Engine {
         sign: Bound<'py, PyAny>,
         results: Option<&str>,
         float32: bool,
+        synapse_class: Option<Bound<'py, PyAny>>,
         keep_batch: bool,
         parquet_dir: Option<PathBuf>,
         postgres: Option<&str>,
@@ -133,24 +134,15 @@ impl Engine {
                 return Err(RequestError::new_err(format!("results: {other:?} is not \"today\" or \"older\"")));
             }
         };
-        // The caller's key signs: its secret never reaches this crate (see the package doc).
-        let t_sign = std::time::Instant::now();
-        let outgoing = synth_forward::wire::sign::sign_cycle_with(&request, dendrite, external_ip, nonce, uuid, |m| {
-            sign.call1((m,))?.extract::<String>()
-        })
-        .map_err(|e| match e {
-            synth_forward::wire::sign::SignWithError::Signer(e) => e,
-            other => RequestError::new_err(other.to_string()),
-        })?;
-
-        let sign_ms = t_sign.elapsed().as_secs_f64() * 1e3;
         let cancel = Cancel::new();
-        let ints = Arc::new(Mutex::new(results::Ints::default()));
+        let kept = Arc::new(OnceLock::new());
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        if form.is_some() {
-            sinks.push(Box::new(results::IntPrices(Arc::clone(&ints))));
+        if let Some(form) = form {
+            let bodies = form == results::Form::Older && !float32;
+            sinks.push(Box::new(results::KeepForResults { kept: Arc::clone(&kept), bodies }));
         }
         let written = WrittenFile::default();
+        let file = parquet_dir.is_some();
         if let Some(dir) = parquet_dir {
             sinks.push(Box::new(ParquetSink::new(dir, ParquetOptions::default()).announce(written.clone())));
         }
@@ -162,9 +154,21 @@ impl Engine {
             let mut opts = PostgresOptions::new(url);
             opts.attempts = postgres_attempts;
             opts.backoff = std::time::Duration::from_secs_f64(postgres_backoff);
-            opts.retry_from = Some(written);
+            // Retries read the cycle from its Parquet file; without one the sink keeps the batch.
+            opts.retry_from = file.then_some(written);
             sinks.push(Box::new(UnlessCancelled { inner: Box::new(PostgresSink::new(opts)), cancel: cancel.clone() }));
         }
+        // The caller's key signs: its secret never reaches this crate (see the package doc).
+        let t_sign = std::time::Instant::now();
+        let outgoing = synth_forward::wire::sign::sign_cycle_with(&request, dendrite, external_ip, nonce, uuid, |m| {
+            sign.call1((m,))?.extract::<String>()
+        })
+        .map_err(|e| match e {
+            synth_forward::wire::sign::SignWithError::Signer(e) => e,
+            other => RequestError::new_err(other.to_string()),
+        })?;
+
+        let sign_ms = t_sign.elapsed().as_secs_f64() * 1e3;
         let opts = LiveOptions { record, keep_batch: keep_batch || form.is_some(), ..LiveOptions::default() };
         let outcome =
             running::run_watched(py, &cancel, || self.inner.run_requests(&request, outgoing, sinks, &cancel, &opts))?
@@ -172,8 +176,7 @@ impl Engine {
         let t_results = std::time::Instant::now();
         let results = match (form, &outcome.batch) {
             (Some(form), Some(batch)) => {
-                let ints = ints.lock().unwrap_or_else(|p| p.into_inner());
-                Some(results::build(py, batch, &request, &ints, form, float32)?.into_any())
+                Some(results::build(py, batch, &request, kept.get(), form, float32, synapse_class.as_ref())?.into_any())
             }
             _ => None,
         };

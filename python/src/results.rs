@@ -17,7 +17,7 @@
 //! is 289 000 float objects). They are made straight from the decoded doubles with the GIL held
 //! once, only for CORRECT miners; nothing is parsed twice.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::record_batch::RecordBatch;
 use pyo3::prelude::*;
@@ -27,11 +27,17 @@ use synth_forward::request::CycleRequest;
 use synth_forward::sink::{CycleInfo, Error, Sink};
 use synth_forward::upstream::{self, MinerResult};
 
-/// Which prices of each CORRECT row were ints in the reply, by output row.
-#[derive(Default)]
-pub struct Ints {
+/// What the result objects need beyond the columns, by output row (uid order): which prices of
+/// a CORRECT reply were ints, and for the older form the body of a reply that arrived but is not
+/// CORRECT (its caller re-validates the value pydantic makes of it).
+pub struct Kept {
     uid: Vec<u16>,
-    rows: Vec<Mutex<Option<Box<RowInts>>>>,
+    rows: Vec<Mutex<Option<Box<RowKept>>>>,
+}
+
+enum RowKept {
+    Ints(RowInts),
+    Body(Vec<u8>),
 }
 
 /// One row's int prices: indexes, and the exact digits of the long ones.
@@ -40,50 +46,68 @@ struct RowInts {
     long: Vec<(u32, String)>,
 }
 
-/// A sink that only listens: for each CORRECT row, the indexes of the prices the miner sent as
-/// ints (nothing is stored for the usual row of floats).
-pub struct IntPrices(pub Arc<Mutex<Ints>>);
+/// A sink that only listens and keeps [`Kept`]; nothing for the usual row (a CORRECT reply of
+/// floats), so it costs one scan of the reply's price tokens.
+pub struct KeepForResults {
+    pub kept: Arc<OnceLock<Kept>>,
+    /// Keep the bodies of arrived replies that are not CORRECT (the older form).
+    pub bodies: bool,
+}
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<RowInts> = const { std::cell::RefCell::new(RowInts { at: Vec::new(), long: Vec::new() }) };
 }
 
-impl Sink for IntPrices {
+impl Sink for KeepForResults {
     fn name(&self) -> &'static str {
         "python"
     }
 
     fn start(&mut self, cycle: &CycleInfo<'_>) -> Result<(), Error> {
-        let mut ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        ints.uid = cycle.uid.to_vec();
-        ints.rows = (0..cycle.rows()).map(|_| Mutex::new(None)).collect();
+        let kept = Kept { uid: cycle.uid.to_vec(), rows: (0..cycle.rows()).map(|_| Mutex::new(None)).collect() };
+        self.kept.set(kept).map_err(|_| "a result sink started twice")?;
         Ok(())
     }
 
     fn rows(&self, rows: &Rows<'_>) -> Result<(), Error> {
-        let ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = self.kept.get().ok_or("rows before start")?;
         for i in 0..rows.len() {
-            if !rows.verdict[i].is_correct() {
-                continue;
+            let Some(slot) = kept.rows.get(rows.first + i) else { continue };
+            let keep = if rows.verdict[i].is_correct() {
+                SCRATCH.with(|s| {
+                    let RowInts { at, long } = &mut *s.borrow_mut();
+                    upstream::int_prices(rows.price_text(i), at, long);
+                    (!at.is_empty()).then(|| RowKept::Ints(RowInts { at: at.clone(), long: long.clone() }))
+                })
+            } else if self.bodies && rows.process_time_s[i].is_some() {
+                rows.body(i).map(|b| RowKept::Body(b.to_vec()))
+            } else {
+                None
+            };
+            if let Some(k) = keep {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(k));
             }
-            SCRATCH.with(|s| {
-                let RowInts { at, long } = &mut *s.borrow_mut();
-                upstream::int_prices(rows.price_text(i), at, long);
-                if !at.is_empty()
-                    && let Some(slot) = ints.rows.get(rows.first + i)
-                {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(Box::new(RowInts { at: at.clone(), long: long.clone() }));
-                }
-            });
         }
         Ok(())
     }
 
     fn finish(self: Box<Self>, _: Option<&RecordBatch>) -> Result<serde_json::Value, Error> {
-        let ints = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let with_ints = ints.rows.iter().filter(|r| r.lock().map(|r| r.is_some()).unwrap_or(false)).count();
-        Ok(serde_json::json!({ "rows_with_int_prices": with_ints }))
+        let (mut ints, mut bodies) = (0, 0);
+        for row in self.kept.get().map_or(&[][..], |k| &k.rows) {
+            match row.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+                Some(RowKept::Ints(_)) => ints += 1,
+                Some(RowKept::Body(_)) => bodies += 1,
+                None => {}
+            }
+        }
+        Ok(serde_json::json!({ "rows_with_int_prices": ints, "failed_bodies_kept": bodies }))
+    }
+}
+
+impl Kept {
+    fn row(&self, uid: u16) -> Option<std::sync::MutexGuard<'_, Option<Box<RowKept>>>> {
+        let i = self.uid.binary_search(&uid).ok()?;
+        Some(self.rows[i].lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -124,9 +148,10 @@ pub fn build<'py>(
     py: Python<'py>,
     batch: &RecordBatch,
     request: &CycleRequest,
-    ints: &Ints,
+    kept: Option<&Kept>,
     form: Form,
     float32: bool,
+    synapse_class: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let results = upstream::results(batch, request).map_err(|e| crate::SynthForwardError::new_err(e.to_string()))?;
     // Python's cycle collector would walk every list made so far, again and again, as they pile
@@ -137,28 +162,49 @@ pub fn build<'py>(
     let items = results
         .iter()
         .map(|r| {
-            let output = match r.prices {
-                None => py.None().into_bound(py),
-                Some(prices) if float32 => float32_blob(py, prices)?.into_any(),
-                Some(prices) => {
-                    let row = ints.uid.binary_search(&r.uid).ok().and_then(|i| ints.rows.get(i));
-                    let guard = row.map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-                    let row_ints = guard.as_ref().and_then(|g| g.as_deref());
-                    value(
-                        py,
-                        shape.start_unix,
-                        request.simulation_input.time_increment,
-                        shape.points,
-                        prices,
-                        row_ints,
-                    )?
-                    .into_any()
+            let row = kept.and_then(|k| k.row(r.uid));
+            let row = row.as_ref().and_then(|g| g.as_deref());
+            let output = match (r.prices, row) {
+                (Some(prices), _) if float32 => float32_blob(py, prices)?.into_any(),
+                (Some(prices), row) => {
+                    let ints = match row {
+                        Some(RowKept::Ints(ints)) => Some(ints),
+                        _ => None,
+                    };
+                    let increment = request.simulation_input.time_increment;
+                    value(py, shape.start_unix, increment, shape.points, prices, ints)?.into_any()
                 }
+                (None, Some(RowKept::Body(body))) if form == Form::Older && !float32 => {
+                    reply_value(py, body, synapse_class, r.uid)
+                }
+                (None, _) => py.None().into_bound(py),
             };
             result(py, r, output, form)
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
+}
+
+/// The older form's value of a reply that is not CORRECT: what upstream's dendrite keeps, the
+/// caller's own synapse class made from the body (`Simulation(**response.json())`), its
+/// `simulation_output`; the caller's validation then finds the same fault. `None` where upstream's
+/// would have failed (no JSON object, a field pydantic refuses), as its error path leaves it.
+fn reply_value<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    synapse_class: Option<&Bound<'py, PyAny>>,
+    uid: u16,
+) -> Bound<'py, PyAny> {
+    let made = (|| -> PyResult<Bound<'py, PyAny>> {
+        let class = synapse_class.ok_or_else(|| crate::SynthForwardError::new_err("no synapse class"))?;
+        let json = py.import("json")?.call_method1("loads", (PyBytes::new(py, body),))?;
+        let fields = json.cast_into::<pyo3::types::PyDict>()?;
+        class.call((), Some(&fields))?.getattr("simulation_output")
+    })();
+    made.unwrap_or_else(|e| {
+        tracing::debug!(uid, error = %e, "a failed reply's value could not be rebuilt: None");
+        py.None().into_bound(py)
+    })
 }
 
 fn result<'py>(

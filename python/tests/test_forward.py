@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import bittensor as bt
 import numpy as np
@@ -115,20 +116,38 @@ def test_results_equal_the_cli_in_axon_order(validator_keypair, tmp_path):
     assert verdicts.get("CORRECT", 0) >= 5
 
 
-def test_older_form_and_uids(validator_keypair):
+class Replied(Simulation):
+    """A synapse class that keeps any `simulation_output` as sent (pydantic's `Any`)."""
+
+    simulation_output: Any = None
+
+
+def test_older_form_and_uids(validator_keypair, tmp_path):
     with fleet(verify=True) as request:
         request = short(request)
         engine = synth_forward.Engine()
         uids = [a["uid"] for a in request["axons"]]
+        synapse = Replied(simulation_input=SimulationInput(**request["simulation_input"]))
         results = engine.sync_forward_multiprocess(
-            validator_keypair, "uuid-test", "203.0.113.9", axon_infos(request), synapse_for(request),
-            TIMEOUT, rules="v2", uids=uids,
+            validator_keypair, "uuid-test", "203.0.113.9", axon_infos(request), synapse,
+            TIMEOUT, rules="v2", uids=uids, parquet_dir=tmp_path,
         )
     assert all(len(r) == 2 for r in results)
     summary = engine.last_summary
     assert summary["rules"] == "v2" and summary["rows"] == len(uids)
-    correct = sum(r[0] is not None for r in results)
-    assert correct == summary["verdicts"].get("CORRECT", 0) > 0
+    verdict = {r["uid"]: r["format_validation"] for r in pq.read_table(summary["parquet"]).to_pylist()}
+    bodies = {r["uid"]: r["body"] for r in pa.ipc.open_file(SMALL).read_all().to_pylist()}
+    failed_with_value = 0
+    for uid, (output, process_time) in zip(uids, results):
+        if verdict[uid] == "CORRECT":
+            assert isinstance(output, tuple), uid
+        elif process_time is None:
+            assert output is None, uid
+        else:
+            # The caller re-validates: it gets what its own synapse class makes of the reply.
+            assert output == json.loads(bodies[uid]).get("simulation_output"), uid
+            failed_with_value += output is not None
+    assert failed_with_value >= 3
 
 
 def test_a_real_bittensor_axon_accepts_the_signed_requests(validator_keypair):
@@ -323,3 +342,23 @@ def test_fifty_cycles_grow_nothing(validator_keypair):
     assert after["fds"] == before["fds"], (before, after)
     assert after["threads"] == before["threads"], (before, after)
     assert after["rss"] - before["rss"] < 32 << 20, (before, after)
+
+
+def test_run_cycle_hands_the_columns_over(validator_keypair, tmp_path):
+    with fleet(verify=True) as request:
+        request = short(request)
+        engine = synth_forward.Engine()
+        before = pa.total_allocated_bytes()
+        result = engine.run_cycle(request, validator_keypair, "203.0.113.9", record=tmp_path / "c.arrow")
+        imported = pa.total_allocated_bytes() - before
+    batch = result.batch
+    assert isinstance(batch, pa.RecordBatch) and batch.num_rows == len(request["axons"])
+    assert batch.column("uid").to_pylist() == sorted(a["uid"] for a in request["axons"])
+    # The columns arrive through the C data interface: pyarrow's pool allocates nothing for them.
+    assert batch.column("paths").values.values.nbytes > 500_000 and imported < 64_000
+    counts = {}
+    for v in batch.column("format_validation").to_pylist():
+        counts[v] = counts.get(v, 0) + 1
+    assert counts == result.summary["verdicts"] and result.summary["source"] == "live"
+    # The recording replays to the same verdicts.
+    assert synth_forward.replay(tmp_path / "c.arrow").summary["verdicts"] == counts

@@ -343,7 +343,8 @@ impl Feed<'_> {
                 _ if !ints.is_empty() => RowText::Ints(&ints),
                 _ => RowText::Doubles,
             };
-            let rows = Rows::one(out, seq, self.shape, &self.uid[out], &self.hotkey[out], &o, prices, &text);
+            let body = call.body;
+            let rows = Rows::one(out, seq, self.shape, &self.uid[out], &self.hotkey[out], &o, prices, &text, &body);
             for sink in self.sinks {
                 sink.rows(&rows);
             }

@@ -229,7 +229,10 @@ class Engine:
         miner, or with ``float32_output=True`` upstream's ``encode_paths`` blob (``bytes``), and
         ``None`` for every other miner; ``format_validation`` is the verdict exactly as the
         validator stores it; ``process_time`` is ``str`` of the call's seconds, ``None`` when the
-        reply never arrived. ``rules="v2"`` gives the older ``[output, process_time]``.
+        reply never arrived. ``rules="v2"`` gives the older ``[output, process_time]``, whose
+        caller validates each output itself: there a reply that arrived but is not CORRECT is
+        handed back too, as ``type(synapse)(**reply_json).simulation_output`` (what upstream's
+        dendrite kept), so the caller's verdict is the one this engine found.
 
         ``axons`` are bittensor ``AxonInfo`` objects (``ip``, ``port`` and ``hotkey`` are read);
         ``synapse`` is upstream's ``Simulation`` (its ``simulation_input`` is read). ``nprocs`` is
@@ -246,6 +249,9 @@ class Engine:
             external_ip,
             results=form,
             float32=bool(float32_output),
+            # The older form's caller re-validates every value: a reply that is not CORRECT is
+            # handed back as the caller's own synapse class makes it from the body, as upstream.
+            synapse_class=type(synapse),
             parquet_dir=_path(parquet_dir),
             record=_path(record),
         )

@@ -27,6 +27,7 @@ class Engine:
         *,
         results: Optional[str] = None,
         float32: bool = False,
+        synapse_class: Optional[Any] = None,
         keep_batch: bool = False,
         parquet_dir: Optional[str] = None,
         postgres: Optional[str] = None,

@@ -36,7 +36,9 @@ pub(super) struct Scanned {
 pub(super) struct Scanner<'a> {
     pub(super) b: &'a [u8],
     pub(super) i: usize,
-    /// The path loop; one the CPU supports.
+    /// The path loop; one the CPU supports. (Off x86-64 there is only the scalar loop, so nothing
+    /// reads it there.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(super) lane: Lane,
     /// Whose point rule the prices are read with.
     pub(super) rules: Rules,

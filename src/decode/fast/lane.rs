@@ -186,8 +186,10 @@ impl Scanner<'_> {
     }
 
     /// Records the verdict of the price `b[i..e]` that broke the digit rule, if it is the first.
+    /// (Used by the SIMD lanes, which exist on x86-64 only.)
     #[cold]
     #[inline(never)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn note_bad(&self, bad: &mut Option<Verdict>, i: usize, e: usize, value: f64) {
         if bad.is_none() {
             *bad = Some(number::misfit(&self.b[i..e], value, self.rules));

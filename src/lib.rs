@@ -41,6 +41,7 @@ pub mod fleet;
 pub mod procfs;
 pub mod recording;
 pub mod request;
+pub mod score;
 pub mod sink;
 pub mod source;
 pub mod upstream;

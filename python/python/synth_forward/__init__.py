@@ -351,12 +351,17 @@ def sync_forward_multiprocess(
     timeout: float,
     nprocs: int = 2,
     float32_output: bool = False,
-    **options: Any,
+    *,
+    rules: str = "v3",
+    uids: Optional[Sequence[int]] = None,
+    parquet_dir: Optional[PathLike] = None,
+    record: Optional[PathLike] = None,
 ) -> List[list]:
     """:meth:`Engine.sync_forward_multiprocess` on the :func:`default_engine`: upstream's
     signature and return value, a drop-in for ``synth.base.dendrite_multiprocess``'s."""
     return default_engine().sync_forward_multiprocess(
-        keypair, uuid, external_ip, axons, synapse, timeout, nprocs, float32_output, **options
+        keypair, uuid, external_ip, axons, synapse, timeout, nprocs, float32_output,
+        rules=rules, uids=uids, parquet_dir=parquet_dir, record=record,
     )
 
 
@@ -367,7 +372,19 @@ def forward_and_save(
     axons: Sequence[Any],
     synapse: Any,
     timeout: float,
-    **options: Any,
+    *,
+    miner_uids: Sequence[int],
+    request_time: Union[datetime, str, None] = None,
+    postgres: Optional[str] = None,
+    parquet_dir: Optional[PathLike] = None,
+    rules: str = "v3",
+    postgres_attempts: int = 3,
+    postgres_backoff: float = 2.0,
+    record: Optional[PathLike] = None,
 ) -> int:
     """:meth:`Engine.forward_and_save` on the :func:`default_engine`."""
-    return default_engine().forward_and_save(keypair, uuid, external_ip, axons, synapse, timeout, **options)
+    return default_engine().forward_and_save(
+        keypair, uuid, external_ip, axons, synapse, timeout,
+        miner_uids=miner_uids, request_time=request_time, postgres=postgres, parquet_dir=parquet_dir,
+        rules=rules, postgres_attempts=postgres_attempts, postgres_backoff=postgres_backoff, record=record,
+    )

@@ -1,0 +1,96 @@
+//! The ensemble CRPS of one observation: properscoring's `crps_ensemble` with equal weights.
+//!
+//! In: the observation and the ensemble members. Out: the CRPS, the integral of
+//! `(F(z) − H(z − obs))²` over z for the members' empirical CDF `F`, computed exactly as
+//! properscoring's numba kernel does: members sorted ascending with NaNs last (NumPy's order); the
+//! integral accumulated left to right over the sorted members, one step per member, the step that
+//! crosses the observation split in two; each member's weight `1 / valid_members` added to the
+//! running CDF; the tail past the last member added last. A NaN observation, or a first member
+//! that is NaN (every member NaN), gives NaN; NaN members past the first are left out, as
+//! properscoring leaves them out. An empty ensemble gives NaN (properscoring raises there).
+
+/// [`crps_ensemble_sorted`] of `members` after sorting them into `scratch` (reused).
+pub fn crps_ensemble(observation: f64, members: &[f64], scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend_from_slice(members);
+    sort_numpy(scratch);
+    crps_ensemble_sorted(observation, scratch)
+}
+
+/// Ascending with every NaN at the end, as `numpy.sort` leaves float64s. (Where NumPy puts `-0.0`
+/// against `0.0` cannot change a CRPS: the step between them is a zero width.)
+pub fn sort_numpy(values: &mut [f64]) {
+    values.sort_unstable_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (false, false) => a.partial_cmp(b).expect("neither is NaN"),
+        (nan_a, nan_b) => nan_a.cmp(&nan_b),
+    });
+}
+
+/// The CRPS of `sorted` members (ascending, NaNs last) against `observation`.
+pub fn crps_ensemble_sorted(observation: f64, sorted: &[f64]) -> f64 {
+    if observation.is_nan() || sorted.is_empty() {
+        return f64::NAN;
+    }
+    // The weights' total: one per member before the first NaN, summed one by one (exact).
+    let valid = sorted.iter().position(|m| m.is_nan()).unwrap_or(sorted.len());
+    let weight = 1.0 / valid as f64;
+
+    let mut below = true; // the observation is not yet left behind (properscoring's obs_cdf == 0)
+    let mut cdf = 0.0f64;
+    let mut previous = 0.0f64;
+    let mut integral = 0.0f64;
+    let mut last = 0.0f64;
+    for (n, &member) in sorted.iter().enumerate() {
+        if member.is_nan() {
+            if n == 0 {
+                integral = f64::NAN;
+            }
+            last = previous;
+            break;
+        }
+        if below && observation < member {
+            integral += (observation - previous) * (cdf * cdf);
+            let above = cdf - 1.0;
+            integral += (member - observation) * (above * above);
+            below = false;
+        } else {
+            let gap = if below { cdf } else { cdf - 1.0 };
+            integral += (member - previous) * (gap * gap);
+        }
+        cdf += weight;
+        previous = member;
+        last = member;
+    }
+    if below {
+        integral += observation - last;
+    }
+    integral
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn textbook_values() {
+        let mut s = Vec::new();
+        // One member: |obs − x|.
+        assert_eq!(crps_ensemble(2.0, &[5.0], &mut s), 3.0);
+        assert_eq!(crps_ensemble(7.0, &[5.0], &mut s), 2.0);
+        // Two members 0 and 1, observation 0.5: ∫₀^0.5 ¼ + ∫_0.5^1 ¼ = 0.25.
+        assert_eq!(crps_ensemble(0.5, &[1.0, 0.0], &mut s), 0.25);
+        // NaN members are left out; all NaN or a NaN observation is NaN.
+        assert_eq!(crps_ensemble(0.5, &[f64::NAN, 1.0, 0.0], &mut s), 0.25);
+        assert!(crps_ensemble(0.5, &[f64::NAN, f64::NAN], &mut s).is_nan());
+        assert!(crps_ensemble(f64::NAN, &[1.0], &mut s).is_nan());
+        assert!(crps_ensemble(1.0, &[], &mut s).is_nan());
+    }
+
+    #[test]
+    fn nan_sorts_last() {
+        let mut v = [3.0, f64::NAN, -1.0, -0.0, f64::NAN, 2.0];
+        sort_numpy(&mut v);
+        assert_eq!(&v[..4], &[-1.0, 0.0, 2.0, 3.0]);
+        assert!(v[4].is_nan() && v[5].is_nan());
+    }
+}

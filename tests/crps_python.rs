@@ -412,3 +412,90 @@ fn miner_score_equals_a_python_reference() {
     }
     assert_eq!(rejected, 1);
 }
+
+/// The prompt scores as the public description has them (NumPy's median, minimum, percentile).
+const PROMPT: &str = r#"
+import json, sys
+import numpy as np
+for line in sys.stdin:
+    form, values = json.loads(line)
+    raw = np.array([float.fromhex(x) for x in values], dtype=float)
+    if np.all(raw == -1):
+        print("null")
+        continue
+    valid = raw[raw != -1]
+    if form == "p90-cap":
+        p90 = np.percentile(valid, 90)
+        capped = np.where(raw == -1, p90, np.minimum(raw, p90))
+        lowest = np.min(capped)
+        out = capped - lowest
+        print(json.dumps([[float(x).hex() for x in out], float(p90).hex(), float(lowest).hex(), [False] * len(raw)]))
+        continue
+    median = float(np.median(valid))
+    capped = np.zeros(raw.shape, dtype=bool)
+    scores = raw
+    if median > 0:
+        cap = median * 10.0
+        capped = scores > cap
+        scores = np.minimum(scores, cap)
+    uncapped = scores[(scores != -1) & ~capped]
+    p95 = np.percentile(uncapped if uncapped.size else scores[scores != -1], 95)
+    filled = np.where(scores == -1, p95, scores)
+    lowest = np.min(filled)
+    out = filled - lowest
+    print(json.dumps([[float(x).hex() for x in out], float(p95).hex(), float(lowest).hex(), [bool(c) for c in capped]]))
+"#;
+
+#[test]
+fn prompt_scores_equal_numpys() {
+    use synth_forward::score::prompt::{Normalisation, prompt_scores_with};
+    let mut g = Gen(0xD1B5_4A32_D192_ED03);
+    let mut fields: Vec<Vec<f64>> = Vec::new();
+    for n in (1..=40).chain([64, 99, 100, 101, 255, 256]) {
+        for k in 0..4 {
+            let field: Vec<f64> = (0..n)
+                .map(|_| match (g.next() % 20, k) {
+                    (0..=3, _) => -1.0,
+                    (4, 1) => g.unit() * 1e6,
+                    (5, 2) => 1e30,
+                    _ => 50.0 + g.bps(30.0).abs() + g.unit(),
+                })
+                .collect();
+            fields.push(field);
+        }
+    }
+    fields.push(vec![-1.0; 5]);
+    fields.push(vec![-1.0, 7.0]);
+    fields.push(vec![0.0, 0.0, -1.0]);
+    fields.push(vec![1.0, 1e9, 1e9, 1e9, -1.0]);
+    fields.push(vec![3.0, 3.0, 3.0]);
+    let forms = [Normalisation::MedianCapP95Fill, Normalisation::P90Cap];
+    let cases: Vec<(Normalisation, &Vec<f64>)> =
+        forms.iter().flat_map(|&n| fields.iter().map(move |f| (n, f))).collect();
+    let mut input = String::new();
+    for (form, f) in &cases {
+        let values: Vec<String> = f.iter().map(|x| hex(*x)).collect();
+        input.push_str(&serde_json::to_string(&(form.name(), values)).unwrap());
+        input.push('\n');
+    }
+    let theirs = python_lines(PROMPT, input);
+    assert_eq!(theirs.len(), cases.len());
+    for (i, ((form, f), want)) in cases.iter().zip(&theirs).enumerate() {
+        let ours = prompt_scores_with(f, *form);
+        let want: serde_json::Value = serde_json::from_str(want).unwrap();
+        let Some(ours) = ours else {
+            assert!(want.is_null(), "field {i}: we skipped it");
+            continue;
+        };
+        let scores: Vec<f64> = want[0].as_array().unwrap().iter().map(|x| unhex(x.as_str().unwrap())).collect();
+        assert!(
+            ours.scores.iter().zip(&scores).all(|(a, b)| same(*a, *b)),
+            "field {i}: {:?} vs {scores:?}",
+            ours.scores
+        );
+        assert!(same(ours.percentile95, unhex(want[1].as_str().unwrap())), "field {i}: p95");
+        assert!(same(ours.lowest, unhex(want[2].as_str().unwrap())), "field {i}: lowest");
+        let capped: Vec<bool> = want[3].as_array().unwrap().iter().map(|c| c.as_bool().unwrap()).collect();
+        assert_eq!(ours.capped, capped, "field {i}");
+    }
+}

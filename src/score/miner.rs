@@ -330,3 +330,103 @@ pub fn intervals_for(time_length: i64) -> Option<Vec<Interval>> {
         _ => None,
     }
 }
+
+/// One miner's scoring outcome, as upstream's scoring worker hands it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinerScore {
+    /// The total score, or −1 for a miner that is not scored.
+    pub score: f64,
+    /// Upstream's `detailed_crps_data` (an `error` row alone for a zero price; empty for a
+    /// miner that is not scored otherwise).
+    pub detail: Vec<IntervalCrps>,
+    /// Why the miner was not scored, where upstream logs an error (a non-finite score).
+    pub error: Option<String>,
+}
+
+impl MinerScore {
+    fn unscored(error: Option<String>) -> MinerScore {
+        MinerScore { score: -1.0, detail: Vec::new(), error }
+    }
+}
+
+/// A prompt's scoring setup: its increment, intervals and volatility blocks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    pub increment: i64,
+    pub intervals: Vec<Interval>,
+    pub vol: Vec<VolBlock>,
+}
+
+impl Prompt {
+    /// Today's setup for a prompt of `time_length` seconds (`None` for an unknown length).
+    pub fn for_length(time_length: i64, increment: i64) -> Option<Prompt> {
+        Some(Prompt { increment, intervals: intervals_for(time_length)?, vol: vol_blocks_for(time_length) })
+    }
+}
+
+/// One miner of a prompt, as upstream's scoring worker treats it: −1 unless the verdict is
+/// CORRECT, its prices hold at least one path, and real prices exist; −1 with an `error` row for
+/// a zero price; −1 and no detail for a non-finite score; otherwise [`total_score`].
+/// `prices` is the row's `paths` (null for a miner that is not CORRECT).
+pub fn score_miner(
+    format_validation: &str,
+    prices: Option<&[f64]>,
+    points: usize,
+    real: &[f64],
+    prompt: &Prompt,
+    scratch: &mut Scratch,
+) -> MinerScore {
+    let Some(prices) = prices else { return MinerScore::unscored(None) };
+    if format_validation != "CORRECT" || real.is_empty() {
+        return MinerScore::unscored(None);
+    }
+    // `adjust_predictions` gives no paths for a value of two elements or fewer: upstream's
+    // `np.array(None).astype(float)` then raises, and the worker scores −1 with that error.
+    if prices.is_empty() || points == 0 {
+        return MinerScore::unscored(Some("no paths in the prediction".into()));
+    }
+    match total_score(prices, points, real, prompt.increment, &prompt.intervals, &prompt.vol, scratch) {
+        Err(rejected) => MinerScore {
+            score: -1.0,
+            detail: vec![IntervalCrps::new("error", f64::NAN).with_error(&rejected)],
+            error: None,
+        },
+        Ok(s) if !s.total.is_finite() => MinerScore::unscored(Some(format!("non-finite score {}", s.total))),
+        Ok(s) => MinerScore { score: s.total, detail: s.detail, error: None },
+    }
+}
+
+impl IntervalCrps {
+    /// The `{"error": …}` row upstream keeps for a rejected miner: the message as the interval.
+    fn with_error(self, rejected: &Rejected) -> IntervalCrps {
+        IntervalCrps { interval: format!("error: {rejected}"), ..self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unscored_miners_are_minus_one() {
+        let prompt = Prompt::for_length(3600, 60).unwrap();
+        let mut s = Scratch::default();
+        let path: Vec<f64> = (0..61).map(|k| 100.0 + k as f64 * 0.01).collect();
+        let real = path.clone();
+        assert_eq!(score_miner("CORRECT", None, 61, &real, &prompt, &mut s).score, -1.0);
+        assert_eq!(score_miner("Response is empty", Some(&path), 61, &real, &prompt, &mut s).score, -1.0);
+        assert_eq!(score_miner("CORRECT", Some(&path), 61, &[], &prompt, &mut s).score, -1.0);
+        assert!(score_miner("CORRECT", Some(&[]), 61, &real, &prompt, &mut s).error.is_some());
+        let mut zero = path.clone();
+        zero[5] = 0.0;
+        let z = score_miner("CORRECT", Some(&zero), 61, &real, &prompt, &mut s);
+        assert_eq!((z.score, z.detail.len(), z.error), (-1.0, 1, None));
+        // v2 let infinite prices through as CORRECT: their CRPS is not finite.
+        let mut infinite = path.clone();
+        infinite[3] = f64::INFINITY;
+        let n = score_miner("CORRECT", Some(&infinite), 61, &real, &prompt, &mut s);
+        assert!(n.score == -1.0 && n.detail.is_empty() && n.error.unwrap().contains("non-finite"));
+        let ok = score_miner("CORRECT", Some(&path), 61, &real, &prompt, &mut s);
+        assert!(ok.score.is_finite() && ok.score >= 0.0 && ok.detail.last().unwrap().interval == "Overall");
+    }
+}

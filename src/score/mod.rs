@@ -8,6 +8,7 @@
 //! - [`crps`]: the ensemble CRPS of one observation, in properscoring's accumulation order.
 //! - [`sum`]: NumPy's `ndarray.sum` of float64 (its pairwise summation), for block totals.
 //! - [`miner`]: one miner's score over a prompt's scoring intervals and volatility blocks.
+//! - [`prompt`]: a prompt's scores from its miners' (upstream's normalisation, today's or older).
 //!
 //! Bit-exactness is the point of these kernels: every operation is done in the order the reference
 //! does it, with no fused multiply-add (Rust never contracts `a * b + c` on its own).
@@ -16,4 +17,5 @@
 
 pub mod crps;
 pub mod miner;
+pub mod prompt;
 pub mod sum;

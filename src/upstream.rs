@@ -188,6 +188,19 @@ pub fn write_prediction<W: TextBuf>(
     out.push_text("]");
 }
 
+/// The Python int an integral double came from: an `i64` where it fits (`-0` is 0), else the
+/// double's own digits. One rule for every place that hands an int price on (the database's
+/// jsonb text, the Python binding's int objects), so they cannot disagree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PythonInt {
+    Small(i64),
+    Digits(String),
+}
+
+pub fn python_int(v: f64) -> PythonInt {
+    if v.abs() < 9.2e18 { PythonInt::Small(v as i64) } else { PythonInt::Digits(format!("{v:.0}")) }
+}
+
 /// Which of a CORRECT row's prices the validator holds as Python ints (a miner that sent `91234`
 /// rather than `91234.0`): their indexes (ascending, path after path) into `ints`, and for an int
 /// of more than 15 digits, whose double is not the int, its exact digits into `long`. Cleared

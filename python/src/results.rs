@@ -1,7 +1,7 @@
 //! A cycle's results as upstream's Python objects, built from the cycle's columns.
 //!
-//! In: the cycle's record batch, its request, and which prices the replies sent as ints (the
-//! [`IntPrices`] sink notes them while rows decode). Out: per queried miner, in the request's
+//! In: the cycle's record batch, its request, and what [`KeepForResults`] noted while rows
+//! decoded (which prices the replies sent as ints; for the older form, failed replies' bodies). Out: per queried miner, in the request's
 //! axon order, what upstream's `sync_forward_multiprocess` returns:
 //!
 //! - v3 (today's form) `[output, format_validation, process_time]`;
@@ -286,11 +286,10 @@ fn int_object<'py>(py: Python<'py>, k: u32, v: f64, ints: &RowInts) -> PyResult<
     if let Ok(i) = ints.long.binary_search_by_key(&k, |(at, _)| *at) {
         return py.get_type::<pyo3::types::PyInt>().call1((ints.long[i].1.as_str(),));
     }
-    // An int of ≤ 15 digits is its double exactly; a longer one the exact path read is printed
-    // from its double, as the database rows print it (`sink::postgres::jsonb`).
-    if v.abs() < 9.2e18 {
-        Ok((v as i64).into_pyobject(py)?.into_any())
-    } else {
-        py.get_type::<pyo3::types::PyInt>().call1((format!("{v:.0}"),))
+    // An int of ≤ 15 digits is its double exactly; a longer one the exact path read is made
+    // from its double, by the rule the database rows are printed with.
+    match upstream::python_int(v) {
+        upstream::PythonInt::Small(i) => Ok(i.into_pyobject(py)?.into_any()),
+        upstream::PythonInt::Digits(d) => py.get_type::<pyo3::types::PyInt>().call1((d,)),
     }
 }

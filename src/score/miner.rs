@@ -26,7 +26,7 @@
 //! the CRPS of each observed real block volatility against the paths', summed, times the size's
 //! weight.
 
-use super::crps::crps_ensemble;
+use super::crps::{crps_ensemble_sorted, sort_numpy};
 use super::sum::numpy_sum;
 
 /// A scoring interval: upstream's name (its suffix `_abs` or `_gaps` selects the rule) and seconds.
@@ -87,8 +87,16 @@ pub struct Scratch {
     simulated: Vec<f64>,
     real: Vec<f64>,
     column: Vec<f64>,
-    sorted: Vec<f64>,
     values: Vec<f64>,
+}
+
+/// The CRPS of `observation` against column `t` of `simulated` (`rows × columns`, row-major):
+/// the members gathered into `column` and sorted there, NumPy's order.
+fn crps_of_column(observation: f64, simulated: &[f64], columns: usize, t: usize, column: &mut Vec<f64>) -> f64 {
+    column.clear();
+    column.extend(simulated.iter().skip(t).step_by(columns.max(1)));
+    sort_numpy(column);
+    crps_ensemble_sorted(observation, column)
 }
 
 /// `int(seconds / increment)`: Python's true division, truncated toward zero.
@@ -124,7 +132,11 @@ pub fn price_crps(
     intervals: &[Interval],
     scratch: &mut Scratch,
 ) -> Result<MinerCrps, Rejected> {
-    let rows = paths.len().checked_div(points).unwrap_or(0);
+    // Upstream checks inside its interval loop, so an empty interval list rejects nothing; the
+    // answer is the same for every interval, so it is looked for once.
+    if !intervals.is_empty() && paths.contains(&0.0) {
+        return Err(Rejected::ZeroPrice);
+    }
     let mut detail = Vec::with_capacity(intervals.len() + 2);
     let mut sum_all = 0.0f64;
     let mut gaps_total = 0.0f64;
@@ -137,12 +149,8 @@ pub fn price_crps(
                 steps -= 1;
             }
         }
-        // Upstream checks inside the loop, so an empty interval list rejects nothing.
-        if paths.contains(&0.0) {
-            return Err(Rejected::ZeroPrice);
-        }
         let steps = steps.max(1);
-        let Scratch { simulated, real: real_changes, column, sorted, values } = scratch;
+        let Scratch { simulated, real: real_changes, column, values } = scratch;
         let columns = changes(paths, points, steps, absolute, gap, simulated);
         changes(real, real.len(), steps, absolute, gap, real_changes);
         if columns == 0 {
@@ -159,9 +167,7 @@ pub fn price_crps(
             }
             values.clear();
             while t < columns && !real_changes[t].is_nan() {
-                column.clear();
-                column.extend((0..rows).map(|r| simulated[r * columns + t]));
-                let mut v = crps_ensemble(real_changes[t], column, sorted);
+                let mut v = crps_of_column(real_changes[t], simulated, columns, t, column);
                 if absolute {
                     v = (v / last_real) * 10_000.0;
                 }
@@ -197,30 +203,36 @@ pub struct VolBlock {
 /// (the mean of the observed returns, the squared deviations summed, ÷ (observed − 1), the square
 /// root; NaN returns left out), NaN for a block with fewer than two observed returns. The steps
 /// after the last whole block are dropped. Returns the block count.
-fn block_volatilities(prices: &[f64], points: usize, steps: usize, block: &mut Vec<f64>, out: &mut Vec<f64>) -> usize {
+fn block_volatilities(
+    prices: &[f64],
+    points: usize,
+    steps: usize,
+    returns: &mut Vec<f64>,
+    terms: &mut Vec<f64>,
+    out: &mut Vec<f64>,
+) -> usize {
     out.clear();
-    let returns = points.saturating_sub(1);
-    let blocks = returns.checked_div(steps).unwrap_or(0);
-    let step_return = |row: &[f64], k: usize| ((row[k + 1] - row[k]) / row[k]) * 10_000.0;
+    let blocks = points.saturating_sub(1).checked_div(steps).unwrap_or(0);
     for row in prices.chunks_exact(points) {
         for b in 0..blocks {
-            let ks = b * steps..(b + 1) * steps;
-            let observed = ks.clone().filter(|&k| !step_return(row, k).is_nan()).count();
+            returns.clear();
+            returns.extend((b * steps..(b + 1) * steps).map(|k| ((row[k + 1] - row[k]) / row[k]) * 10_000.0));
+            let observed = returns.iter().filter(|r| !r.is_nan()).count();
             if observed < 2 {
                 out.push(f64::NAN);
                 continue;
             }
             // nanvar: a NaN return counts as 0 in both sums and not in the count; the deviation
             // is taken, then zeroed where the return was NaN, then squared.
-            block.clear();
-            block.extend(ks.clone().map(|k| step_return(row, k)).map(|r| if r.is_nan() { 0.0 } else { r }));
-            let mean = numpy_sum(block) / observed as f64;
-            block.clear();
-            block.extend(ks.map(|k| step_return(row, k)).map(|r| {
+            terms.clear();
+            terms.extend(returns.iter().map(|&r| if r.is_nan() { 0.0 } else { r }));
+            let mean = numpy_sum(terms) / observed as f64;
+            terms.clear();
+            terms.extend(returns.iter().map(|&r| {
                 let d = if r.is_nan() { 0.0 } else { r - mean };
                 d * d
             }));
-            out.push((numpy_sum(block) / (observed - 1) as f64).sqrt());
+            out.push((numpy_sum(terms) / (observed - 1) as f64).sqrt());
         }
     }
     blocks
@@ -238,20 +250,17 @@ pub fn vol_crps(
     blocks: &[VolBlock],
     scratch: &mut Scratch,
 ) -> (f64, Vec<IntervalCrps>) {
-    let rows = paths.len().checked_div(points).unwrap_or(0);
     let mut detail = Vec::with_capacity(blocks.len() + 1);
     let mut sum_all = 0.0f64;
-    let Scratch { simulated, real: real_vol, column, sorted, values } = scratch;
+    let Scratch { simulated, real: real_vol, column, values } = scratch;
     for size in blocks {
         let steps = interval_steps(size.seconds, increment).max(1);
-        let n = block_volatilities(paths, points, steps, values, simulated);
-        block_volatilities(real, real.len(), steps, values, real_vol);
+        let n = block_volatilities(paths, points, steps, values, column, simulated);
+        block_volatilities(real, real.len(), steps, values, column, real_vol);
         let mut crps_sum = 0.0f64;
         let mut any = false;
         for b in (0..n).filter(|&b| !real_vol[b].is_nan()) {
-            column.clear();
-            column.extend((0..rows).map(|r| simulated[r * n + b]));
-            crps_sum += crps_ensemble(real_vol[b], column, sorted);
+            crps_sum += crps_of_column(real_vol[b], simulated, n, b, column);
             any = true;
         }
         if !any {
@@ -388,18 +397,12 @@ pub fn score_miner(
     match total_score(prices, points, real, prompt.increment, &prompt.intervals, &prompt.vol, scratch) {
         Err(rejected) => MinerScore {
             score: -1.0,
-            detail: vec![IntervalCrps::new("error", f64::NAN).with_error(&rejected)],
+            // Upstream's `{"error": …}` row: the message as the interval, no CRPS.
+            detail: vec![IntervalCrps::new(&format!("error: {rejected}"), f64::NAN)],
             error: None,
         },
         Ok(s) if !s.total.is_finite() => MinerScore::unscored(Some(format!("non-finite score {}", s.total))),
         Ok(s) => MinerScore { score: s.total, detail: s.detail, error: None },
-    }
-}
-
-impl IntervalCrps {
-    /// The `{"error": …}` row upstream keeps for a rejected miner: the message as the interval.
-    fn with_error(self, rejected: &Rejected) -> IntervalCrps {
-        IntervalCrps { interval: format!("error: {rejected}"), ..self }
     }
 }
 

@@ -200,12 +200,9 @@ pub fn write_prediction_ints(
 /// An integral double as Python prints the int it came from (its exact digits; no `-0`).
 fn write_int(out: &mut Vec<u8>, v: f64) {
     use std::io::Write;
-    let _ = if v == 0.0 {
-        write!(out, "0")
-    } else if v.abs() < 9.2e18 {
-        write!(out, "{}", v as i64)
-    } else {
-        write!(out, "{v:.0}")
+    let _ = match crate::upstream::python_int(v) {
+        crate::upstream::PythonInt::Small(i) => write!(out, "{i}"),
+        crate::upstream::PythonInt::Digits(d) => write!(out, "{d}"),
     };
 }
 

@@ -24,6 +24,7 @@ use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier
 #[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
 use synth_forward::request::{CycleRequest, Rules};
+use synth_forward::score::run::{Ranking, ScoreOptions};
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
 use synth_forward::sink::postgres::{DbUrl, PostgresOptions, PostgresSink, Storage};
 use synth_forward::sink::upstream::UpstreamSink;
@@ -146,6 +147,31 @@ enum Command {
         /// The database (libpq URL or key=value string; the password is never printed).
         #[arg(long, env = "SYNTH_FORWARD_POSTGRES", hide_env_values = true)]
         postgres: String,
+    },
+    /// Score cycle files as the validator does (its CRPS, bit for bit, and its prompt scores)
+    /// against real prices: one scores file per cycle, a ranking, a summary line.
+    Score {
+        /// Cycle Parquet files, folders (walked; scores tables and hidden files skipped) or globs
+        /// (quoted: 'out/layout-2/*/asset=BTC/date=2026-11-*').
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Real prices: a CSV or Parquet file of asset, timestamp, price (schemas/prices.md), or
+        /// ASSET=FILE for a file without an asset column. Repeatable.
+        #[arg(long = "prices", required = true)]
+        prices: Vec<synth_forward::prices::PriceSource>,
+        /// Write the scores table under this folder (layout-2/scores_<normalisation>/…).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The prompt-score normalisation: median10x-cap-p95-fill (today's validator) or
+        /// p90-cap (the older one).
+        #[arg(long, default_value = "median10x-cap-p95-fill")]
+        normalisation: synth_forward::score::prompt::Normalisation,
+        /// Score cycles again whose scores file already exists (default: leave them).
+        #[arg(long)]
+        overwrite: bool,
+        /// Write every miner's rank over all the cycles scored to this CSV file.
+        #[arg(long)]
+        rank: Option<PathBuf>,
     },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
@@ -328,6 +354,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("synth-forward: error: loading {}: {e}", file.display());
                     return Ok(ExitCode::from(EXIT_SAVE_FAILED));
                 }
+            }
+        }
+        Command::Score { inputs, prices, out, normalisation, overwrite, rank } => {
+            let real = synth_forward::prices::RealPrices::load(&prices)?;
+            let opts = ScoreOptions { inputs, out, normalisation, overwrite };
+            let mut ranking = Ranking::default();
+            let mut summary =
+                synth_forward::score::run::score(&opts, &real, |b| ranking.add(b)).map_err(anyhow::Error::msg)?;
+            summary.top = ranking.top(5);
+            if let Some(path) = &rank {
+                ranking.write_csv(path).with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!("{}", serde_json::to_string(&summary)?);
+            if summary.errors > 0 {
+                eprintln!(
+                    "synth-forward: error: {} of {} files could not be scored (see error_files)",
+                    summary.errors, summary.files
+                );
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Fixture { preset, seed, out } => {

@@ -214,80 +214,13 @@ fn sum_equals_numpy_bit_for_bit() {
     assert!(differ.is_empty(), "{} of {} differ:\n{}", differ.len(), arrays.len(), differ.join("\n"));
 }
 
-/// An independent reference for one miner's price CRPS, written from the public description of
-/// upstream's scoring (NumPy arrays, properscoring's `crps_ensemble`, `ndarray.sum`).
+/// One miner's score by the independent reference (`tests/interop/synth_reference.py`, written
+/// from the public description of upstream's scoring).
 const MINER: &str = r#"
 import json, sys
+sys.path.insert(0, "tests/interop")
 import numpy as np
-from properscoring import crps_ensemble
-
-def score(sim, real, increment, intervals):
-    rows = []
-    total = 0.0
-    gaps = 0.0
-    for name, seconds in intervals:
-        steps = int(seconds / increment)
-        absolute, gap = name.endswith("_abs"), name.endswith("_gaps")
-        if absolute:
-            while len(real[::steps]) == 1 and steps > 1:
-                steps -= 1
-        if (sim == 0).any():
-            return -1.0, [["error", 0.0]]
-        def moves(p):
-            at = p[:, ::steps]
-            if gap:
-                at = at[:, :2]
-            return at[:, 1:] if absolute else (np.diff(at, axis=1) / at[:, :-1]) * 10_000
-        s, r = moves(sim), moves(real.reshape(1, -1))[0]
-        if r.shape[0] == 0:
-            continue
-        observed = ~np.isnan(r)
-        label = np.where(observed, np.cumsum(observed & np.concatenate(([True], ~observed[:-1]))) - 1, -1)
-        acc = 0.0
-        for block in np.unique(label):
-            if block == -1:
-                continue
-            cols = np.flatnonzero(label == block)
-            vals = np.array([crps_ensemble(r[t], s[:, t]) for t in cols])
-            if absolute:
-                vals = vals / real[-1] * 10_000
-            acc += float(vals.sum())
-        total += acc
-        if gap:
-            gaps += acc
-            continue
-        rows.append([name, acc])
-    if gaps > 0:
-        rows.append(["Gaps", gaps])
-    rows.append(["Overall", total])
-    return total, rows
-
-def volatility(paths, steps):
-    returns = (np.diff(paths, axis=1) / paths[:, :-1]) * 10_000
-    n = returns.shape[1] // steps
-    blocks = returns[:, : n * steps].reshape(returns.shape[0], n, steps)
-    ok = np.sum(~np.isnan(blocks), axis=2) >= 2
-    out = np.full(ok.shape, np.nan)
-    out[ok] = np.nanstd(blocks[ok], axis=1, ddof=1)
-    return out
-
-def total_score(sim, real, increment, intervals, vol):
-    price, rows = score(sim, real, increment, intervals)
-    if not vol or price == -1.0:
-        return price, rows
-    vol_total, vol_rows = 0.0, []
-    for name, seconds, weight in vol:
-        steps = int(seconds / increment)
-        s, r = volatility(sim, steps), volatility(real.reshape(1, -1), steps)[0]
-        seen = np.flatnonzero(~np.isnan(r))
-        if seen.size == 0:
-            continue
-        crps_sum = float(sum(crps_ensemble(r[b], s[:, b]) for b in seen))
-        vol_total += weight * crps_sum
-        vol_rows.append([name, crps_sum])
-    vol_rows.append(["Vol", vol_total])
-    total = price + vol_total
-    return total, [x for x in rows if x[0] != "Overall"] + vol_rows + [["Overall", total]]
+from synth_reference import total_score
 
 for line in sys.stdin:
     case = json.loads(line)
@@ -413,37 +346,21 @@ fn miner_score_equals_a_python_reference() {
     assert_eq!(rejected, 1);
 }
 
-/// The prompt scores as the public description has them (NumPy's median, minimum, percentile).
+/// The prompt scores by the independent reference (NumPy's median, minimum, percentile).
 const PROMPT: &str = r#"
 import json, sys
+sys.path.insert(0, "tests/interop")
 import numpy as np
+from synth_reference import prompt_scores
+
 for line in sys.stdin:
     form, values = json.loads(line)
-    raw = np.array([float.fromhex(x) for x in values], dtype=float)
-    if np.all(raw == -1):
+    got = prompt_scores([float.fromhex(x) for x in values], form)
+    if got is None:
         print("null")
         continue
-    valid = raw[raw != -1]
-    if form == "p90-cap":
-        p90 = np.percentile(valid, 90)
-        capped = np.where(raw == -1, p90, np.minimum(raw, p90))
-        lowest = np.min(capped)
-        out = capped - lowest
-        print(json.dumps([[float(x).hex() for x in out], float(p90).hex(), float(lowest).hex(), [False] * len(raw)]))
-        continue
-    median = float(np.median(valid))
-    capped = np.zeros(raw.shape, dtype=bool)
-    scores = raw
-    if median > 0:
-        cap = median * 10.0
-        capped = scores > cap
-        scores = np.minimum(scores, cap)
-    uncapped = scores[(scores != -1) & ~capped]
-    p95 = np.percentile(uncapped if uncapped.size else scores[scores != -1], 95)
-    filled = np.where(scores == -1, p95, scores)
-    lowest = np.min(filled)
-    out = filled - lowest
-    print(json.dumps([[float(x).hex() for x in out], float(p95).hex(), float(lowest).hex(), [bool(c) for c in capped]]))
+    out, fill, lowest, capped = got
+    print(json.dumps([[float(x).hex() for x in out], float(fill).hex(), float(lowest).hex(), capped]))
 "#;
 
 #[test]

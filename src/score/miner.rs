@@ -345,10 +345,10 @@ pub fn intervals_for(time_length: i64) -> Option<Vec<Interval>> {
 pub struct MinerScore {
     /// The total score, or −1 for a miner that is not scored.
     pub score: f64,
-    /// Upstream's `detailed_crps_data` (an `error` row alone for a zero price; empty for a
-    /// miner that is not scored otherwise).
+    /// Upstream's `detailed_crps_data` (empty for a miner that is not scored).
     pub detail: Vec<IntervalCrps>,
-    /// Why the miner was not scored, where upstream logs an error (a non-finite score).
+    /// Why a CORRECT miner was not scored: a zero price (upstream's detail then holds this as its
+    /// one `error` row), a non-finite score or no paths (upstream logs these).
     pub error: Option<String>,
 }
 
@@ -374,8 +374,8 @@ impl Prompt {
 }
 
 /// One miner of a prompt, as upstream's scoring worker treats it: −1 unless the verdict is
-/// CORRECT, its prices hold at least one path, and real prices exist; −1 with an `error` row for
-/// a zero price; −1 and no detail for a non-finite score; otherwise [`total_score`].
+/// CORRECT, its prices hold at least one path, and real prices exist; −1 with an error for a zero
+/// price, a non-finite score or no paths; otherwise [`total_score`].
 /// `prices` is the row's `paths` (null for a miner that is not CORRECT).
 pub fn score_miner(
     format_validation: &str,
@@ -395,12 +395,8 @@ pub fn score_miner(
         return MinerScore::unscored(Some("no paths in the prediction".into()));
     }
     match total_score(prices, points, real, prompt.increment, &prompt.intervals, &prompt.vol, scratch) {
-        Err(rejected) => MinerScore {
-            score: -1.0,
-            // Upstream's `{"error": …}` row: the message as the interval, no CRPS.
-            detail: vec![IntervalCrps::new(&format!("error: {rejected}"), f64::NAN)],
-            error: None,
-        },
+        // Upstream's detail is then one `{"error": …}` row: the message is this score's error.
+        Err(rejected) => MinerScore::unscored(Some(rejected.to_string())),
         Ok(s) if !s.total.is_finite() => MinerScore::unscored(Some(format!("non-finite score {}", s.total))),
         Ok(s) => MinerScore { score: s.total, detail: s.detail, error: None },
     }
@@ -423,7 +419,8 @@ mod tests {
         let mut zero = path.clone();
         zero[5] = 0.0;
         let z = score_miner("CORRECT", Some(&zero), 61, &real, &prompt, &mut s);
-        assert_eq!((z.score, z.detail.len(), z.error), (-1.0, 1, None));
+        assert_eq!((z.score, z.detail.len()), (-1.0, 0));
+        assert_eq!(z.error.as_deref(), Some("Zero price encountered in simulation runs"));
         // v2 let infinite prices through as CORRECT: their CRPS is not finite.
         let mut infinite = path.clone();
         infinite[3] = f64::INFINITY;

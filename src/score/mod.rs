@@ -16,6 +16,11 @@
 //! NumPy on random and adversarial inputs.
 
 pub mod crps;
+pub mod cycle;
+pub mod inputs;
 pub mod miner;
+pub mod output;
 pub mod prompt;
+pub mod run;
 pub mod sum;
+pub mod table;

@@ -99,6 +99,16 @@ impl Normalisation {
     }
 }
 
+impl std::str::FromStr for Normalisation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Normalisation, String> {
+        [Normalisation::MedianCapP95Fill, Normalisation::P90Cap].into_iter().find(|f| f.name() == s).ok_or_else(|| {
+            format!("unknown normalisation {s:?}: median10x-cap-p95-fill (today's) or p90-cap (the older)")
+        })
+    }
+}
+
 /// The prompt scores by `form`; for [`Normalisation::P90Cap`], `percentile95` holds the 90th
 /// percentile (its fill value).
 pub fn prompt_scores_with(raw: &[f64], form: Normalisation) -> Option<PromptScores> {

@@ -19,11 +19,41 @@ pub fn crps_ensemble(observation: f64, members: &[f64], scratch: &mut Vec<f64>) 
 
 /// Ascending with every NaN at the end, as `numpy.sort` leaves float64s. (Where NumPy puts `-0.0`
 /// against `0.0` cannot change a CRPS: the step between them is a zero width.)
+///
+/// Sorting is most of a miner's scoring time (345 columns of 1000 members for the 24 h prompt), so
+/// the doubles are sorted as integer keys in the same order ([`key`]): integer compares, no NaN
+/// tests in the comparator. On 1000 bps changes this took a sort from 18.0 to 15.3 µs; an LSD radix
+/// sort over 8-bit digits took 17.8 µs, over 11-bit 21.0 µs (one core, plain x86-64 build).
+/// The order is the same up to the place of `-0.0` against `0.0` and of NaNs among NaNs.
 pub fn sort_numpy(values: &mut [f64]) {
-    values.sort_unstable_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (false, false) => a.partial_cmp(b).expect("neither is NaN"),
-        (nan_a, nan_b) => nan_a.cmp(&nan_b),
+    KEYS.with_borrow_mut(|keys| {
+        keys.clear();
+        keys.extend(values.iter().map(|&v| key(v)));
+        keys.sort_unstable();
+        for (v, &k) in values.iter_mut().zip(keys.iter()) {
+            *v = unkey(k);
+        }
     });
+}
+
+thread_local! {
+    /// The sort's key buffer, one per thread, reused from column to column.
+    static KEYS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A double's bits made into an unsigned key in the same order: negatives flipped whole, positives
+/// with the sign bit set; every NaN one key above +∞. Branch-free, so the conversion of a column
+/// vectorises (with a branch per value it took more time than the CRPS loop).
+fn key(v: f64) -> u64 {
+    let bits = if v.is_nan() { f64::NAN.to_bits() & !(1 << 63) } else { v.to_bits() };
+    let flip = ((bits as i64 >> 63) as u64) | 1 << 63;
+    bits ^ flip
+}
+
+/// The double of a [`key`] (a NaN's payload is not kept).
+fn unkey(k: u64) -> f64 {
+    let flip = (((k as i64 >> 63) as u64) ^ u64::MAX) | 1 << 63;
+    f64::from_bits(k ^ flip)
 }
 
 /// The CRPS of `sorted` members (ascending, NaNs last) against `observation`.
@@ -84,6 +114,46 @@ mod tests {
         assert!(crps_ensemble(0.5, &[f64::NAN, f64::NAN], &mut s).is_nan());
         assert!(crps_ensemble(f64::NAN, &[1.0], &mut s).is_nan());
         assert!(crps_ensemble(1.0, &[], &mut s).is_nan());
+    }
+
+    #[test]
+    fn key_sort_orders_as_the_comparison_sort() {
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15);
+        let specials = [0.0, -0.0, f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 5e-324, -5e-324, f64::MAX];
+        for n in [2, 17, 200, 1000, 4097] {
+            for kind in 0..4 {
+                let v: Vec<f64> = (0..n)
+                    .map(|i| match kind {
+                        0 => f64::from_bits(next()),
+                        1 => 91_234.56 + ((next() % 2001) as f64 - 1000.0) / 100.0,
+                        2 => specials[(next() % specials.len() as u64) as usize],
+                        _ => {
+                            if i % 3 == 0 {
+                                7.0
+                            } else {
+                                -((next() % 100) as f64)
+                            }
+                        }
+                    })
+                    .collect();
+                let mut radix = v.clone();
+                sort_numpy(&mut radix);
+                let mut cmp = v.clone();
+                cmp.sort_unstable_by(|a, b| match (a.is_nan(), b.is_nan()) {
+                    (false, false) => a.partial_cmp(b).unwrap(),
+                    (x, y) => x.cmp(&y),
+                });
+                let same = radix.iter().zip(&cmp).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+                assert!(same, "n {n}, kind {kind}");
+                // Every value kept, bit for bit (but NaN payloads).
+                let bits = |v: &[f64]| {
+                    let mut b: Vec<u64> = v.iter().map(|x| if x.is_nan() { 0 } else { x.to_bits() }).collect();
+                    b.sort_unstable();
+                    b
+                };
+                assert_eq!(bits(&radix), bits(&v), "n {n}, kind {kind}");
+            }
+        }
     }
 
     #[test]

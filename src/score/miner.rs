@@ -90,11 +90,12 @@ pub struct Scratch {
     values: Vec<f64>,
 }
 
-/// The CRPS of `observation` against column `t` of `simulated` (`rows × columns`, row-major):
-/// the members gathered into `column` and sorted there, NumPy's order.
-fn crps_of_column(observation: f64, simulated: &[f64], columns: usize, t: usize, column: &mut Vec<f64>) -> f64 {
-    column.clear();
-    column.extend(simulated.iter().skip(t).step_by(columns.max(1)));
+/// The CRPS of `observation` against column `t` of `simulated` (`columns` columns of `rows`
+/// members each, column after column), sorted in place (NumPy's order): the column is scratch,
+/// used once. Column-major because each column is sorted on its own: gathering a column of a
+/// row-major 1000 × 288 block touched a new cache line per member.
+fn crps_of_column(observation: f64, simulated: &mut [f64], rows: usize, t: usize) -> f64 {
+    let column = &mut simulated[t * rows..(t + 1) * rows];
     sort_numpy(column);
     crps_ensemble_sorted(observation, column)
 }
@@ -105,19 +106,21 @@ fn interval_steps(seconds: i64, increment: i64) -> usize {
     if steps >= 1.0 { steps as usize } else { 0 }
 }
 
-/// The values an interval scores, row by row (`rows` rows of `points` prices each) into `out`
-/// (`rows × columns`, row-major); returns the column count.
+/// The values an interval scores, of `rows` rows of `points` prices each, into `out` column after
+/// column (column `k` holds every row's `k`-th value); returns the column count.
 fn changes(prices: &[f64], points: usize, steps: usize, absolute: bool, gap: bool, out: &mut Vec<f64>) -> usize {
-    out.clear();
+    let rows = prices.len().checked_div(points).unwrap_or(0);
     let mut sampled = points.div_ceil(steps);
     if gap {
         sampled = sampled.min(2);
     }
     let columns = sampled.saturating_sub(1);
-    for row in prices.chunks_exact(points) {
+    out.clear();
+    out.resize(rows * columns, 0.0);
+    for (r, row) in prices.chunks_exact(points).enumerate() {
         for k in 0..columns {
             let (price, next) = (row[k * steps], row[(k + 1) * steps]);
-            out.push(if absolute { next } else { ((next - price) / price) * 10_000.0 });
+            out[k * rows + r] = if absolute { next } else { ((next - price) / price) * 10_000.0 };
         }
     }
     columns
@@ -137,6 +140,7 @@ pub fn price_crps(
     if !intervals.is_empty() && paths.contains(&0.0) {
         return Err(Rejected::ZeroPrice);
     }
+    let rows = paths.len().checked_div(points).unwrap_or(0);
     let mut detail = Vec::with_capacity(intervals.len() + 2);
     let mut sum_all = 0.0f64;
     let mut gaps_total = 0.0f64;
@@ -150,7 +154,7 @@ pub fn price_crps(
             }
         }
         let steps = steps.max(1);
-        let Scratch { simulated, real: real_changes, column, values } = scratch;
+        let Scratch { simulated, real: real_changes, values, .. } = scratch;
         let columns = changes(paths, points, steps, absolute, gap, simulated);
         changes(real, real.len(), steps, absolute, gap, real_changes);
         if columns == 0 {
@@ -167,7 +171,7 @@ pub fn price_crps(
             }
             values.clear();
             while t < columns && !real_changes[t].is_nan() {
-                let mut v = crps_of_column(real_changes[t], simulated, columns, t, column);
+                let mut v = crps_of_column(real_changes[t], simulated, rows, t);
                 if absolute {
                     v = (v / last_real) * 10_000.0;
                 }
@@ -198,8 +202,8 @@ pub struct VolBlock {
     pub weight: f64,
 }
 
-/// The realized volatility of each whole block of `steps` step returns of each row (`rows ×
-/// blocks` into `out`, row-major): NumPy's `nanstd(ddof=1)` of the block's basis-point returns
+/// The realized volatility of each whole block of `steps` step returns of each row (into `out`
+/// block after block, as [`changes`] lays out its columns): NumPy's `nanstd(ddof=1)` of the block's basis-point returns
 /// (the mean of the observed returns, the squared deviations summed, ÷ (observed − 1), the square
 /// root; NaN returns left out), NaN for a block with fewer than two observed returns. The steps
 /// after the last whole block are dropped. Returns the block count.
@@ -211,15 +215,17 @@ fn block_volatilities(
     terms: &mut Vec<f64>,
     out: &mut Vec<f64>,
 ) -> usize {
-    out.clear();
+    let rows = prices.len().checked_div(points).unwrap_or(0);
     let blocks = points.saturating_sub(1).checked_div(steps).unwrap_or(0);
-    for row in prices.chunks_exact(points) {
+    out.clear();
+    out.resize(rows * blocks, 0.0);
+    for (r, row) in prices.chunks_exact(points).enumerate() {
         for b in 0..blocks {
             returns.clear();
             returns.extend((b * steps..(b + 1) * steps).map(|k| ((row[k + 1] - row[k]) / row[k]) * 10_000.0));
             let observed = returns.iter().filter(|r| !r.is_nan()).count();
             if observed < 2 {
-                out.push(f64::NAN);
+                out[b * rows + r] = f64::NAN;
                 continue;
             }
             // nanvar: a NaN return counts as 0 in both sums and not in the count; the deviation
@@ -232,7 +238,7 @@ fn block_volatilities(
                 let d = if r.is_nan() { 0.0 } else { r - mean };
                 d * d
             }));
-            out.push((numpy_sum(terms) / (observed - 1) as f64).sqrt());
+            out[b * rows + r] = (numpy_sum(terms) / (observed - 1) as f64).sqrt();
         }
     }
     blocks
@@ -252,6 +258,7 @@ pub fn vol_crps(
 ) -> (f64, Vec<IntervalCrps>) {
     let mut detail = Vec::with_capacity(blocks.len() + 1);
     let mut sum_all = 0.0f64;
+    let rows = paths.len().checked_div(points).unwrap_or(0);
     let Scratch { simulated, real: real_vol, column, values } = scratch;
     for size in blocks {
         let steps = interval_steps(size.seconds, increment).max(1);
@@ -260,7 +267,7 @@ pub fn vol_crps(
         let mut crps_sum = 0.0f64;
         let mut any = false;
         for b in (0..n).filter(|&b| !real_vol[b].is_nan()) {
-            crps_sum += crps_of_column(real_vol[b], simulated, n, b, column);
+            crps_sum += crps_of_column(real_vol[b], simulated, rows, b);
             any = true;
         }
         if !any {

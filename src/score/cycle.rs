@@ -11,7 +11,6 @@
 //! Nothing goes through JSON or per-miner objects: the kernel reads the leaf doubles in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, ListArray};
 use arrow::datatypes::{DataType, Float64Type, UInt16Type};
@@ -171,9 +170,14 @@ impl CycleFile {
                 let mut r = rows.start;
                 for batch in self.reader(&[col::PATHS], Some(vec![g]))?.build().map_err(|e| e.to_string())? {
                     let batch = batch.map_err(|e| format!("reading row group {g}: {e}"))?;
-                    let paths = Paths::of(batch.column(0), points)?;
+                    let paths = Paths::of(batch.column(0))?;
                     for i in 0..batch.num_rows() {
-                        out.push(score_miner(&verdict[r], paths.row(i), points, &real, &prompt, scratch));
+                        let prices = if verdict[r] == "CORRECT" { paths.row(i, points) } else { Ok(None) };
+                        out.push(match prices {
+                            Ok(p) => score_miner(&verdict[r], p, points, &real, &prompt, scratch),
+                            // A malformed row costs only itself.
+                            Err(e) => MinerScore { score: -1.0, detail: Vec::new(), error: Some(e) },
+                        });
                         r += 1;
                     }
                 }
@@ -237,55 +241,51 @@ impl RowColumns {
     }
 }
 
-/// Where path `k` of a `paths` column's items sits in the leaf (start, length), if whole.
-type PathRange = Box<dyn Fn(usize) -> Option<(usize, usize)>>;
+/// Where path `k` of a `paths` column's items sits in the leaf (start, length), if not null.
+type PathRange = Box<dyn Fn(usize) -> Option<(usize, usize)> + Send + Sync>;
 
 /// A `paths` column read as doubles: the cycle files' fixed-size lists, or the plain lists other
-/// engines turn them into (Spark), every row checked to hold whole paths of `points` prices.
+/// engines turn them into (Spark). Each row is checked when it is asked for: its paths must be
+/// whole (`points` prices each), contiguous and free of nulls.
 pub struct Paths {
-    leaf: Arc<dyn Array>,
-    /// Each row's range of leaf values, `None` for a null row.
-    ranges: Vec<Option<(usize, usize)>>,
+    leaf: ArrayRef,
+    /// Each row's paths (first path, count), `None` for a null row.
+    rows: Vec<Option<(usize, usize)>>,
+    path: PathRange,
 }
 
 impl Paths {
-    pub fn of(column: &ArrayRef, points: usize) -> Result<Paths, String> {
-        let (inner, ranges): (ArrayRef, Vec<Option<(usize, usize)>>) = match column.data_type() {
+    pub fn of(column: &ArrayRef) -> Result<Paths, String> {
+        let (inner, rows): (ArrayRef, Vec<Option<(usize, usize)>>) = match column.data_type() {
             DataType::FixedSizeList(..) => {
                 let outer: &FixedSizeListArray = column.as_fixed_size_list();
                 let n = outer.value_length() as usize;
-                let ranges =
-                    (0..outer.len()).map(|r| outer.is_valid(r).then(|| (outer.value_offset_at(r), n))).collect();
-                (outer.values().clone(), ranges)
+                let rows = (0..outer.len()).map(|r| outer.is_valid(r).then(|| (outer.value_offset_at(r), n))).collect();
+                (outer.values().clone(), rows)
             }
             DataType::List(_) => {
                 let outer: &ListArray = column.as_list::<i32>();
                 let o = outer.value_offsets();
-                let ranges = (0..outer.len())
+                let rows = (0..outer.len())
                     .map(|r| outer.is_valid(r).then(|| (o[r] as usize, (o[r + 1] - o[r]) as usize)))
                     .collect();
-                (outer.values().clone(), ranges)
+                (outer.values().clone(), rows)
             }
             other => return Err(format!("paths has type {other}, not a list of paths")),
         };
-        // `inner[k]` is one path: check each holds `points` prices and map its range to the leaf.
-        let (leaf, path_range): (ArrayRef, PathRange) = match inner.data_type() {
+        let (leaf, path): (ArrayRef, PathRange) = match inner.data_type() {
             DataType::FixedSizeList(..) => {
                 let l: FixedSizeListArray = inner.as_fixed_size_list().clone();
-                if l.value_length() as usize != points {
-                    return Err(format!("paths hold {} prices each, the prompt {points}", l.value_length()));
-                }
-                let values = l.values().clone();
-                (values, Box::new(move |k| l.is_valid(k).then(|| (l.value_offset_at(k), points))))
+                let n = l.value_length() as usize;
+                (l.values().clone(), Box::new(move |k| l.is_valid(k).then(|| (l.value_offset_at(k), n))))
             }
             DataType::List(_) => {
                 let l: ListArray = inner.as_list::<i32>().clone();
-                let values = l.values().clone();
                 (
-                    values,
+                    l.values().clone(),
                     Box::new(move |k| {
                         let o = l.value_offsets();
-                        (l.is_valid(k) && (o[k + 1] - o[k]) as usize == points).then(|| (o[k] as usize, points))
+                        l.is_valid(k).then(|| (o[k] as usize, (o[k + 1] - o[k]) as usize))
                     }),
                 )
             }
@@ -298,35 +298,30 @@ impl Paths {
             // checked every decimal reads back to its double).
             arrow::compute::cast(&leaf, &DataType::Float64).map_err(|e| format!("paths' prices: {e}"))?
         };
-        // Every path of a non-null row must be whole, contiguous and without null prices.
-        let mut rows = Vec::with_capacity(ranges.len());
-        for (r, range) in ranges.into_iter().enumerate() {
-            let Some((first, n)) = range else {
-                rows.push(None);
-                continue;
-            };
-            let mut start = None;
-            for k in first..first + n {
-                let (at, len) =
-                    path_range(k).ok_or_else(|| format!("row {r}: a path is null or not {points} prices long"))?;
-                let expected = start.map_or(at, |s: usize| s + (k - first) * len);
-                if at != expected {
-                    return Err(format!("row {r}: paths are not contiguous"));
-                }
-                start.get_or_insert(at);
-            }
-            let at = start.unwrap_or(0);
-            if leaf.null_count() > 0 && (at..at + n * points).any(|i| leaf.is_null(i)) {
-                return Err(format!("row {r}: a price is null"));
-            }
-            rows.push(Some((at, n * points)));
-        }
-        Ok(Paths { leaf, ranges: rows })
+        Ok(Paths { leaf, rows, path })
     }
 
-    /// Row `r`'s prices, path after path (`None` for a null row).
-    pub fn row(&self, r: usize) -> Option<&[f64]> {
-        let (at, n) = self.ranges[r]?;
-        Some(&self.leaf.as_primitive::<Float64Type>().values()[at..at + n])
+    /// Row `r`'s prices, path after path (`None` for a null row), checked to be whole paths of
+    /// `points` prices, contiguous, without a null price.
+    pub fn row(&self, r: usize, points: usize) -> Result<Option<&[f64]>, String> {
+        let Some((first, n)) = self.rows[r] else { return Ok(None) };
+        let mut at = None;
+        for k in first..first + n {
+            let (start, len) = (self.path)(k).ok_or_else(|| format!("row {r}: a path is null"))?;
+            if len != points {
+                return Err(format!("row {r}: a path of {len} prices, the prompt has {points}"));
+            }
+            let expected = at.map_or(start, |a| a + (k - first) * points);
+            if start != expected {
+                return Err(format!("row {r}: paths are not contiguous"));
+            }
+            at.get_or_insert(start);
+        }
+        let at = at.unwrap_or(0);
+        let values = &self.leaf.as_primitive::<Float64Type>().values()[..];
+        if self.leaf.null_count() > 0 && (at..at + n * points).any(|i| self.leaf.is_null(i)) {
+            return Err(format!("row {r}: a price is null"));
+        }
+        values.get(at..at + n * points).map(Some).ok_or_else(|| format!("row {r}: paths out of range"))
     }
 }

@@ -21,6 +21,7 @@ pub mod inputs;
 pub mod miner;
 pub mod output;
 pub mod prompt;
+pub mod rows;
 pub mod run;
 pub mod sum;
 pub mod table;

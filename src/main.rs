@@ -183,6 +183,13 @@ enum Command {
         /// Where to write the .cycle.arrow file.
         #[arg(long)]
         out: PathBuf,
+        /// The request's start time (ISO 8601 with a UTC offset; default the presets' own), so a
+        /// dataset of several cycles can be made.
+        #[arg(long = "start-time")]
+        start_time: Option<String>,
+        /// The request's asset (default BTC).
+        #[arg(long)]
+        asset: Option<String>,
     },
 }
 
@@ -375,9 +382,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Fixture { preset, seed, out } => {
-            let summary =
-                fixture::write(preset, seed, &out).with_context(|| format!("writing fixture {}", out.display()))?;
+        Command::Fixture { preset, seed, out, start_time, asset } => {
+            let mut spec = preset.spec();
+            if let Some(start) = start_time {
+                let unix = synth_forward::request::isotime::fromisoformat_timestamp(&start)
+                    .filter(|_| synth_forward::request::isotime::has_utc_offset(&start))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--start-time {start:?} is not an ISO 8601 time with a UTC offset")
+                    })?;
+                // The cycle starts a minute (and a bit) before the prices it asks for, as the presets do.
+                let started = chrono::DateTime::from_timestamp(unix - 59, 750_000_000)
+                    .ok_or_else(|| anyhow::anyhow!("--start-time {start:?} is out of range"))?;
+                spec.start_time = start;
+                spec.start_unix = unix;
+                spec.started_at = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            }
+            if let Some(asset) = asset {
+                spec.asset = asset;
+            }
+            let mut summary =
+                fixture::write_spec(&spec, seed, &out).with_context(|| format!("writing fixture {}", out.display()))?;
+            summary.preset = Some(preset.as_str().to_owned());
             println!("{}", serde_json::to_string(&summary)?);
         }
     }

@@ -9,10 +9,12 @@
 //! - [`running`]: a cycle on its own thread while the calling thread, without the GIL, watches
 //!   the host's signals (cancelling the cycle when a handler raises) and hands logs over.
 //! - [`results`]: the CORRECT miners' values as upstream's Python objects.
+//! - [`score`]: the validator's scores of cycle rows, files and their real prices.
 
 mod logs;
 mod results;
 mod running;
+mod score;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -259,6 +261,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CancelledError", m.py().get_type::<CancelledError>())?;
     m.add_class::<Engine>()?;
     m.add_function(wrap_pyfunction!(signing_message, m)?)?;
+    m.add_class::<score::Prices>()?;
+    m.add_function(wrap_pyfunction!(score::score_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(score::normalise_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(score::score_files, m)?)?;
     logs::install();
     Ok(())
 }

@@ -379,3 +379,50 @@ def process_stats() -> dict:
         key, _, value = line.partition(":")
         status[key] = value.split()
     return {"fds": fds, "threads": int(status["Threads"][0]), "rss": int(status["VmRSS"][0]) * 1024}
+
+
+# --- A small cycle dataset and its prices (scoring) ----------------------------------------
+
+
+def run_cli(*args) -> dict:
+    """Runs the CLI, returns its summary line (the last line of stdout); fails on a non-zero exit."""
+    out = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"{args}: {out.stderr[-2000:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+#: The cycles of :func:`cycle_dataset`: asset, start time, seed (the small preset, 1 h prompt).
+DATASET_CYCLES = [
+    ("BTC", "2026-11-24T12:01:00+00:00", 1),
+    ("BTC", "2026-11-24T13:01:00+00:00", 2),
+    ("ETH", "2026-11-24T12:01:00+00:00", 3),
+    ("BTC", "2026-11-25T00:01:00+00:00", 4),
+]
+
+
+@pytest.fixture(scope="session")
+def cycle_dataset(tmp_path_factory):
+    """Four small cycles (two assets, two dates) replayed into one folder, a price CSV covering
+    them (BTC with a gap), and the CLI's scores of them: ``(out, table, prices, scores_table)``."""
+    base = tmp_path_factory.mktemp("dataset")
+    out = base / "out"
+    for asset, start, seed in DATASET_CYCLES:
+        rec = base / f"{asset}-{seed}.cycle.arrow"
+        run_cli("fixture", "--preset", "small", "--seed", seed, "--start-time", start, "--asset", asset, "--out", rec)
+        run_cli("replay", rec, "--out", out)
+    prices = base / "prices.csv"
+    lines = ["asset,timestamp,price"]
+    for asset, level in (("BTC", 91234.56), ("ETH", 3012.34)):
+        p = level
+        start = 1_795_521_600
+        for k in range(0, 26 * 60 + 10):
+            t = start + 60 * k
+            p *= 1 + ((k * 7919) % 13 - 6) * 1e-4
+            missing = asset == "BTC" and 20 <= k < 26
+            lines.append(f"{asset},{t}," + ("" if missing else f"{round(p, 2)}"))
+    prices.write_text("\n".join(lines) + "\n")
+    summary = run_cli("score", out, "--prices", prices, "--out", out)
+    assert summary["cycles_scored"] == len(DATASET_CYCLES), summary
+    table = out / "layout-2" / "3600_60_100_f64"
+    scores = out / "layout-2" / "scores_median10x-cap-p95-fill"
+    return out, table, prices, scores

@@ -157,41 +157,50 @@ fn read_parquet(source: &PriceSource) -> Result<Vec<(String, i64, f64)>, PriceFi
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| fmt(format!("reading: {e}")))?;
-        let column = |name: &str| {
-            batch
-                .schema()
-                .fields()
-                .iter()
-                .position(|f| f.name().eq_ignore_ascii_case(name))
-                .map(|i| batch.column(i).clone())
+        rows.extend(rows_of_batch(&batch, source.asset.as_deref()).map_err(fmt)?);
+    }
+    Ok(rows)
+}
+
+/// The rows of one record batch of prices (`asset`, `timestamp`, `price` by name, any case; the
+/// asset given stands in for a missing `asset` column): a Parquet file's, or one handed over from
+/// Python.
+pub fn rows_of_batch(batch: &RecordBatch, asset: Option<&str>) -> Result<Vec<(String, i64, f64)>, String> {
+    let column = |name: &str| {
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name))
+            .map(|i| batch.column(i).clone())
+    };
+    let t = column("timestamp").ok_or("no `timestamp` column")?;
+    let t = seconds(&t)?;
+    let p = column("price").ok_or("no `price` column")?;
+    let p = arrow::compute::cast(&p, &DataType::Float64).map_err(|e| format!("price: {e}"))?;
+    let p = p.as_primitive::<Float64Type>();
+    let assets = match (asset, column("asset")) {
+        (Some(_), _) => None,
+        (None, Some(a)) => Some(arrow::compute::cast(&a, &DataType::Utf8).map_err(|e| format!("asset: {e}"))?),
+        (None, None) => return Err("no `asset` column".into()),
+    };
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for r in 0..batch.num_rows() {
+        let asset = match (&assets, asset) {
+            (Some(a), _) if a.is_valid(r) => a.as_string::<i32>().value(r).to_owned(),
+            (Some(_), _) => return Err(format!("row {r}: asset is null")),
+            (None, Some(a)) => a.to_owned(),
+            (None, None) => unreachable!("checked above"),
         };
-        let t = column("timestamp").ok_or_else(|| fmt("no `timestamp` column".into()))?;
-        let t = seconds(&t).map_err(fmt)?;
-        let p = column("price").ok_or_else(|| fmt("no `price` column".into()))?;
-        let p = arrow::compute::cast(&p, &DataType::Float64).map_err(|e| fmt(format!("price: {e}")))?;
-        let p = p.as_primitive::<Float64Type>();
-        let assets = match (&source.asset, column("asset")) {
-            (Some(_), _) => None,
-            (None, Some(a)) => Some(arrow::compute::cast(&a, &DataType::Utf8).map_err(|e| fmt(format!("asset: {e}")))?),
-            (None, None) => return Err(fmt("no `asset` column".into())),
-        };
-        for r in 0..batch.num_rows() {
-            let asset = match (&assets, &source.asset) {
-                (Some(a), _) if a.is_valid(r) => a.as_string::<i32>().value(r).to_owned(),
-                (Some(_), _) => return Err(fmt(format!("row {r}: asset is null"))),
-                (None, Some(a)) => a.clone(),
-                (None, None) => unreachable!("checked above"),
-            };
-            if !plain_asset(&asset) {
-                return Err(fmt(format!("row {r}: asset {asset:?} is not a plain name")));
-            }
-            let time = t.is_valid(r).then(|| t.value(r)).ok_or_else(|| fmt(format!("row {r}: timestamp is null")))?;
-            let price = if p.is_valid(r) { p.value(r) } else { f64::NAN };
-            if price.is_infinite() {
-                return Err(fmt(format!("row {r}: price {price} is not finite")));
-            }
-            rows.push((asset, time, price));
+        if !plain_asset(&asset) {
+            return Err(format!("row {r}: asset {asset:?} is not a plain name"));
         }
+        let time = t.is_valid(r).then(|| t.value(r)).ok_or_else(|| format!("row {r}: timestamp is null"))?;
+        let price = if p.is_valid(r) { p.value(r) } else { f64::NAN };
+        if price.is_infinite() {
+            return Err(format!("row {r}: price {price} is not finite"));
+        }
+        rows.push((asset, time, price));
     }
     Ok(rows)
 }

@@ -53,11 +53,30 @@ impl RealPrices {
     /// Reads every source; a time given twice for one asset must give the same price (a file
     /// and its later refetch may overlap), else the second file is refused.
     pub fn load(sources: &[PriceSource]) -> Result<RealPrices, PriceFileError> {
-        let mut rows: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut rows = Vec::new();
         for source in sources {
-            for (asset, t, price) in file::read(source)? {
-                rows.entry(asset).or_default().push((t, price));
-            }
+            rows.extend(file::read(source)?);
+        }
+        RealPrices::from_rows(rows)
+    }
+
+    /// From record batches of prices (the Parquet form's columns), as Python hands them over.
+    pub fn from_batches(
+        batches: &[arrow::record_batch::RecordBatch],
+        asset: Option<&str>,
+    ) -> Result<RealPrices, String> {
+        let mut rows = Vec::new();
+        for b in batches {
+            rows.extend(file::rows_of_batch(b, asset)?);
+        }
+        RealPrices::from_rows(rows).map_err(|e| e.to_string())
+    }
+
+    /// From `(asset, time, price)` rows in any order (module doc: the same time twice).
+    pub fn from_rows(all: Vec<(String, i64, f64)>) -> Result<RealPrices, PriceFileError> {
+        let mut rows: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+        for (asset, t, price) in all {
+            rows.entry(asset).or_default().push((t, price));
         }
         let mut series = BTreeMap::new();
         for (asset, mut points) in rows {

@@ -26,6 +26,7 @@ logger of :mod:`logging`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -44,13 +45,20 @@ __all__ = [
     "CancelledError",
     "CycleResult",
     "Engine",
+    "NORMALISATION",
+    "Prices",
     "RequestError",
+    "ScoreResult",
     "SinkError",
     "SynthForwardError",
     "__version__",
     "default_engine",
     "forward_and_save",
+    "load_prices",
+    "normalise_arrow",
     "replay",
+    "score",
+    "score_arrow",
     "sync_forward_multiprocess",
 ]
 
@@ -388,3 +396,110 @@ def forward_and_save(
         miner_uids=miner_uids, request_time=request_time, postgres=postgres, parquet_dir=parquet_dir,
         rules=rules, postgres_attempts=postgres_attempts, postgres_backoff=postgres_backoff, record=record,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring: the validator's CRPS and prompt scores, bit for bit (schemas/scores.md).
+
+#: Today's prompt-score normalisation; ``"p90-cap"`` selects the older one.
+NORMALISATION = "median10x-cap-p95-fill"
+
+Prices = _native.Prices
+
+PricesLike = Union["_native.Prices", pa.Table, pa.RecordBatch, PathLike, Sequence[PathLike]]
+
+
+def load_prices(prices: PricesLike, asset: Optional[str] = None) -> "_native.Prices":
+    """Real prices (``schemas/prices.md``) from a :class:`Prices`, a pyarrow table or batch with
+    ``asset``/``timestamp``/``price`` columns, or price files (CSV or Parquet). ``asset`` names the
+    asset of rows without an ``asset`` column. Files are read once per process while unchanged."""
+    if isinstance(prices, _native.Prices):
+        return prices
+    if isinstance(prices, pa.Table):
+        return _native.Prices.from_arrow(prices.to_batches(), asset)
+    if isinstance(prices, pa.RecordBatch):
+        return _native.Prices.from_arrow([prices], asset)
+    files = [prices] if isinstance(prices, (str, os.PathLike)) else list(prices)
+    names = [(f"{asset}={os.fspath(f)}" if asset else os.fspath(f)) for f in files]
+    stamps = tuple(os.stat(os.fspath(f)).st_mtime_ns for f in files)
+    return _prices_from_files(tuple(names), stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _prices_from_files(names: tuple, _stamps: tuple) -> "_native.Prices":
+    return _native.Prices.load(list(names))
+
+
+def score_arrow(
+    batch: Union[pa.RecordBatch, pa.Table],
+    prices: PricesLike,
+    *,
+    asset: Optional[str] = None,
+    normalisation: str = NORMALISATION,
+    whole_cycles: bool = True,
+) -> pa.RecordBatch:
+    """The validator's scores of cycle rows in Arrow: each miner's total CRPS and its
+    ``crps_data``, and (with ``whole_cycles``) each cycle's prompt scores.
+
+    ``batch`` holds rows of one or more cycles in the cycle files' columns (``uid``, ``hotkey``,
+    ``format_validation``, ``start_time``, ``time_increment``, ``time_length``,
+    ``num_simulations``, ``paths``, and ``asset`` unless ``asset`` is given), in our types or the
+    ones Spark hands to ``mapInArrow`` (int32 uids, strings, ``list<list<double>>`` paths).
+
+    Prompt scores need every miner of a cycle. When ``batch`` may hold part of one (Spark splits
+    files and batches), pass ``whole_cycles=False`` and compute them afterwards with
+    :func:`normalise_arrow` on the score rows of whole cycles. Rows of a cycle the prices do not
+    settle come back with ``total_crps`` -1 and ``error`` ``"unscorable: …"``.
+
+    ``asset`` also names the asset of ``prices`` rows without an ``asset`` column.
+
+    Returns the scores schema (``schemas/scores.md``) plus an ``asset`` column.
+    """
+    p = load_prices(prices, asset)
+    if isinstance(batch, pa.Table):
+        parts = [
+            _native.score_arrow(b, p, asset, normalisation, False) for b in batch.combine_chunks().to_batches()
+        ]
+        if not parts:
+            return _native.score_arrow(pa.RecordBatch.from_pylist([], schema=batch.schema), p, asset, normalisation, whole_cycles)
+        scored = pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
+        return _native.normalise_arrow(scored, normalisation) if whole_cycles else scored
+    return _native.score_arrow(batch, p, asset, normalisation, whole_cycles)
+
+
+def normalise_arrow(batch: Union[pa.RecordBatch, pa.Table], *, normalisation: str = NORMALISATION) -> pa.RecordBatch:
+    """The prompt scores of whole cycles, from :func:`score_arrow`'s rows (every row of each cycle
+    in ``batch``, any order): ``prompt_score``, ``score_capped``, ``percentile95``,
+    ``lowest_score`` filled, each cycle's rows in uid order."""
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else pa.RecordBatch.from_pylist([], schema=batch.schema)
+    return _native.normalise_arrow(batch, normalisation)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What :func:`score` did: its ``summary`` (the CLI's summary line, as a dict) and the
+    ``ranking``, every miner of every prompt, best first within each (dicts with ``time_length``,
+    ``rank``, ``uid``, ``hotkey``, ``cycles``, ``scored``, ``capped``, ``mean_prompt_score``,
+    ``mean_crps``)."""
+
+    summary: Dict[str, Any]
+    ranking: List[Dict[str, Any]]
+
+
+def score(
+    inputs: Union[PathLike, Sequence[PathLike]],
+    prices: PricesLike,
+    *,
+    out: Optional[PathLike] = None,
+    normalisation: str = NORMALISATION,
+    overwrite: bool = False,
+) -> ScoreResult:
+    """``synth-forward score``: cycle files (a file, a folder or a glob, or several) scored
+    against ``prices``; with ``out``, one scores file per cycle under
+    ``out/layout-2/scores_<normalisation>/``. The GIL is released while it runs."""
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    summary, ranking = _native.score_files(
+        [os.fspath(p) for p in paths], load_prices(prices), _path(out), normalisation, overwrite
+    )
+    return ScoreResult(json.loads(summary), json.loads(ranking))

@@ -35,3 +35,27 @@ class Engine:
         postgres_backoff: float = 2.0,
         record: Optional[str] = None,
     ) -> Tuple[Optional[List[list]], Optional[pa.RecordBatch], str]: ...
+
+class Prices:
+    @staticmethod
+    def load(files: List[str]) -> Prices: ...
+    @staticmethod
+    def from_arrow(batches: List[pa.RecordBatch], asset: Optional[str] = None) -> Prices: ...
+    def assets(self) -> List[Tuple[str, int]]: ...
+    def to_arrow(self) -> pa.RecordBatch: ...
+
+def score_arrow(
+    batch: pa.RecordBatch,
+    prices: Prices,
+    asset: Optional[str] = None,
+    normalisation: str = "median10x-cap-p95-fill",
+    whole_cycles: bool = True,
+) -> pa.RecordBatch: ...
+def normalise_arrow(batch: pa.RecordBatch, normalisation: str = "median10x-cap-p95-fill") -> pa.RecordBatch: ...
+def score_files(
+    inputs: List[str],
+    prices: Prices,
+    out: Optional[str] = None,
+    normalisation: str = "median10x-cap-p95-fill",
+    overwrite: bool = False,
+) -> Tuple[str, str]: ...

@@ -38,6 +38,7 @@ pub mod fetch;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+pub mod prices;
 pub mod procfs;
 pub mod recording;
 pub mod request;

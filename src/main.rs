@@ -173,6 +173,11 @@ enum Command {
         #[arg(long)]
         rank: Option<PathBuf>,
     },
+    /// Real prices for `score`: `prices fetch` writes one asset's grid from Pyth's history API.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// Generate a synthetic recorded cycle in the Axon's exact byte layout.
     Fixture {
         /// small (16 miners × 100 × 61), hf-90mb (256 × 1000 × 61), lf-full (256 × 1000 × 289).
@@ -191,6 +196,50 @@ enum Command {
         #[arg(long)]
         asset: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PricesCommand {
+    /// Fetch one asset's price at every grid time from Pyth's TradingView-style history API (the
+    /// close of the 1-minute candle at exactly that time; missing or not yet settled: empty) into
+    /// a CSV or Parquet file (schemas/prices.md). https needs a build with `--features tls`.
+    Fetch {
+        /// The validator's asset name (BTC, ETH, SOL, XAU, …), written into the file.
+        #[arg(long)]
+        asset: String,
+        /// First grid time: Unix seconds or ISO 8601 with a UTC offset.
+        #[arg(long, value_parser = parse_time)]
+        from: i64,
+        /// Last grid time (included), the same forms.
+        #[arg(long, value_parser = parse_time)]
+        to: i64,
+        /// Seconds between grid times (60: every minute, which serves every prompt).
+        #[arg(long, default_value_t = 60)]
+        increment: i64,
+        /// The output file: `.csv` or `.parquet`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing output file.
+        #[arg(long)]
+        overwrite: bool,
+        /// The Pyth symbol (default: the validator's for the asset, e.g. Crypto.BTC/USD).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// The history endpoint (Pyth Benchmarks' TradingView shim by default; Pyth Pro's history
+        /// URL answers the same query).
+        #[arg(long, default_value = synth_forward::prices::pyth::DEFAULT_URL)]
+        url: String,
+        /// Seconds one request may take, and tries per request (timeouts, connection errors, 429
+        /// and 5xx are retried with a doubling backoff).
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        #[arg(long, default_value_t = 3)]
+        attempts: u32,
+    },
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    synth_forward::prices::file::parse_time(s)
 }
 
 /// How `paths` prices are stored: `--prices f64|f32|decimal`, or `--compact` (= decimal).
@@ -381,6 +430,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Prices {
+            command: PricesCommand::Fetch { asset, from, to, increment, out, overwrite, symbol, url, timeout, attempts },
+        } => {
+            use synth_forward::prices::pyth;
+            let t = std::time::Instant::now();
+            let symbol = symbol.unwrap_or_else(|| pyth::symbol_for(&asset));
+            let mut opts = pyth::FetchOptions::new(symbol.clone(), from, to, increment);
+            opts.url = url;
+            opts.timeout = std::time::Duration::try_from_secs_f64(timeout).context("--timeout")?;
+            opts.attempts = attempts;
+            if !overwrite && out.exists() {
+                anyhow::bail!("{} already exists (--overwrite to replace it)", out.display());
+            }
+            let grid = pyth::fetch_blocking(&opts).with_context(|| format!("fetching {symbol}"))?;
+            synth_forward::prices::write_file(&out, &asset, &grid.timestamps, &grid.prices, overwrite)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let missing = grid.prices.iter().filter(|p| p.is_nan()).count();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "source": "prices", "asset": asset, "symbol": symbol, "from": from, "to": to,
+                    "increment": increment, "points": grid.timestamps.len(), "missing": missing,
+                    "settled_until": grid.settled_until, "settled": grid.settled_until == Some(to),
+                    "requests": grid.requests, "candles": grid.candles, "out": out.display().to_string(),
+                    "elapsed_ms": t.elapsed().as_secs_f64() * 1e3,
+                })
+            );
         }
         Command::Fixture { preset, seed, out, start_time, asset } => {
             let mut spec = preset.spec();

@@ -19,6 +19,10 @@ use super::{FetchedCall, OutgoingRequest};
 /// apart, longer than an Axon's keep-alive (uvicorn closes after 5 s), so a kept connection would
 /// only ever be a stale one to trip over, and an open file descriptor between cycles.
 pub fn build_client() -> reqwest::Result<reqwest::Client> {
+    // With the `tls` feature reqwest has rustls but no crypto provider of its own: without one
+    // installed, building any client panics.
+    #[cfg(feature = "tls")]
+    crate::prices::pyth::install_tls_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

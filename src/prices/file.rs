@@ -123,7 +123,7 @@ fn unquote(field: &str) -> &str {
 }
 
 /// Whole Unix seconds, or an ISO 8601 time with a UTC offset on a whole second.
-fn parse_time(field: &str) -> Result<i64, String> {
+pub fn parse_time(field: &str) -> Result<i64, String> {
     if let Ok(t) = field.parse::<i64>() {
         return Ok(t);
     }

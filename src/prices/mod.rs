@@ -7,8 +7,11 @@
 //! validator's price provider builds it.
 //!
 //! - [`file`]: reading and writing the files.
+//! - [`pyth`]: one asset's grid of prices from Pyth's TradingView-style history API, for
+//!   `synth-forward prices fetch`.
 
 pub mod file;
+pub mod pyth;
 
 use std::collections::BTreeMap;
 

@@ -8,6 +8,6 @@ py=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pyarrow, duckdb, polars, numpy, numba, properscoring' 2>/dev/null; then
+if ! .venv/bin/python -c 'import pyarrow, duckdb, polars, numpy, numba, properscoring, moto.server' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 fi

@@ -8,7 +8,11 @@ export SYNTH_FORWARD_PYTHON="$PWD/.venv/bin/python"
 scripts/setup-bt-venvs.sh
 export SYNTH_FORWARD_BT10_PYTHON="$PWD/.venv-bt10/bin/python"
 export SYNTH_FORWARD_BT11_PYTHON="$PWD/.venv-bt11/bin/python"
-# `internals`: the A/B tests against parquet-rs's own writers.
-cargo test --locked --features internals "$@"
+# `internals`: the A/B tests against parquet-rs's own writers. `s3`: object storage
+# (tests/object_store.rs, against moto's S3 server from the .venv); it brings `tls`, so the https
+# client tests run too.
+cargo test --locked --features internals,s3 "$@"
 # The Python package: its wheel built from scratch, imported by the real interpreter.
 scripts/test-python.sh
+# The default build's side of the TLS switch: an https URL refused with a clear message.
+cargo test --locked --test prices_pyth

@@ -45,6 +45,8 @@ pub mod request;
 pub mod score;
 pub mod sink;
 pub mod source;
+#[cfg(feature = "s3")]
+pub mod store;
 pub mod upstream;
 pub mod wire;
 

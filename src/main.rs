@@ -578,9 +578,15 @@ impl PostgresArgs {
 #[derive(clap::Args)]
 struct OutputArgs {
     /// Output folder (one folder per table below it:
-    /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet).
+    /// layout-2/<length>_<increment>_<sims>_<prices>/asset=…/date=…/<start>.parquet), or object
+    /// storage, s3://bucket/prefix/ (a build with `--features s3`; credentials and endpoint from
+    /// the AWS_* variables).
     #[arg(long)]
     out: PathBuf,
+    /// With an s3:// --out: where the file is written before it is uploaded (removed once
+    /// stored, kept if the upload fails).
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("synth-forward-staging"))]
+    staging: PathBuf,
     #[command(flatten)]
     prices: PricesArg,
     /// Replace the Parquet file if it already exists.
@@ -596,18 +602,49 @@ impl OutputArgs {
     /// The sinks: the Parquet file, the upstream-shape file when asked, and the database save when
     /// asked (last: it retries from the Parquet file, which finishes first).
     fn sinks(self) -> anyhow::Result<Vec<Box<dyn Sink>>> {
-        let opts =
-            ParquetOptions { prices: self.prices.encoding(), overwrite: self.overwrite, ..ParquetOptions::default() };
-        let mut parquet = ParquetSink::new(self.out, opts);
+        let remote = self.out.to_str().is_some_and(|s| s.starts_with("s3://"));
+        let opts = ParquetOptions {
+            prices: self.prices.encoding(),
+            // The staging folder is ours; the object store decides what may be replaced.
+            overwrite: self.overwrite || remote,
+            ..ParquetOptions::default()
+        };
+        let dir = if remote { self.staging.clone() } else { self.out.clone() };
+        let mut parquet = ParquetSink::new(dir, opts);
         let db = self.postgres.sink(self.prices)?;
         if let Some((_, written)) = &db {
             parquet = parquet.announce(written.clone());
         }
-        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(parquet)];
+        let parquet: Box<dyn Sink> = if remote {
+            upload_sink(parquet, &self.out, self.staging, self.overwrite, db.is_some())?
+        } else {
+            Box::new(parquet)
+        };
+        let mut sinks: Vec<Box<dyn Sink>> = vec![parquet];
         sinks.extend(self.upstream.sink());
         sinks.extend(db.map(|(s, _)| s));
         Ok(sinks)
     }
+}
+
+/// The Parquet sink uploading to `out` (s3://…), staged under `staging`; the staged file is kept
+/// when a later sink reads it back (`keep`).
+#[cfg(feature = "s3")]
+fn upload_sink(
+    parquet: ParquetSink,
+    out: &std::path::Path,
+    staging: PathBuf,
+    overwrite: bool,
+    keep: bool,
+) -> anyhow::Result<Box<dyn Sink>> {
+    let url = out.to_string_lossy();
+    let remote = synth_forward::store::Remote::parse(&url)?;
+    Ok(Box::new(synth_forward::sink::upload::UploadSink::new(parquet, Arc::new(remote), staging, overwrite, keep)))
+}
+
+#[cfg(not(feature = "s3"))]
+fn upload_sink(_: ParquetSink, out: &std::path::Path, _: PathBuf, _: bool, _: bool) -> anyhow::Result<Box<dyn Sink>> {
+    anyhow::bail!("--out {}: this build has no object storage (build with --features s3)", out.display())
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

@@ -23,6 +23,10 @@ use super::prompt::Normalisation;
 use super::table::col;
 use super::{inputs, output};
 use crate::prices::RealPrices;
+#[cfg(feature = "s3")]
+use crate::store::Remote;
+#[cfg(feature = "s3")]
+use std::sync::Arc;
 
 /// What to score and where to put it.
 #[derive(Clone, Debug, Default)]
@@ -82,6 +86,123 @@ fn push_listed<T>(list: &mut Vec<T>, item: T) {
     }
 }
 
+/// A cycle file to score: on disk, or an object.
+enum Input {
+    Local(PathBuf),
+    #[cfg(feature = "s3")]
+    Remote(Arc<Remote>, object_store::path::Path),
+}
+
+impl Input {
+    fn name(&self) -> PathBuf {
+        match self {
+            Input::Local(p) => p.clone(),
+            #[cfg(feature = "s3")]
+            Input::Remote(r, key) => PathBuf::from(r.url(key)),
+        }
+    }
+
+    fn open(&self) -> Result<CycleFile, ScoreError> {
+        match self {
+            Input::Local(p) => CycleFile::open(p),
+            #[cfg(feature = "s3")]
+            Input::Remote(r, key) => {
+                let bytes = r.get(key).map_err(|e| ScoreError::File { path: self.name(), msg: e.to_string() })?;
+                CycleFile::from_bytes(self.name(), bytes)
+            }
+        }
+    }
+}
+
+/// Where scores go: a folder, or object storage.
+enum Out {
+    Local(PathBuf),
+    #[cfg(feature = "s3")]
+    Remote(Arc<Remote>),
+}
+
+/// One scores file's place.
+enum Target {
+    Local(PathBuf),
+    #[cfg(feature = "s3")]
+    Remote(Arc<Remote>, object_store::path::Path),
+}
+
+impl Target {
+    fn name(&self) -> String {
+        match self {
+            Target::Local(p) => p.display().to_string(),
+            #[cfg(feature = "s3")]
+            Target::Remote(r, key) => r.url(key),
+        }
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Target::Local(p) => p.exists(),
+            // A failed lookup is not "absent": the conditional write decides.
+            #[cfg(feature = "s3")]
+            Target::Remote(r, key) => r.exists(key).unwrap_or(false),
+        }
+    }
+
+    fn write(&self, bytes: Vec<u8>, overwrite: bool) -> Result<(), String> {
+        match self {
+            Target::Local(p) => output::write(p, &bytes, overwrite).map_err(|e| e.to_string()),
+            #[cfg(feature = "s3")]
+            Target::Remote(r, key) => r.put(key, bytes::Bytes::from(bytes), overwrite).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn is_remote(s: &str) -> bool {
+    s.starts_with("s3://")
+}
+
+#[cfg(feature = "s3")]
+fn remote(url: &str) -> Result<Arc<Remote>, String> {
+    Remote::parse(url).map(Arc::new).map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "s3"))]
+fn no_store(url: &str) -> String {
+    format!("{url}: this build has no object storage (build with --features s3)")
+}
+
+/// The inputs' files: local ones as [`inputs::expand`] finds them, then every `.parquet` object
+/// below each `s3://` prefix.
+fn expand(all: &[String]) -> Result<Vec<Input>, String> {
+    let (remote_inputs, local): (Vec<&String>, Vec<&String>) = all.iter().partition(|i| is_remote(i));
+    let local: Vec<String> = local.into_iter().cloned().collect();
+    let mut out: Vec<Input> =
+        if local.is_empty() { Vec::new() } else { inputs::expand(&local)?.into_iter().map(Input::Local).collect() };
+    out.extend(objects(&remote_inputs)?);
+    Ok(out)
+}
+
+/// Every `.parquet` object below each `s3://` prefix.
+#[cfg(feature = "s3")]
+fn objects(urls: &[&String]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for url in urls {
+        let r = remote(url)?;
+        let keys = r.list_parquet("").map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Err(format!("{url}: no Parquet files there"));
+        }
+        out.extend(keys.into_iter().map(|k| Input::Remote(r.clone(), k)));
+    }
+    Ok(out)
+}
+
+#[cfg(not(feature = "s3"))]
+fn objects(urls: &[&String]) -> Result<Vec<Input>, String> {
+    match urls.first() {
+        Some(url) => Err(no_store(url)),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Scores every input (module doc); each cycle's scores batch also goes to `each` (the ranking).
 pub fn score(
     opts: &ScoreOptions,
@@ -89,7 +210,19 @@ pub fn score(
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<ScoreSummary, String> {
     let t0 = Instant::now();
-    let files = inputs::expand(&opts.inputs)?;
+    let files = expand(&opts.inputs)?;
+    let out = match &opts.out {
+        Some(d) if d.to_str().is_some_and(is_remote) => {
+            #[cfg(feature = "s3")]
+            {
+                Some(Out::Remote(remote(&d.to_string_lossy())?))
+            }
+            #[cfg(not(feature = "s3"))]
+            return Err(no_store(&d.to_string_lossy()));
+        }
+        Some(d) => Some(Out::Local(d.clone())),
+        None => None,
+    };
     let mut s = ScoreSummary {
         source: "score",
         normalisation: opts.normalisation.name(),
@@ -97,9 +230,10 @@ pub fn score(
         scores_table: opts.out.as_ref().map(|d| output::table_root(d, opts.normalisation).display().to_string()),
         ..ScoreSummary::default()
     };
-    for path in &files {
+    for input in &files {
+        let path = &input.name();
         let t = Instant::now();
-        let outcome = score_one(path, opts, prices);
+        let outcome = score_one(input, out.as_ref(), opts, prices);
         s.score_ms += t.elapsed().as_secs_f64() * 1e3;
         match outcome {
             Ok(Scored::Batch(batch, target)) => {
@@ -110,18 +244,18 @@ pub fn score(
                     let t = Instant::now();
                     let written = output::encode(&batch)
                         .map_err(|e| e.to_string())
-                        .and_then(|bytes| output::write(&target, &bytes, opts.overwrite).map_err(|e| e.to_string()));
+                        .and_then(|bytes| target.write(bytes, opts.overwrite));
                     s.write_ms += t.elapsed().as_secs_f64() * 1e3;
                     match written {
-                        Ok(()) => push_listed(&mut s.written, target.display().to_string()),
+                        Ok(()) => push_listed(&mut s.written, target.name()),
                         // Another run wrote it meanwhile: theirs stands.
-                        Err(e) if target.exists() && !opts.overwrite => {
+                        Err(e) if !opts.overwrite && target.exists() => {
                             s.already_scored += 1;
-                            tracing::info!("{}: {e}", target.display());
+                            tracing::info!("{}: {e}", target.name());
                         }
                         Err(e) => {
                             s.errors += 1;
-                            push_listed(&mut s.error_files, note(path, format!("writing {}: {e}", target.display())));
+                            push_listed(&mut s.error_files, note(path, format!("writing {}: {e}", target.name())));
                         }
                     }
                 }
@@ -156,19 +290,27 @@ fn note(path: &Path, reason: String) -> FileNote {
 
 enum Scored {
     /// The scores, and the file to write them to (when there is an output folder).
-    Batch(RecordBatch, Option<PathBuf>),
+    Batch(RecordBatch, Option<Target>),
     Exists,
 }
 
-fn score_one(path: &Path, opts: &ScoreOptions, prices: &RealPrices) -> Result<Scored, ScoreError> {
-    let file = CycleFile::open(path)?;
-    let target = match &opts.out {
-        Some(dir) => {
+fn score_one(input: &Input, out: Option<&Out>, opts: &ScoreOptions, prices: &RealPrices) -> Result<Scored, ScoreError> {
+    let file = input.open()?;
+    let target = match out {
+        Some(out) => {
             let keys = file.keys()?;
-            let target = output::scores_path(dir, opts.normalisation, &keys)
-                .map_err(|msg| ScoreError::File { path: path.to_owned(), msg })?;
+            let err = |msg| ScoreError::File { path: input.name(), msg };
+            let target = match out {
+                Out::Local(dir) => Target::Local(output::scores_path(dir, opts.normalisation, &keys).map_err(err)?),
+                #[cfg(feature = "s3")]
+                Out::Remote(r) => {
+                    let relative = output::scores_path(Path::new(""), opts.normalisation, &keys).map_err(err)?;
+                    let relative = relative.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join("/");
+                    Target::Remote(r.clone(), r.key(&relative))
+                }
+            };
             // Checked before scoring: a day already scored costs a footer read per file.
-            if target.exists() && !opts.overwrite {
+            if !opts.overwrite && target.exists() {
                 return Ok(Scored::Exists);
             }
             Some(target)

@@ -37,6 +37,8 @@
 
 pub mod parquet;
 pub mod postgres;
+#[cfg(feature = "s3")]
+pub mod upload;
 pub mod upstream;
 
 use arrow::record_batch::RecordBatch;

@@ -47,6 +47,8 @@ pub mod sink;
 pub mod source;
 #[cfg(feature = "s3")]
 pub mod store;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod upstream;
 pub mod wire;
 

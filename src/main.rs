@@ -169,7 +169,8 @@ enum Command {
         /// Score cycles again whose scores file already exists (default: leave them).
         #[arg(long)]
         overwrite: bool,
-        /// Write every miner's rank over all the cycles scored to this CSV file.
+        /// Write every miner's rank to this CSV file, over every cycle of the inputs (scored now or
+        /// by an earlier run); the file is recomputed, and replaced, on each run.
         #[arg(long)]
         rank: Option<PathBuf>,
     },
@@ -372,7 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cancel = Cancel::new();
             cancel_on_signals(cancel.clone())?;
             // The database save goes last: it retries from the Parquet file, which finishes first.
-            let db = postgres.sink(prices)?;
+            let db = postgres.sink(prices, true)?;
             let mut extra_sinks: Vec<Box<dyn Sink>> = upstream.sink().into_iter().collect();
             let written = db.map(|(sink, written)| {
                 extra_sinks.push(sink);
@@ -462,17 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fixture { preset, seed, out, start_time, asset } => {
             let mut spec = preset.spec();
             if let Some(start) = start_time {
-                let unix = synth_forward::request::isotime::fromisoformat_timestamp(&start)
-                    .filter(|_| synth_forward::request::isotime::has_utc_offset(&start))
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("--start-time {start:?} is not an ISO 8601 time with a UTC offset")
-                    })?;
-                // The cycle starts a minute (and a bit) before the prices it asks for, as the presets do.
-                let started = chrono::DateTime::from_timestamp(unix - 59, 750_000_000)
-                    .ok_or_else(|| anyhow::anyhow!("--start-time {start:?} is out of range"))?;
-                spec.start_time = start;
-                spec.start_unix = unix;
-                spec.started_at = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                spec = spec.starting_at(&start).map_err(anyhow::Error::msg)?;
             }
             if let Some(asset) = asset {
                 spec.asset = asset;
@@ -554,8 +545,9 @@ struct PostgresArgs {
 }
 
 impl PostgresArgs {
-    /// The sink and the handle its Parquet sink announces its file to, when asked for.
-    fn sink(&self, prices: PricesArg) -> anyhow::Result<Option<(Box<dyn Sink>, WrittenFile)>> {
+    /// The sink and the handle its Parquet sink announces its file to, when asked for. Without
+    /// `from_file` a retry reads the cycle's batch instead (the file is not kept on disk).
+    fn sink(&self, prices: PricesArg, from_file: bool) -> anyhow::Result<Option<(Box<dyn Sink>, WrittenFile)>> {
         let Some(text) = &self.postgres else { return Ok(None) };
         let url = DbUrl::parse(text).map_err(anyhow::Error::msg)?;
         anyhow::ensure!(
@@ -566,7 +558,7 @@ impl PostgresArgs {
         let mut opts = PostgresOptions::new(url);
         opts.attempts = self.postgres_attempts;
         opts.backoff = std::time::Duration::from_secs_f64(self.postgres_backoff);
-        opts.retry_from = Some(written.clone());
+        opts.retry_from = from_file.then(|| written.clone());
         if prices.encoding() == PriceEncoding::Float32 {
             opts.storage = Storage::Bigtable;
         }
@@ -583,8 +575,8 @@ struct OutputArgs {
     /// the AWS_* variables).
     #[arg(long)]
     out: PathBuf,
-    /// With an s3:// --out: where the file is written before it is uploaded (removed once
-    /// stored, kept if the upload fails).
+    /// With an s3:// --out: where the file is written before it is uploaded, in a folder of its
+    /// own (removed once stored, kept if the upload fails).
     #[arg(long, default_value_os_t = std::env::temp_dir().join("synth-forward-staging"))]
     staging: PathBuf,
     #[command(flatten)]
@@ -609,17 +601,19 @@ impl OutputArgs {
             overwrite: self.overwrite || remote,
             ..ParquetOptions::default()
         };
-        let dir = if remote { self.staging.clone() } else { self.out.clone() };
+        // Staged in a folder of this cycle's own: two processes (or a cycle whose upload failed
+        // and was kept) never share a staged file.
+        let staging = self.staging.join(format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        let dir = if remote { staging.clone() } else { self.out.clone() };
         let mut parquet = ParquetSink::new(dir, opts);
-        let db = self.postgres.sink(self.prices)?;
+        // Uploaded, the staged file is gone by the time the save could retry: it retries from the
+        // cycle's batch then.
+        let db = self.postgres.sink(self.prices, !remote)?;
         if let Some((_, written)) = &db {
             parquet = parquet.announce(written.clone());
         }
-        let parquet: Box<dyn Sink> = if remote {
-            upload_sink(parquet, &self.out, self.staging, self.overwrite, db.is_some())?
-        } else {
-            Box::new(parquet)
-        };
+        let parquet: Box<dyn Sink> =
+            if remote { upload_sink(parquet, &self.out, staging, self.overwrite)? } else { Box::new(parquet) };
         let mut sinks: Vec<Box<dyn Sink>> = vec![parquet];
         sinks.extend(self.upstream.sink());
         sinks.extend(db.map(|(s, _)| s));
@@ -627,23 +621,21 @@ impl OutputArgs {
     }
 }
 
-/// The Parquet sink uploading to `out` (s3://…), staged under `staging`; the staged file is kept
-/// when a later sink reads it back (`keep`).
+/// The Parquet sink uploading to `out` (s3://…), staged in the folder `staging`.
 #[cfg(feature = "s3")]
 fn upload_sink(
     parquet: ParquetSink,
     out: &std::path::Path,
     staging: PathBuf,
     overwrite: bool,
-    keep: bool,
 ) -> anyhow::Result<Box<dyn Sink>> {
     let url = out.to_string_lossy();
     let remote = synth_forward::store::Remote::parse(&url)?;
-    Ok(Box::new(synth_forward::sink::upload::UploadSink::new(parquet, Arc::new(remote), staging, overwrite, keep)))
+    Ok(Box::new(synth_forward::sink::upload::UploadSink::new(parquet, Arc::new(remote), staging, overwrite)))
 }
 
 #[cfg(not(feature = "s3"))]
-fn upload_sink(_: ParquetSink, out: &std::path::Path, _: PathBuf, _: bool, _: bool) -> anyhow::Result<Box<dyn Sink>> {
+fn upload_sink(_: ParquetSink, out: &std::path::Path, _: PathBuf, _: bool) -> anyhow::Result<Box<dyn Sink>> {
     anyhow::bail!("--out {}: this build has no object storage (build with --features s3)", out.display())
 }
 

@@ -48,11 +48,6 @@ pub enum StoreError {
     },
 }
 
-/// Whether `s` names object storage rather than a local path.
-pub fn is_remote(s: &str) -> bool {
-    s.starts_with("s3://")
-}
-
 /// A bucket and a prefix in it.
 pub struct Remote {
     store: Arc<dyn ObjectStore>,
@@ -94,7 +89,7 @@ impl Remote {
             builder = builder.with_config(key, v);
         }
         #[cfg(feature = "tls")]
-        crate::prices::pyth::install_tls_provider();
+        crate::tls::install_provider();
         let store =
             builder.build().map_err(|e| StoreError::Store { what: "opening", url: url.to_owned(), source: e })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -145,9 +140,18 @@ impl Remote {
             let bytes = std::fs::read(path).map_err(|e| local("reading", e))?;
             return self.put(key, Bytes::from(bytes), overwrite);
         }
+        // Looked up first so an existing object costs no upload; the conditional completion in
+        // `place` is what guarantees it.
         if !overwrite && self.exists(key)? {
             return Err(StoreError::Exists(self.url(key)));
         }
+        self.place(path, key, overwrite)
+    }
+
+    /// [`Remote::upload`]'s multipart path without the look-up first: the conditional copy alone
+    /// keeps an existing object (what a writer that lost a race meets).
+    pub fn place(&self, path: &Path, key: &Key, overwrite: bool) -> Result<(), StoreError> {
+        let local = |what, e| StoreError::Local { what, path: path.display().to_string(), source: e };
         let temp =
             self.key(&format!(".synth-forward-tmp/{}-{}", uuid::Uuid::new_v4(), key.filename().unwrap_or("object")));
         self.runtime.block_on(async {

@@ -112,11 +112,14 @@ fn cycle_files_and_scores_in_a_bucket() {
     let on_disk = std::fs::read(&files_under(&local)[0]).unwrap();
     assert_eq!(remote.get(&key).unwrap(), on_disk, "the object is the file, byte for byte");
     assert!(files_under(&staging).is_empty(), "the staged copy is removed once stored");
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0, "and its folder");
 
     // Again: refused, the object untouched, the cycle kept in staging; then replaced on request.
     let (ok, _, err) = replay(&[]);
     assert!(!ok && err.contains("already exists") && err.contains("the cycle is kept in"), "{err}");
-    assert_eq!(files_under(&staging).len(), 1);
+    let kept = files_under(&staging);
+    assert_eq!(kept.len(), 1);
+    assert!(err.contains(&kept[0].display().to_string()), "the error names the kept file: {err}");
     assert_eq!(remote.get(&key).unwrap(), on_disk);
     let (ok, _, err) = replay(&["--overwrite"]);
     assert!(ok, "{err}");
@@ -156,9 +159,9 @@ fn cycle_files_and_scores_in_a_bucket() {
         assert_eq!(x.columns(), y.columns(), "scores from the bucket equal scores from the disk");
     }
     // Scored already: left alone.
-    let (ok, s3, _) = moto.cli(&from_bucket);
+    let (ok, again, _) = moto.cli(&from_bucket);
     assert!(ok);
-    assert_eq!(s3["already_scored"], 1, "{s3}");
+    assert_eq!(again["already_scored"], 1, "{again}");
 }
 
 #[test]
@@ -189,6 +192,9 @@ fn large_objects_appear_whole_and_only_once() {
         Err(StoreError::Exists(url)) => assert_eq!(url, "s3://big/p/layout-2/t/asset=BTC/date=2026-11-24/1.parquet"),
         other => panic!("expected Exists, got {other:?}"),
     }
+    assert_eq!(remote.get(&key).unwrap().len(), 40 << 20);
+    // Without the look-up (a writer that lost a race): the conditional completion refuses.
+    assert!(matches!(remote.place(&other, &key, false), Err(StoreError::Exists(_))));
     assert_eq!(remote.get(&key).unwrap().len(), 40 << 20);
     remote.upload(&other, &key, true).unwrap();
     assert_eq!(remote.get(&key).unwrap().len(), 20 << 20);

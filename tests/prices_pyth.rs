@@ -419,7 +419,7 @@ async fn https_is_spoken_with_the_tls_feature() {
 fn other_clients_build_once_the_provider_is_installed() {
     // With `tls`, reqwest has rustls but no provider of its own: a client without a preconfigured
     // backend (the engine's) needs the process default first.
-    pyth::install_tls_provider();
+    synth_forward::tls::install_provider();
     synth_forward::fetch::build_client().unwrap();
 }
 

@@ -101,6 +101,10 @@ fn scores_equal_the_reference_and_runs_keep_their_promises() {
     cycle(dir, &out, "hf-a", &spec(T0, 60, HOUR, 60, 12), 1, "f64");
     cycle(dir, &out, "hf-b", &spec(T0 + HOUR, 60, HOUR, 60, 10), 2, "f32");
     cycle(dir, &out, "lf", &spec(T0, 300, 24 * HOUR, 40, 9), 3, "decimal");
+    // The first cycle again, in a decimal table: one cycle, scored once.
+    let rec = dir.join("hf-a.cycle.arrow");
+    let (ok, _, err) = run(&["replay", rec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--prices", "decimal"]);
+    assert!(ok, "{err}");
     let late = T0 + 30 * HOUR;
     cycle(dir, &out, "hf-late", &spec(late, 60, HOUR, 30, 5), 4, "f64");
     let prices = dir.join("btc.csv");
@@ -116,9 +120,10 @@ fn scores_equal_the_reference_and_runs_keep_their_promises() {
     assert!(ok, "{err}");
     assert_eq!(
         (s["files"].as_u64(), s["cycles_scored"].as_u64(), s["unscorable"].as_u64()),
-        (Some(4), Some(3), Some(1)),
+        (Some(5), Some(3), Some(1)),
         "{s}"
     );
+    assert_eq!(s["duplicates"], 1, "{s}");
     assert_eq!(s["errors"], 0, "{s}");
     assert!(s["unscorable_files"][0]["reason"].as_str().unwrap().contains("last grid time"), "{s}");
     assert_eq!(s["miners_scored"], 12 + 10 + 9, "{s}");
@@ -135,13 +140,26 @@ fn scores_equal_the_reference_and_runs_keep_their_promises() {
     assert!(lines[1].starts_with(&format!("3600,1,{},", s["top"][0]["uid"])), "{ranking}");
     assert!(lines[35].starts_with("86400,1,"), "{ranking}");
     assert_eq!(s["top"].as_array().unwrap().len(), 10, "{s}");
+    // Within each prompt: ranks 1, 2, … and mean prompt scores never falling.
+    for prompt in ["3600", "86400"] {
+        let rows: Vec<Vec<&str>> =
+            lines[1..].iter().map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r[0] == prompt).collect();
+        let ranks: Vec<usize> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+        assert_eq!(ranks, (1..=rows.len()).collect::<Vec<_>>());
+        let means: Vec<f64> = rows.iter().map(|r| r[7].parse().unwrap()).collect();
+        assert!(means.windows(2).all(|w| w[0] <= w[1]), "{prompt}: {means:?}");
+    }
 
     // Again: nothing rescored, nothing touched.
     let before: Vec<(PathBuf, std::time::SystemTime)> =
         files_under(&table).into_iter().map(|p| (p.clone(), p.metadata().unwrap().modified().unwrap())).collect();
-    let (ok, s2, err) = run(&args);
+    let rank2 = dir.join("rank2.csv");
+    let (ok, s2, err) = run(&[&args[..], &["--rank", rank2.to_str().unwrap()]].concat());
     assert!(ok, "{err}");
     assert_eq!((s2["cycles_scored"].as_u64(), s2["already_scored"].as_u64()), (Some(0), Some(3)), "{s2}");
+    // The ranking still covers every cycle: the earlier files feed it.
+    assert_eq!(std::fs::read_to_string(&rank2).unwrap(), ranking);
+    assert_eq!(s2["top"], s["top"]);
     let after: Vec<(PathBuf, std::time::SystemTime)> =
         files_under(&table).into_iter().map(|p| (p.clone(), p.metadata().unwrap().modified().unwrap())).collect();
     assert_eq!(before, after);

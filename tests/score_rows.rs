@@ -142,6 +142,13 @@ fn unsettled_cycles_and_bad_rows_cost_only_themselves() {
     let normalised = normalise(&out, form).unwrap();
     assert_eq!(normalised.column_by_name("prompt_score").unwrap().null_count(), out.num_rows());
 
+    // The cycle twice in one batch: its field would double, so it is not scored, and says why.
+    let twice = concat_batches(&batch.schema(), &[batch.clone(), batch.clone()]).unwrap();
+    let out = score_rows(&twice, &prices(START + 3700), Some("BTC"), form, true).unwrap();
+    let error = out.column_by_name("error").unwrap().as_string::<i32>();
+    assert_eq!(out.num_rows(), 2 * batch.num_rows());
+    assert!(error.iter().all(|e| e.is_some_and(|e| e.starts_with(UNSCORABLE) && e.contains("more than once"))));
+
     // A CORRECT row whose paths are one price short (as another engine might hand it over).
     let spark = as_spark(&batch);
     let verdict = spark.column_by_name("format_validation").unwrap().as_string::<i32>();

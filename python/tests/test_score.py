@@ -71,6 +71,8 @@ def test_score_files_and_rank(cycle_dataset, tmp_path):
     assert [r["rank"] for r in result.ranking] == list(range(1, len(result.ranking) + 1))
     again = sf.score(table, prices, out=tmp_path, normalisation="p90-cap")
     assert (again.summary["cycles_scored"], again.summary["already_scored"]) == (0, 4)
+    # The earlier run's files feed the ranking: it still covers every cycle.
+    assert again.ranking == result.ranking
 
 
 def test_unsettled_cycles_say_so(cycle_dataset):

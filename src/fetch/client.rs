@@ -22,7 +22,7 @@ pub fn build_client() -> reqwest::Result<reqwest::Client> {
     // With the `tls` feature reqwest has rustls but no crypto provider of its own: without one
     // installed, building any client panics.
     #[cfg(feature = "tls")]
-    crate::prices::pyth::install_tls_provider();
+    crate::tls::install_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

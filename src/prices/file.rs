@@ -37,17 +37,13 @@ impl std::str::FromStr for PriceSource {
     fn from_str(s: &str) -> Result<PriceSource, String> {
         if let Some((asset, path)) = s.split_once('=')
             && !Path::new(s).exists()
-            && plain_asset(asset)
+            && crate::request::is_plain_asset(asset)
             && !path.is_empty()
         {
             return Ok(PriceSource { path: path.into(), asset: Some(asset.to_owned()) });
         }
         Ok(PriceSource { path: s.into(), asset: None })
     }
-}
-
-fn plain_asset(asset: &str) -> bool {
-    !asset.is_empty() && asset.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +88,8 @@ fn read_csv(source: &PriceSource) -> Result<Vec<(String, i64, f64)>, PriceFileEr
     let t_col = find("timestamp").ok_or_else(|| missing("timestamp"))?;
     let p_col = find("price").ok_or_else(|| missing("price"))?;
     let a_col = match (&source.asset, find("asset")) {
-        (Some(_), _) => None,
-        (None, Some(c)) => Some(c),
+        (_, Some(c)) => Some(c),
+        (Some(_), None) => None,
         (None, None) => return Err(missing("asset")),
     };
     let mut rows = Vec::new();
@@ -103,11 +99,13 @@ fn read_csv(source: &PriceSource) -> Result<Vec<(String, i64, f64)>, PriceFileEr
             return Err(bad(n, format!("{} fields, the header has {}", fields.len(), names.len())));
         }
         let asset = match (a_col, &source.asset) {
+            // Given an asset and a file of several, only that asset's rows are read.
+            (Some(c), Some(a)) if fields[c] != a.as_str() => continue,
             (Some(c), _) => fields[c].to_owned(),
             (None, Some(a)) => a.clone(),
             (None, None) => unreachable!("checked with the header"),
         };
-        if !plain_asset(&asset) {
+        if !crate::request::is_plain_asset(&asset) {
             return Err(bad(n, format!("asset {asset:?} is not a plain name")));
         }
         let t = parse_time(fields[t_col]).map_err(|m| bad(n, m))?;
@@ -141,9 +139,20 @@ fn parse_price(field: &str) -> Result<f64, String> {
         return Ok(f64::NAN);
     }
     match field.parse::<f64>() {
-        Ok(p) if p.is_finite() => Ok(p),
-        Ok(_) => Err(format!("price {field:?} is not finite")),
+        Ok(p) => check_price(p).map_err(|m| format!("price {field:?} {m}")),
         Err(_) => Err(format!("price {field:?} is not a number")),
+    }
+}
+
+/// A known price must be finite and above zero: one 0 would make every return of its cycle
+/// infinite and every miner −1, with nothing saying why.
+fn check_price(p: f64) -> Result<f64, &'static str> {
+    if !p.is_finite() {
+        Err("is not finite")
+    } else if p <= 0.0 {
+        Err("is not above zero")
+    } else {
+        Ok(p)
     }
 }
 
@@ -179,26 +188,28 @@ pub fn rows_of_batch(batch: &RecordBatch, asset: Option<&str>) -> Result<Vec<(St
     let p = column("price").ok_or("no `price` column")?;
     let p = arrow::compute::cast(&p, &DataType::Float64).map_err(|e| format!("price: {e}"))?;
     let p = p.as_primitive::<Float64Type>();
-    let assets = match (asset, column("asset")) {
-        (Some(_), _) => None,
-        (None, Some(a)) => Some(arrow::compute::cast(&a, &DataType::Utf8).map_err(|e| format!("asset: {e}"))?),
-        (None, None) => return Err("no `asset` column".into()),
+    let assets = match column("asset") {
+        Some(a) => Some(arrow::compute::cast(&a, &DataType::Utf8).map_err(|e| format!("asset: {e}"))?),
+        None if asset.is_some() => None,
+        None => return Err("no `asset` column".into()),
     };
     let mut rows = Vec::with_capacity(batch.num_rows());
     for r in 0..batch.num_rows() {
         let asset = match (&assets, asset) {
-            (Some(a), _) if a.is_valid(r) => a.as_string::<i32>().value(r).to_owned(),
-            (Some(_), _) => return Err(format!("row {r}: asset is null")),
+            (Some(a), _) if !a.is_valid(r) => return Err(format!("row {r}: asset is null")),
+            // Given an asset and a table of several, only that asset's rows are read.
+            (Some(a), Some(want)) if a.as_string::<i32>().value(r) != want => continue,
+            (Some(a), _) => a.as_string::<i32>().value(r).to_owned(),
             (None, Some(a)) => a.to_owned(),
             (None, None) => unreachable!("checked above"),
         };
-        if !plain_asset(&asset) {
+        if !crate::request::is_plain_asset(&asset) {
             return Err(format!("row {r}: asset {asset:?} is not a plain name"));
         }
         let time = t.is_valid(r).then(|| t.value(r)).ok_or_else(|| format!("row {r}: timestamp is null"))?;
         let price = if p.is_valid(r) { p.value(r) } else { f64::NAN };
-        if price.is_infinite() {
-            return Err(format!("row {r}: price {price} is not finite"));
+        if !price.is_nan() {
+            check_price(price).map_err(|m| format!("row {r}: price {price} {m}"))?;
         }
         rows.push((asset, time, price));
     }
@@ -318,6 +329,17 @@ mod tests {
             let err = read(&source(dir.path(), "bad.csv", text, None)).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+        for (text, want) in [
+            ("asset,timestamp,price\nBTC,1,0\n", "line 2: price \"0\" is not above zero"),
+            ("asset,timestamp,price\nBTC,1,-3.5\n", "is not above zero"),
+        ] {
+            let err = read(&source(dir.path(), "bad.csv", text, None)).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+        // Given an asset, a file of several gives only that one's rows.
+        let rows = read(&source(dir.path(), "two.csv", "asset,timestamp,price\nETH,60,3.5\nBTC,60,2.5\n", Some("BTC")))
+            .unwrap();
+        assert_eq!(rows, vec![("BTC".to_owned(), 60, 2.5)]);
         // With the asset given, no asset column is needed.
         let rows = read(&source(dir.path(), "btc.csv", "timestamp,price\n60,2.5\n", Some("BTC"))).unwrap();
         assert_eq!(rows, vec![("BTC".to_owned(), 60, 2.5)]);

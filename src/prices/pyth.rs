@@ -27,7 +27,7 @@
 //! [`FetchError::NoTls`] before anything is sent, and plain http (a local mirror, the tests'
 //! loopback server) works either way. The feature's one catch: reqwest then has rustls without a
 //! default crypto provider, so a process that also builds other clients (the engine's) must call
-//! `install_tls_provider` first; [`build_client`] configures its own and needs nothing.
+//! `tls::install_provider` first; [`build_client`] configures its own and needs nothing.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -248,20 +248,6 @@ fn tls_config() -> Result<rustls::ClientConfig, FetchError> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// Makes ring the process's default rustls provider (once; a provider installed before wins).
-///
-/// With the `tls` feature reqwest has rustls but no provider of its own, so any other client the
-/// process builds without a preconfigured TLS backend (the engine's, `fetch::build_client`)
-/// panics at construction unless a default is installed first. Call this before building one.
-#[cfg(feature = "tls")]
-#[allow(deprecated)] // ring: see tls_config
-pub fn install_tls_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 /// Fetches the grid described by `opts`, one request after the other (see the module doc).

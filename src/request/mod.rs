@@ -91,6 +91,15 @@ pub enum RequestError {
     OverMemory { rows: usize, paths: usize, points: usize, need_mib: u64, max_mib: u64 },
 }
 
+/// Whether `asset` is a plain name (letters, digits, `_`, `-`, `.`; not `.` or `..`): what may name
+/// a hive partition (`asset=…`) and a price series, so it can never leave a folder or need escaping.
+pub fn is_plain_asset(asset: &str) -> bool {
+    !asset.is_empty()
+        && asset != "."
+        && asset != ".."
+        && asset.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
 /// How big one cycle is: the sizes every preallocated buffer is derived from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CycleShape {

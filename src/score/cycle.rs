@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, ListArray};
-use arrow::datatypes::{DataType, Float64Type, UInt16Type};
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, UInt16Type};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
@@ -21,6 +21,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, Parq
 use rayon::prelude::*;
 
 use super::miner::{MinerScore, Prompt, Scratch, score_miner};
+use super::paths::Paths;
 use super::prompt::{Normalisation, prompt_scores_with};
 use super::table::{self, CycleKeys, Provenance};
 use crate::batch::col;
@@ -38,10 +39,8 @@ pub enum ScoreError {
     Unscorable {
         path: PathBuf,
         #[source]
-        source: Unscorable,
+        source: NotScored,
     },
-    #[error("{}: the validator has no scoring intervals for a {0}-second prompt", path.display())]
-    NoPrompt { path: PathBuf, time_length: i64 },
 }
 
 /// A cycle file, mapped and its footer read.
@@ -120,17 +119,12 @@ impl CycleFile {
     }
 
     /// Scores the cycle against `prices` (module doc). Unscorable (nothing decoded) when the
-    /// prices do not settle its window or its prompt has no scoring intervals.
+    /// prices do not settle its window or the validator scores no such prompt.
     pub fn score(&self, prices: &RealPrices, form: Normalisation) -> Result<RecordBatch, ScoreError> {
         let err = |msg: String| ScoreError::File { path: self.path.clone(), msg };
         let keys = self.keys()?;
-        let prompt = Prompt::for_length(keys.time_length, keys.time_increment)
-            .ok_or(ScoreError::NoPrompt { path: self.path.clone(), time_length: keys.time_length })?;
-        let points = (keys.time_length / keys.time_increment) as usize + 1;
-        let mut real = Vec::with_capacity(points);
-        prices
-            .path(&keys.asset, keys.start_unix, keys.time_increment, points, &mut real)
-            .map_err(|source| ScoreError::Unscorable { path: self.path.clone(), source })?;
+        let setup =
+            Setup::new(&keys, prices).map_err(|source| ScoreError::Unscorable { path: self.path.clone(), source })?;
 
         // The small columns of every row at once.
         let mut uid: Vec<u16> = Vec::new();
@@ -163,8 +157,8 @@ impl CycleFile {
             .into_par_iter()
             .map_init(Scratch::default, |scratch, g| {
                 let rows = first[g]..first[g] + groups[g].num_rows() as usize;
-                if !rows.clone().any(|r| verdict[r] == "CORRECT") {
-                    return Ok(rows.map(|r| score_miner(&verdict[r], None, points, &real, &prompt, scratch)).collect());
+                if !rows.clone().any(|r| verdict[r] == CORRECT) {
+                    return Ok(rows.map(|r| score_row(&verdict[r], None, &setup, scratch)).collect());
                 }
                 let mut out = Vec::with_capacity(rows.len());
                 let mut r = rows.start;
@@ -172,12 +166,7 @@ impl CycleFile {
                     let batch = batch.map_err(|e| format!("reading row group {g}: {e}"))?;
                     let paths = Paths::of(batch.column(0))?;
                     for i in 0..batch.num_rows() {
-                        let prices = if verdict[r] == "CORRECT" { paths.row(i, points) } else { Ok(None) };
-                        out.push(match prices {
-                            Ok(p) => score_miner(&verdict[r], p, points, &real, &prompt, scratch),
-                            // A malformed row costs only itself.
-                            Err(e) => MinerScore { score: -1.0, detail: Vec::new(), error: Some(e) },
-                        });
+                        out.push(score_row(&verdict[r], Some((&paths, i)), &setup, scratch));
                         r += 1;
                     }
                 }
@@ -194,8 +183,8 @@ impl CycleFile {
         let verdicts: Vec<&str> = verdict.iter().map(String::as_str).collect();
         let provenance = Provenance {
             normalisation: form,
-            prompt_json: prompt_json(&prompt),
-            real: &real,
+            prompt_json: prompt_json(&setup.prompt),
+            real: &setup.real,
             source: self.path.display().to_string(),
             rules: self.rules.clone(),
         };
@@ -228,6 +217,9 @@ impl RowColumns {
         let hotkey = arrow::compute::cast(column(col::HOTKEY)?, &DataType::Utf8).map_err(|e| format!("hotkey: {e}"))?;
         let verdict = arrow::compute::cast(column(col::FORMAT_VALIDATION)?, &DataType::Utf8)
             .map_err(|e| format!("format_validation: {e}"))?;
+        if uid.null_count() > 0 || hotkey.null_count() > 0 {
+            return Err("a uid or hotkey is null, or a uid does not fit 16 bits".into());
+        }
         Ok(RowColumns {
             uid: uid.as_primitive::<UInt16Type>().clone(),
             hotkey: hotkey.as_string::<i32>().clone(),
@@ -241,87 +233,46 @@ impl RowColumns {
     }
 }
 
-/// Where path `k` of a `paths` column's items sits in the leaf (start, length), if not null.
-type PathRange = Box<dyn Fn(usize) -> Option<(usize, usize)> + Send + Sync>;
-
-/// A `paths` column read as doubles: the cycle files' fixed-size lists, or the plain lists other
-/// engines turn them into (Spark). Each row is checked when it is asked for: its paths must be
-/// whole (`points` prices each), contiguous and free of nulls.
-pub struct Paths {
-    leaf: ArrayRef,
-    /// Each row's paths (first path, count), `None` for a null row.
-    rows: Vec<Option<(usize, usize)>>,
-    path: PathRange,
+/// Why the validator would not score a cycle (it skips such a request).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NotScored {
+    #[error(transparent)]
+    Prices(#[from] Unscorable),
+    #[error("the validator scores no {time_length}-second prompt at {time_increment}-second steps")]
+    NoPrompt { time_length: i64, time_increment: i64 },
 }
 
-impl Paths {
-    pub fn of(column: &ArrayRef) -> Result<Paths, String> {
-        let (inner, rows): (ArrayRef, Vec<Option<(usize, usize)>>) = match column.data_type() {
-            DataType::FixedSizeList(..) => {
-                let outer: &FixedSizeListArray = column.as_fixed_size_list();
-                let n = outer.value_length() as usize;
-                let rows = (0..outer.len()).map(|r| outer.is_valid(r).then(|| (outer.value_offset_at(r), n))).collect();
-                (outer.values().clone(), rows)
-            }
-            DataType::List(_) => {
-                let outer: &ListArray = column.as_list::<i32>();
-                let o = outer.value_offsets();
-                let rows = (0..outer.len())
-                    .map(|r| outer.is_valid(r).then(|| (o[r] as usize, (o[r + 1] - o[r]) as usize)))
-                    .collect();
-                (outer.values().clone(), rows)
-            }
-            other => return Err(format!("paths has type {other}, not a list of paths")),
-        };
-        let (leaf, path): (ArrayRef, PathRange) = match inner.data_type() {
-            DataType::FixedSizeList(..) => {
-                let l: FixedSizeListArray = inner.as_fixed_size_list().clone();
-                let n = l.value_length() as usize;
-                (l.values().clone(), Box::new(move |k| l.is_valid(k).then(|| (l.value_offset_at(k), n))))
-            }
-            DataType::List(_) => {
-                let l: ListArray = inner.as_list::<i32>().clone();
-                (
-                    l.values().clone(),
-                    Box::new(move |k| {
-                        let o = l.value_offsets();
-                        l.is_valid(k).then(|| (o[k] as usize, (o[k + 1] - o[k]) as usize))
-                    }),
-                )
-            }
-            other => return Err(format!("paths' items have type {other}, not lists of prices")),
-        };
-        let leaf = if leaf.data_type() == &DataType::Float64 {
-            leaf
-        } else {
-            // float32 and decimal leaves widen exactly to the doubles the miner sent (the writer
-            // checked every decimal reads back to its double).
-            arrow::compute::cast(&leaf, &DataType::Float64).map_err(|e| format!("paths' prices: {e}"))?
-        };
-        Ok(Paths { leaf, rows, path })
-    }
+/// What scoring one cycle needs: its prompt, prices per path and real price path.
+pub struct Setup {
+    pub prompt: Prompt,
+    pub points: usize,
+    pub real: Vec<f64>,
+}
 
-    /// Row `r`'s prices, path after path (`None` for a null row), checked to be whole paths of
-    /// `points` prices, contiguous, without a null price.
-    pub fn row(&self, r: usize, points: usize) -> Result<Option<&[f64]>, String> {
-        let Some((first, n)) = self.rows[r] else { return Ok(None) };
-        let mut at = None;
-        for k in first..first + n {
-            let (start, len) = (self.path)(k).ok_or_else(|| format!("row {r}: a path is null"))?;
-            if len != points {
-                return Err(format!("row {r}: a path of {len} prices, the prompt has {points}"));
-            }
-            let expected = at.map_or(start, |a| a + (k - first) * points);
-            if start != expected {
-                return Err(format!("row {r}: paths are not contiguous"));
-            }
-            at.get_or_insert(start);
-        }
-        let at = at.unwrap_or(0);
-        let values = &self.leaf.as_primitive::<Float64Type>().values()[..];
-        if self.leaf.null_count() > 0 && (at..at + n * points).any(|i| self.leaf.is_null(i)) {
-            return Err(format!("row {r}: a price is null"));
-        }
-        values.get(at..at + n * points).map(Some).ok_or_else(|| format!("row {r}: paths out of range"))
+impl Setup {
+    /// The setup of the cycle `keys` against `prices`, or why the validator would not score it.
+    pub fn new(keys: &CycleKeys, prices: &RealPrices) -> Result<Setup, NotScored> {
+        let prompt = Prompt::for_length(keys.time_length, keys.time_increment)
+            .ok_or(NotScored::NoPrompt { time_length: keys.time_length, time_increment: keys.time_increment })?;
+        let points = (keys.time_length / keys.time_increment) as usize + 1;
+        let mut real = Vec::with_capacity(points);
+        prices.path(&keys.asset, keys.start_unix, keys.time_increment, points, &mut real)?;
+        Ok(Setup { prompt, points, real })
+    }
+}
+
+/// The verdict of a reply the validator scores.
+pub const CORRECT: &str = "CORRECT";
+
+/// One row scored: its verdict and, for a CORRECT one, row `r` of its `paths`. A row whose paths
+/// are malformed gets −1 and says why: it costs only itself.
+pub fn score_row(verdict: &str, paths: Option<(&Paths, usize)>, setup: &Setup, scratch: &mut Scratch) -> MinerScore {
+    let prices = match paths {
+        Some((paths, r)) if verdict == CORRECT => paths.row(r, setup.points),
+        _ => Ok(None),
+    };
+    match prices {
+        Ok(p) => score_miner(verdict, p, setup.points, &setup.real, &setup.prompt, scratch),
+        Err(e) => MinerScore { score: -1.0, detail: Vec::new(), error: Some(e) },
     }
 }

@@ -18,9 +18,12 @@ pub fn expand(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
             let paths = glob::glob(input).map_err(|e| format!("{input}: not a valid pattern: {e}"))?;
             for p in paths {
                 let p = p.map_err(|e| format!("{input}: {e}"))?;
+                if skipped(&p) {
+                    continue;
+                }
                 if p.is_dir() {
                     walk(&p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
-                } else if is_parquet(&p) && !hidden(&p) {
+                } else if is_parquet(&p) {
                     files.insert(p);
                 }
             }
@@ -44,8 +47,12 @@ fn is_parquet(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "parquet")
 }
 
-fn hidden(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+/// A match inside a hidden folder or file, or inside a scores table, as a walk would skip it.
+fn skipped(p: &Path) -> bool {
+    p.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        (c.starts_with('.') && c != "." && c != "..") || c.starts_with("scores_")
+    })
 }
 
 fn walk(dir: &Path, files: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {

@@ -374,8 +374,18 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    /// Today's setup for a prompt of `time_length` seconds (`None` for an unknown length).
+    /// Today's setup for a prompt of `time_length` seconds at `increment` (`None` unless it is one
+    /// of the competitions': 1 h at 60 s, 24 h at 300 s). Another increment is not scored: upstream
+    /// scores a competition at its own increment, and at others its steps and slices would break.
     pub fn for_length(time_length: i64, increment: i64) -> Option<Prompt> {
+        let own = match time_length {
+            3600 => 60,
+            86_400 => 300,
+            _ => return None,
+        };
+        if increment != own {
+            return None;
+        }
         Some(Prompt { increment, intervals: intervals_for(time_length)?, vol: vol_blocks_for(time_length) })
     }
 }
@@ -412,6 +422,14 @@ pub fn score_miner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompts_are_scored_at_their_own_increment_only() {
+        assert!(Prompt::for_length(3600, 60).is_some() && Prompt::for_length(86_400, 300).is_some());
+        for (length, increment) in [(3600, 300), (86_400, 60), (3600, 0), (3600, -60), (7200, 60), (86_400, 301)] {
+            assert!(Prompt::for_length(length, increment).is_none(), "{length} at {increment}");
+        }
+    }
 
     #[test]
     fn unscored_miners_are_minus_one() {

@@ -20,6 +20,7 @@ pub mod cycle;
 pub mod inputs;
 pub mod miner;
 pub mod output;
+pub mod paths;
 pub mod prompt;
 pub mod rows;
 pub mod run;

@@ -25,11 +25,7 @@ pub fn table_root(dir: &Path, form: Normalisation) -> PathBuf {
 
 /// The file of one cycle's scores.
 pub fn scores_path(dir: &Path, form: Normalisation, keys: &CycleKeys) -> Result<PathBuf, String> {
-    let plain = !keys.asset.is_empty()
-        && keys.asset != "."
-        && keys.asset != ".."
-        && keys.asset.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if !plain {
+    if !crate::request::is_plain_asset(&keys.asset) {
         return Err(format!("asset {:?} is not a plain name", keys.asset));
     }
     let date = chrono::DateTime::from_timestamp(keys.start_unix, 0)

@@ -23,8 +23,9 @@ use arrow::compute::{cast, concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, UInt16Type};
 use rayon::prelude::*;
 
-use super::cycle::{Paths, prompt_json};
-use super::miner::{MinerScore, Prompt, Scratch, score_miner};
+use super::cycle::{Setup, prompt_json, score_row};
+use super::miner::{MinerScore, Scratch};
+use super::paths::Paths;
 use super::prompt::{Normalisation, prompt_scores_with};
 use super::table::{self, CycleKeys, Provenance, col};
 use crate::prices::RealPrices;
@@ -79,43 +80,65 @@ pub fn score_rows(
     let verdict = column(batch, col::FORMAT_VALIDATION, &utf8)?;
     let verdict = verdict.as_string::<i32>();
     let paths = Paths::of(batch.column_by_name(crate::batch::col::PATHS).ok_or("the batch has no paths column")?)?;
-    for (name, a) in [("asset", assets.nulls()), ("start_time", start.nulls()), ("uid", uid.nulls())] {
+    // A key that is null (or did not fit its type) leaves no row to put the others' scores in.
+    let keyed = [
+        ("asset", assets.nulls()),
+        ("start_time", start.nulls()),
+        ("uid", uid.nulls()),
+        ("time_increment", inc.nulls()),
+        ("time_length", len.nulls()),
+        ("num_simulations", sims.nulls()),
+    ];
+    for (name, a) in keyed {
         if a.is_some_and(|n| n.null_count() > 0) {
             return Err(format!("{name} has nulls"));
         }
     }
 
-    // Rows by cycle, each cycle's rows in uid order.
-    let mut cycles: BTreeMap<(String, i64, i64, i64, i64), Vec<usize>> = BTreeMap::new();
+    // Rows by cycle (asset, start, prompt: what names a cycle), each cycle's rows in uid order.
+    let mut cycles: BTreeMap<(String, i64, i64), Vec<usize>> = BTreeMap::new();
     for r in 0..batch.num_rows() {
-        let key = (assets.value(r).to_owned(), start.value(r), len.value(r), inc.value(r), sims.value(r));
-        cycles.entry(key).or_default().push(r);
+        cycles.entry((assets.value(r).to_owned(), start.value(r), len.value(r))).or_default().push(r);
     }
     let mut out = Vec::with_capacity(cycles.len());
-    for ((asset, start_unix, time_length, time_increment, num_simulations), mut rows) in cycles {
+    for ((asset, start_unix, time_length), mut rows) in cycles {
         rows.sort_by_key(|&r| uid.value(r));
-        let keys = CycleKeys { asset, start_unix, time_increment, time_length, num_simulations };
+        let first = rows[0];
+        let keys = CycleKeys {
+            asset,
+            start_unix,
+            time_increment: inc.value(first),
+            time_length,
+            num_simulations: sims.value(first),
+        };
         let uids: Vec<u16> = rows.iter().map(|&r| uid.value(r)).collect();
         let hotkeys: Vec<&str> = rows.iter().map(|&r| hotkey.value(r)).collect();
         let verdicts: Vec<&str> =
             rows.iter().map(|&r| if verdict.is_valid(r) { verdict.value(r) } else { "" }).collect();
-        let scored = score_cycle(&keys, &paths, &rows, &verdicts, prices);
-        let (scores, real, prompt) = match scored {
-            Ok(s) => s,
+        let scored = cycle_scores(&keys, &rows, &uids, inc, sims, prices).map(|setup| {
+            let scores: Vec<MinerScore> = (0..rows.len())
+                .into_par_iter()
+                .map_init(Scratch::default, |scratch, i| {
+                    score_row(verdicts[i], Some((&paths, rows[i])), &setup, scratch)
+                })
+                .collect();
+            (scores, setup)
+        });
+        let (scores, setup) = match scored {
+            Ok((scores, setup)) => (scores, Some(setup)),
             Err(reason) => {
                 let e = MinerScore { score: -1.0, detail: Vec::new(), error: Some(format!("{UNSCORABLE}{reason}")) };
-                (vec![e; rows.len()], Vec::new(), None)
+                (vec![e; rows.len()], None)
             }
         };
-        let prompt_scores = if whole_cycles && prompt.is_some() {
-            prompt_scores_with(&scores.iter().map(|s| s.score).collect::<Vec<_>>(), form)
-        } else {
-            None
+        let prompt_scores = match &setup {
+            Some(_) if whole_cycles => prompt_scores_with(&scores.iter().map(|s| s.score).collect::<Vec<_>>(), form),
+            _ => None,
         };
         let provenance = Provenance {
             normalisation: form,
-            prompt_json: prompt.as_ref().map(prompt_json).unwrap_or_default(),
-            real: &real,
+            prompt_json: setup.as_ref().map(|s| prompt_json(&s.prompt)).unwrap_or_default(),
+            real: setup.as_ref().map_or(&[][..], |s| &s.real[..]),
             source: String::new(),
             rules: None,
         };
@@ -126,39 +149,24 @@ pub fn score_rows(
     concat_batches(&Arc::new(schema(form)), &out).map_err(|e| e.to_string())
 }
 
-/// What [`score_cycle`] gives: each miner's score, the real path, the prompt.
-type CycleScores = (Vec<MinerScore>, Vec<f64>, Option<Prompt>);
-
-/// One cycle's miners (`rows` of the batch, `verdicts` theirs) scored in parallel; `Err` with the
-/// reason when the cycle is unscorable. A row whose paths are malformed costs only itself.
-fn score_cycle(
+/// The setup of one cycle's rows (uid order), or why it is not scored: its rows must agree on the
+/// increment and the path count, and name each miner once (two copies of a cycle in one batch
+/// would otherwise double its field and move every prompt score).
+fn cycle_scores(
     keys: &CycleKeys,
-    paths: &Paths,
     rows: &[usize],
-    verdicts: &[&str],
+    uids: &[u16],
+    inc: &arrow::array::Int64Array,
+    sims: &arrow::array::Int64Array,
     prices: &RealPrices,
-) -> Result<CycleScores, String> {
-    if keys.time_increment <= 0 {
-        return Err(format!("time_increment {} is not positive", keys.time_increment));
+) -> Result<Setup, String> {
+    if rows.iter().any(|&r| inc.value(r) != keys.time_increment || sims.value(r) != keys.num_simulations) {
+        return Err("the cycle's rows disagree on time_increment or num_simulations".into());
     }
-    let prompt = Prompt::for_length(keys.time_length, keys.time_increment)
-        .ok_or_else(|| format!("the validator has no scoring intervals for a {}-second prompt", keys.time_length))?;
-    let points = (keys.time_length / keys.time_increment) as usize + 1;
-    let mut real = Vec::with_capacity(points);
-    prices.path(&keys.asset, keys.start_unix, keys.time_increment, points, &mut real).map_err(|e| e.to_string())?;
-    let scores = (0..rows.len())
-        .into_par_iter()
-        .map_init(Scratch::default, |scratch, i| {
-            if verdicts[i] != "CORRECT" {
-                return score_miner(verdicts[i], None, points, &real, &prompt, scratch);
-            }
-            match paths.row(rows[i], points) {
-                Ok(p) => score_miner(verdicts[i], p, points, &real, &prompt, scratch),
-                Err(e) => MinerScore { score: -1.0, detail: Vec::new(), error: Some(e) },
-            }
-        })
-        .collect();
-    Ok((scores, real, Some(prompt)))
+    if let Some(w) = uids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("uid {} appears more than once in the cycle's rows", w[0]));
+    }
+    Setup::new(keys, prices).map_err(|e| e.to_string())
 }
 
 fn with_asset(batch: RecordBatch, asset: &str, form: Normalisation) -> Result<RecordBatch, String> {

@@ -9,7 +9,7 @@
 //! do not settle is listed under `unscorable`, as the validator would leave it for later; a cycle
 //! already scored in the output is left as it is unless `overwrite`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -56,6 +56,9 @@ pub struct ScoreSummary {
     pub files: usize,
     pub cycles_scored: usize,
     pub already_scored: usize,
+    /// Cycles found twice among the inputs (the same asset, start and prompt in two tables),
+    /// scored once.
+    pub duplicates: usize,
     pub unscorable: usize,
     pub not_cycles: usize,
     pub errors: usize,
@@ -146,6 +149,19 @@ impl Target {
         }
     }
 
+    /// The scores an earlier run wrote there.
+    fn read(&self) -> Result<Vec<RecordBatch>, String> {
+        let bytes = match self {
+            Target::Local(p) => bytes::Bytes::from(std::fs::read(p).map_err(|e| e.to_string())?),
+            #[cfg(feature = "s3")]
+            Target::Remote(r, key) => r.get(key).map_err(|e| e.to_string())?,
+        };
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())?;
+        reader.map(|b| b.map_err(|e| e.to_string())).collect()
+    }
+
     fn write(&self, bytes: Vec<u8>, overwrite: bool) -> Result<(), String> {
         match self {
             Target::Local(p) => output::write(p, &bytes, overwrite).map_err(|e| e.to_string()),
@@ -230,48 +246,63 @@ pub fn score(
         scores_table: opts.out.as_ref().map(|d| output::table_root(d, opts.normalisation).display().to_string()),
         ..ScoreSummary::default()
     };
+    let mut seen = HashSet::new();
     for input in &files {
         let path = &input.name();
         let t = Instant::now();
-        let outcome = score_one(input, out.as_ref(), opts, prices);
+        let outcome = score_one(input, out.as_ref(), opts, prices, &mut seen);
         s.score_ms += t.elapsed().as_secs_f64() * 1e3;
         match outcome {
             Ok(Scored::Batch(batch, target)) => {
-                s.cycles_scored += 1;
-                count_rows(&batch, &mut s);
+                // The same numbers go into the ranking whether this run's file or an earlier one
+                // holds them.
                 each(&batch);
-                if let Some(target) = target {
-                    let t = Instant::now();
-                    let written = output::encode(&batch)
-                        .map_err(|e| e.to_string())
-                        .and_then(|bytes| target.write(bytes, opts.overwrite));
-                    s.write_ms += t.elapsed().as_secs_f64() * 1e3;
-                    match written {
-                        Ok(()) => push_listed(&mut s.written, target.name()),
-                        // Another run wrote it meanwhile: theirs stands.
-                        Err(e) if !opts.overwrite && target.exists() => {
-                            s.already_scored += 1;
-                            tracing::info!("{}: {e}", target.name());
-                        }
-                        Err(e) => {
-                            s.errors += 1;
-                            push_listed(&mut s.error_files, note(path, format!("writing {}: {e}", target.name())));
-                        }
+                let Some(target) = target else {
+                    s.cycles_scored += 1;
+                    count_rows(&batch, &mut s);
+                    continue;
+                };
+                let t = Instant::now();
+                let written = output::encode(&batch)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| target.write(bytes, opts.overwrite));
+                s.write_ms += t.elapsed().as_secs_f64() * 1e3;
+                match written {
+                    Ok(()) => {
+                        s.cycles_scored += 1;
+                        count_rows(&batch, &mut s);
+                        push_listed(&mut s.written, target.name());
+                    }
+                    // Another run wrote it meanwhile: theirs stands.
+                    Err(e) if !opts.overwrite && target.exists() => {
+                        s.already_scored += 1;
+                        tracing::info!("{}: {e}", target.name());
+                    }
+                    Err(e) => {
+                        s.errors += 1;
+                        push_listed(&mut s.error_files, note(path, format!("writing {}: {e}", target.name())));
                     }
                 }
             }
-            Ok(Scored::Exists) => s.already_scored += 1,
+            Ok(Scored::Exists(target)) => {
+                s.already_scored += 1;
+                // Scored by an earlier run: its file feeds the ranking, which covers every cycle.
+                match target.read() {
+                    Ok(batches) => batches.iter().for_each(&mut each),
+                    Err(e) => {
+                        s.errors += 1;
+                        push_listed(&mut s.error_files, note(path, format!("reading {}: {e}", target.name())));
+                    }
+                }
+            }
+            Ok(Scored::Duplicate) => s.duplicates += 1,
             Err(ScoreError::NotACycle(_)) => {
                 s.not_cycles += 1;
                 push_listed(&mut s.not_cycle_files, path.display().to_string());
             }
-            Err(e @ (ScoreError::Unscorable { .. } | ScoreError::NoPrompt { .. })) => {
+            Err(ScoreError::Unscorable { source, .. }) => {
                 s.unscorable += 1;
-                let reason = match e {
-                    ScoreError::Unscorable { source, .. } => source.to_string(),
-                    other => other.to_string(),
-                };
-                push_listed(&mut s.unscorable_files, note(path, reason));
+                push_listed(&mut s.unscorable_files, note(path, source.to_string()));
             }
             Err(e) => {
                 s.errors += 1;
@@ -291,14 +322,26 @@ fn note(path: &Path, reason: String) -> FileNote {
 enum Scored {
     /// The scores, and the file to write them to (when there is an output folder).
     Batch(RecordBatch, Option<Target>),
-    Exists,
+    /// Scored by an earlier run, in this file.
+    Exists(Target),
+    /// A cycle this run has already seen (its twin in another table: f64 and decimal, say).
+    Duplicate,
 }
 
-fn score_one(input: &Input, out: Option<&Out>, opts: &ScoreOptions, prices: &RealPrices) -> Result<Scored, ScoreError> {
+fn score_one(
+    input: &Input,
+    out: Option<&Out>,
+    opts: &ScoreOptions,
+    prices: &RealPrices,
+    seen: &mut HashSet<(String, i64, i64)>,
+) -> Result<Scored, ScoreError> {
     let file = input.open()?;
+    let keys = file.keys()?;
+    if !seen.insert((keys.asset.clone(), keys.start_unix, keys.time_length)) {
+        return Ok(Scored::Duplicate);
+    }
     let target = match out {
         Some(out) => {
-            let keys = file.keys()?;
             let err = |msg| ScoreError::File { path: input.name(), msg };
             let target = match out {
                 Out::Local(dir) => Target::Local(output::scores_path(dir, opts.normalisation, &keys).map_err(err)?),
@@ -311,7 +354,7 @@ fn score_one(input: &Input, out: Option<&Out>, opts: &ScoreOptions, prices: &Rea
             };
             // Checked before scoring: a day already scored costs a footer read per file.
             if !opts.overwrite && target.exists() {
-                return Ok(Scored::Exists);
+                return Ok(Scored::Exists(target));
             }
             Some(target)
         }

@@ -148,10 +148,14 @@ pub fn build(
         .collect();
     let verdicts = DictionaryArray::<Int32Type>::try_new(keys_idx.into(), Arc::new(StringArray::from(values)))?;
     let per_cycle = |v: Option<f64>| Float64Array::from(vec![v; n]);
+    let start_us = keys
+        .start_unix
+        .checked_mul(1_000_000)
+        .ok_or_else(|| ArrowError::ComputeError(format!("start time {} is out of range", keys.start_unix)))?;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt16Array::from(uid.to_vec())),
         Arc::new(StringArray::from(hotkey.to_vec())),
-        Arc::new(TimestampMicrosecondArray::from(vec![keys.start_unix * 1_000_000; n]).with_timezone("UTC")),
+        Arc::new(TimestampMicrosecondArray::from(vec![start_us; n]).with_timezone("UTC")),
         Arc::new(Int64Array::from(vec![keys.time_increment; n])),
         Arc::new(Int64Array::from(vec![keys.time_length; n])),
         Arc::new(Int64Array::from(vec![keys.num_simulations; n])),

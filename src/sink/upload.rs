@@ -5,10 +5,10 @@
 //! layout gives, stored whole or not at all and never over an existing object unless asked
 //! ([`crate::store::Remote::upload`]).
 //!
-//! The file is first written, streamed row group by row group as on disk, into a local staging
-//! folder, then uploaded when the cycle ends; the staged copy is removed once the object is
-//! stored, and kept when the upload fails (the error names it, so the cycle is not lost) or when a
-//! later sink reads it back (the database save's retry).
+//! The file is first written, streamed row group by row group as on disk, into a staging folder
+//! of this cycle's own, then uploaded when the cycle ends; the folder is removed once the object is
+//! stored, and kept when the upload fails (the error names the file, so the cycle is not lost). A
+//! database save in the same cycle retries from the cycle's batch, not from the staged file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,19 +24,12 @@ pub struct UploadSink {
     remote: Arc<Remote>,
     staging: PathBuf,
     overwrite: bool,
-    keep_staged: bool,
 }
 
 impl UploadSink {
-    /// `inner` must write under `staging` (and may overwrite there: the staging folder is ours).
-    pub fn new(
-        inner: ParquetSink,
-        remote: Arc<Remote>,
-        staging: PathBuf,
-        overwrite: bool,
-        keep_staged: bool,
-    ) -> UploadSink {
-        UploadSink { inner, remote, staging, overwrite, keep_staged }
+    /// `inner` must write under `staging`, a folder of this cycle's own (removed after the upload).
+    pub fn new(inner: ParquetSink, remote: Arc<Remote>, staging: PathBuf, overwrite: bool) -> UploadSink {
+        UploadSink { inner, remote, staging, overwrite }
     }
 }
 
@@ -58,7 +51,7 @@ impl Sink for UploadSink {
     }
 
     fn finish(self: Box<Self>, batch: Option<&RecordBatch>) -> Result<serde_json::Value, Error> {
-        let UploadSink { inner, remote, staging, overwrite, keep_staged } = *self;
+        let UploadSink { inner, remote, staging, overwrite } = *self;
         let staged = Box::new(inner).finish(batch)?;
         let local = PathBuf::from(staged.as_str().ok_or("the Parquet sink named no file")?);
         let relative = local
@@ -68,9 +61,7 @@ impl Sink for UploadSink {
         let key = remote.key(&relative);
         match remote.upload(&local, &key, overwrite) {
             Ok(()) => {
-                if !keep_staged {
-                    let _ = std::fs::remove_file(&local);
-                }
+                let _ = std::fs::remove_dir_all(&staging);
                 Ok(serde_json::Value::String(remote.url(&key)))
             }
             Err(e) => Err(format!("{e}; the cycle is kept in {}", local.display()).into()),

@@ -72,10 +72,17 @@ for dirpath, _, names in os.walk(table):
             assert s["format_validation"] == cycle[i]["format_validation"], where
             assert s["hotkey"] == cycle[i]["hotkey"], where
             assert same(s["total_crps"], raw[i]), (where, s["total_crps"], raw[i])
-            got = [[d["interval"], d["crps"]] for d in s["crps_data"]]
+            got = [[d["interval"], d["crps"], d["weight"]] for d in s["crps_data"]]
             assert len(got) == len(details[i]), (where, got, details[i])
-            for (gn, gv), (wn, wv) in zip(got, details[i]):
+            weights = {name: w for name, _, w in VOL.get(length, [])}
+            for (gn, gv, gw), (wn, wv) in zip(got, details[i]):
                 assert gn == wn and same(gv, wv), (where, gn, gv, wn, wv)
+                assert gw == weights.get(wn), (where, gn, gw)
+            # An error says why a CORRECT miner got -1; no other row has one.
+            correct = cycle[i]["format_validation"] == "CORRECT"
+            assert (s["error"] is not None) == (correct and raw[i] == -1.0), (where, s["error"])
+            assert s["num_simulations"] == cycle[i]["num_simulations"], where
+            assert s["start_time"] == cycle[i]["start_time"], where
             if want is None:
                 assert s["prompt_score"] is None, where
                 continue

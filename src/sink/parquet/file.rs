@@ -62,11 +62,7 @@ impl Table {
 /// name (letters, digits, `_`, `-`, `.`; not `.`/`..`), so it can never leave `DIR` or need hive
 /// escaping. Two cycles of one table, asset and start time are the same cycle.
 pub fn partition_path(dir: &Path, table: &Table, asset: &str, start_unix: i64) -> Result<PathBuf, SinkError> {
-    let plain = !asset.is_empty()
-        && asset != "."
-        && asset != ".."
-        && asset.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if !plain {
+    if !crate::request::is_plain_asset(asset) {
         return Err(SinkError::Partition(format!("asset {asset:?} is not a plain name")));
     }
     let date = chrono::DateTime::from_timestamp(start_unix, 0)

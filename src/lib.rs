@@ -45,7 +45,6 @@ pub mod request;
 pub mod score;
 pub mod sink;
 pub mod source;
-#[cfg(feature = "s3")]
 pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;

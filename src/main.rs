@@ -24,7 +24,7 @@ use synth_forward::fleet::{Fleet, FleetOptions, parse_faults, signature_verifier
 #[cfg(feature = "fleet")]
 use synth_forward::recording::Recording;
 use synth_forward::request::{CycleRequest, Rules};
-use synth_forward::score::run::{Ranking, ScoreOptions};
+use synth_forward::score::run::ScoreOptions;
 use synth_forward::sink::parquet::{ParquetOptions, ParquetSink, PriceEncoding};
 use synth_forward::sink::postgres::{DbUrl, PostgresOptions, PostgresSink, Storage};
 use synth_forward::sink::upstream::UpstreamSink;
@@ -416,10 +416,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score { inputs, prices, out, normalisation, overwrite, rank } => {
             let real = synth_forward::prices::RealPrices::load(&prices)?;
             let opts = ScoreOptions { inputs, out, normalisation, overwrite };
-            let mut ranking = Ranking::default();
-            let mut summary =
-                synth_forward::score::run::score(&opts, &real, |b| ranking.add(b)).map_err(anyhow::Error::msg)?;
-            summary.top = ranking.top(5);
+            let (summary, ranking) =
+                synth_forward::score::run::score_ranked(&opts, &real).map_err(anyhow::Error::msg)?;
             if let Some(path) = &rank {
                 ranking.write_csv(path).with_context(|| format!("writing {}", path.display()))?;
             }
@@ -594,7 +592,7 @@ impl OutputArgs {
     /// The sinks: the Parquet file, the upstream-shape file when asked, and the database save when
     /// asked (last: it retries from the Parquet file, which finishes first).
     fn sinks(self) -> anyhow::Result<Vec<Box<dyn Sink>>> {
-        let remote = self.out.to_str().is_some_and(|s| s.starts_with("s3://"));
+        let remote = self.out.to_str().is_some_and(synth_forward::store::is_url);
         let opts = ParquetOptions {
             prices: self.prices.encoding(),
             // The staging folder is ours; the object store decides what may be replaced.
@@ -636,7 +634,7 @@ fn upload_sink(
 
 #[cfg(not(feature = "s3"))]
 fn upload_sink(_: ParquetSink, out: &std::path::Path, _: PathBuf, _: bool) -> anyhow::Result<Box<dyn Sink>> {
-    anyhow::bail!("--out {}: this build has no object storage (build with --features s3)", out.display())
+    anyhow::bail!("--out {}", synth_forward::store::not_built(&out.to_string_lossy()))
 }
 
 /// The short table `demo` prints on a terminal, timings in the order the phases happen.

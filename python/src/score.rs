@@ -17,7 +17,7 @@ use pyo3::types::{PyList, PyTuple};
 use synth_forward::prices::{PriceSource, RealPrices};
 use synth_forward::score::prompt::Normalisation;
 use synth_forward::score::rows;
-use synth_forward::score::run::{Ranking, ScoreOptions};
+use synth_forward::score::run::ScoreOptions;
 
 use crate::SynthForwardError;
 
@@ -56,21 +56,9 @@ impl Prices {
     /// Every price as one record batch in the Parquet form's schema (`asset`, `timestamp`,
     /// `price`, null where missing).
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (mut assets, mut times, mut prices) = (Vec::new(), Vec::new(), Vec::new());
-        for (asset, s) in self.inner.assets() {
-            assets.extend(std::iter::repeat_n(asset, s.timestamps.len()));
-            times.extend_from_slice(&s.timestamps);
-            prices.extend(s.prices.iter().map(|&p| (!p.is_nan()).then_some(p)));
-        }
-        let batch = RecordBatch::try_new(
-            synth_forward::prices::file::schema(),
-            vec![
-                Arc::new(arrow::array::StringArray::from(assets)),
-                Arc::new(arrow::array::TimestampSecondArray::from(times).with_timezone("UTC")),
-                Arc::new(arrow::array::Float64Array::from(prices)),
-            ],
-        )
-        .map_err(|e| SynthForwardError::new_err(e.to_string()))?;
+        let series = self.inner.assets().map(|(a, s)| (a, &s.timestamps[..], &s.prices[..]));
+        let batch =
+            synth_forward::prices::file::to_batch(series).map_err(|e| SynthForwardError::new_err(e.to_string()))?;
         batch.to_pyarrow(py)
     }
 
@@ -133,14 +121,9 @@ pub fn score_files(
 ) -> PyResult<(String, String)> {
     let opts = ScoreOptions { inputs, out, normalisation: self::normalisation(normalisation)?, overwrite };
     let prices = prices.inner.clone();
-    let (summary, ranking) = py
-        .detach(|| {
-            let mut ranking = Ranking::default();
-            let mut summary = synth_forward::score::run::score(&opts, &prices, |b| ranking.add(b))?;
-            summary.top = ranking.top(5);
-            Ok::<_, String>((summary, ranking.rows()))
-        })
-        .map_err(PyValueError::new_err)?;
+    let (summary, ranking) =
+        py.detach(|| synth_forward::score::run::score_ranked(&opts, &prices)).map_err(PyValueError::new_err)?;
+    let ranking = ranking.rows();
     let err = |e: serde_json::Error| SynthForwardError::new_err(e.to_string());
     Ok((serde_json::to_string(&summary).map_err(err)?, serde_json::to_string(&ranking).map_err(err)?))
 }

@@ -244,6 +244,27 @@ pub fn schema() -> Arc<Schema> {
     ]))
 }
 
+/// Series of prices (asset, times, prices: NaN where missing) as one batch in the Parquet form's
+/// [`schema`], null where missing.
+pub fn to_batch<'a>(
+    series: impl IntoIterator<Item = (&'a str, &'a [i64], &'a [f64])>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let (mut assets, mut times, mut prices) = (Vec::new(), Vec::new(), Vec::new());
+    for (asset, timestamps, values) in series {
+        assets.extend(std::iter::repeat_n(asset, timestamps.len()));
+        times.extend_from_slice(timestamps);
+        prices.extend(values.iter().map(|&p| (!p.is_nan()).then_some(p)));
+    }
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(StringArray::from(assets)),
+            Arc::new(TimestampSecondArray::from(times).with_timezone("UTC")),
+            Arc::new(Float64Array::from(prices)),
+        ],
+    )
+}
+
 /// Writes one asset's prices to `path` (CSV or Parquet by its extension), whole or not at all; an
 /// existing file is replaced only with `overwrite`.
 pub fn write_file(
@@ -255,16 +276,8 @@ pub fn write_file(
 ) -> Result<(), PriceFileError> {
     let io = |e: std::io::Error| PriceFileError::Io { path: path.to_owned(), source: e };
     if is_parquet(path) {
-        let price = Float64Array::from_iter(prices.iter().map(|&p| (!p.is_nan()).then_some(p)));
-        let batch = RecordBatch::try_new(
-            schema(),
-            vec![
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(asset, timestamps.len()))),
-                Arc::new(TimestampSecondArray::from(timestamps.to_vec()).with_timezone("UTC")),
-                Arc::new(price),
-            ],
-        )
-        .map_err(|e| PriceFileError::Format { path: path.to_owned(), msg: e.to_string() })?;
+        let batch = to_batch([(asset, timestamps, prices)])
+            .map_err(|e| PriceFileError::Format { path: path.to_owned(), msg: e.to_string() })?;
         crate::atomic_file::write_new_with(path, overwrite, |f| {
             let mut w = ArrowWriter::try_new(f, batch.schema(), None).map_err(std::io::Error::other)?;
             w.write(&batch).map_err(std::io::Error::other)?;

@@ -136,14 +136,14 @@ mod tests {
                         }
                     })
                     .collect();
-                let mut radix = v.clone();
-                sort_numpy(&mut radix);
+                let mut keyed = v.clone();
+                sort_numpy(&mut keyed);
                 let mut cmp = v.clone();
                 cmp.sort_unstable_by(|a, b| match (a.is_nan(), b.is_nan()) {
                     (false, false) => a.partial_cmp(b).unwrap(),
                     (x, y) => x.cmp(&y),
                 });
-                let same = radix.iter().zip(&cmp).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+                let same = keyed.iter().zip(&cmp).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
                 assert!(same, "n {n}, kind {kind}");
                 // Every value kept, bit for bit (but NaN payloads).
                 let bits = |v: &[f64]| {
@@ -151,7 +151,7 @@ mod tests {
                     b.sort_unstable();
                     b
                 };
-                assert_eq!(bits(&radix), bits(&v), "n {n}, kind {kind}");
+                assert_eq!(bits(&keyed), bits(&v), "n {n}, kind {kind}");
             }
         }
     }

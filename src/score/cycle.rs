@@ -25,6 +25,7 @@ use super::paths::Paths;
 use super::prompt::{Normalisation, prompt_scores_with};
 use super::table::{self, CycleKeys, Provenance};
 use crate::batch::col;
+use crate::decode::verdict::CORRECT;
 use crate::prices::{RealPrices, Unscorable};
 use crate::request::CycleRequest;
 use crate::sink::parquet::{REQUEST_KEY, RULES_KEY};
@@ -260,9 +261,6 @@ impl Setup {
         Ok(Setup { prompt, points, real })
     }
 }
-
-/// The verdict of a reply the validator scores.
-pub const CORRECT: &str = "CORRECT";
 
 /// One row scored: its verdict and, for a CORRECT one, row `r` of its `paths`. A row whose paths
 /// are malformed gets −1 and says why: it costs only itself.

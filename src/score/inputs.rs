@@ -47,12 +47,15 @@ fn is_parquet(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "parquet")
 }
 
+/// A path part a dataset reader skips: hidden (a writer's temp files and folders) or a scores
+/// table. Object listings ([`crate::store`]) skip by the same rule.
+pub fn skipped_name(name: &str) -> bool {
+    (name.starts_with('.') && name != "." && name != "..") || name.starts_with("scores_")
+}
+
 /// A match inside a hidden folder or file, or inside a scores table, as a walk would skip it.
 fn skipped(p: &Path) -> bool {
-    p.components().any(|c| {
-        let c = c.as_os_str().to_string_lossy();
-        (c.starts_with('.') && c != "." && c != "..") || c.starts_with("scores_")
-    })
+    p.components().any(|c| skipped_name(&c.as_os_str().to_string_lossy()))
 }
 
 fn walk(dir: &Path, files: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
@@ -65,7 +68,7 @@ fn walk(dir: &Path, files: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         if entry.file_type()?.is_dir() {
-            if !name.starts_with("scores_") {
+            if !skipped_name(&name) {
                 walk(&p, files)?;
             }
         } else if is_parquet(&p) {

@@ -28,6 +28,7 @@
 
 use super::crps::{crps_ensemble_sorted, sort_numpy};
 use super::sum::numpy_sum;
+use crate::decode::verdict::CORRECT;
 
 /// A scoring interval: upstream's name (its suffix `_abs` or `_gaps` selects the rule) and seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -403,7 +404,7 @@ pub fn score_miner(
     scratch: &mut Scratch,
 ) -> MinerScore {
     let Some(prices) = prices else { return MinerScore::unscored(None) };
-    if format_validation != "CORRECT" || real.is_empty() {
+    if format_validation != CORRECT || real.is_empty() {
         return MinerScore::unscored(None);
     }
     // `adjust_predictions` gives no paths for a value of two elements or fewer: upstream's

@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::prompt::Normalisation;
 use super::table::CycleKeys;
-use crate::sink::parquet::LAYOUT_VERSION;
+use crate::sink::parquet::{LAYOUT_VERSION, hive_partitions};
 
 /// The scores table's folder under `dir`.
 pub fn table_root(dir: &Path, form: Normalisation) -> PathBuf {
@@ -25,16 +25,8 @@ pub fn table_root(dir: &Path, form: Normalisation) -> PathBuf {
 
 /// The file of one cycle's scores.
 pub fn scores_path(dir: &Path, form: Normalisation, keys: &CycleKeys) -> Result<PathBuf, String> {
-    if !crate::request::is_plain_asset(&keys.asset) {
-        return Err(format!("asset {:?} is not a plain name", keys.asset));
-    }
-    let date = chrono::DateTime::from_timestamp(keys.start_unix, 0)
-        .ok_or_else(|| format!("start time {} is out of range", keys.start_unix))?
-        .format("%Y-%m-%d");
-    Ok(table_root(dir, form)
-        .join(format!("asset={}", keys.asset))
-        .join(format!("date={date}"))
-        .join(format!("{}_{}.parquet", keys.start_unix, keys.time_length)))
+    let partitions = hive_partitions(&keys.asset, keys.start_unix)?;
+    Ok(table_root(dir, form).join(partitions).join(format!("{}_{}.parquet", keys.start_unix, keys.time_length)))
 }
 
 /// The batch as Parquet bytes (ZSTD, the batch's metadata also as the file's key-value pairs, so

@@ -18,7 +18,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt16Array,
+};
 use arrow::compute::{cast, concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, UInt16Type};
 use rayon::prelude::*;
@@ -95,14 +97,9 @@ pub fn score_rows(
         }
     }
 
-    // Rows by cycle (asset, start, prompt: what names a cycle), each cycle's rows in uid order.
-    let mut cycles: BTreeMap<(String, i64, i64), Vec<usize>> = BTreeMap::new();
-    for r in 0..batch.num_rows() {
-        cycles.entry((assets.value(r).to_owned(), start.value(r), len.value(r))).or_default().push(r);
-    }
+    let cycles = by_cycle(assets, start, len, uid);
     let mut out = Vec::with_capacity(cycles.len());
-    for ((asset, start_unix, time_length), mut rows) in cycles {
-        rows.sort_by_key(|&r| uid.value(r));
+    for ((asset, start_unix, time_length), rows) in cycles {
         let first = rows[0];
         let keys = CycleKeys {
             asset,
@@ -149,6 +146,24 @@ pub fn score_rows(
     concat_batches(&Arc::new(schema(form)), &out).map_err(|e| e.to_string())
 }
 
+/// Row indices by cycle (asset, start, prompt: what names a cycle), each cycle's rows in uid
+/// order: the grouping of both [`score_rows`] and [`normalise`], so they agree on what a cycle is.
+fn by_cycle(
+    assets: &StringArray,
+    start: &Int64Array,
+    len: &Int64Array,
+    uid: &UInt16Array,
+) -> BTreeMap<(String, i64, i64), Vec<usize>> {
+    let mut cycles: BTreeMap<(String, i64, i64), Vec<usize>> = BTreeMap::new();
+    for r in 0..assets.len() {
+        cycles.entry((assets.value(r).to_owned(), start.value(r), len.value(r))).or_default().push(r);
+    }
+    for rows in cycles.values_mut() {
+        rows.sort_by_key(|&r| uid.value(r));
+    }
+    cycles
+}
+
 /// The setup of one cycle's rows (uid order), or why it is not scored: its rows must agree on the
 /// increment and the path count, and name each miner once (two copies of a cycle in one batch
 /// would otherwise double its field and move every prompt score).
@@ -156,8 +171,8 @@ fn cycle_scores(
     keys: &CycleKeys,
     rows: &[usize],
     uids: &[u16],
-    inc: &arrow::array::Int64Array,
-    sims: &arrow::array::Int64Array,
+    inc: &Int64Array,
+    sims: &Int64Array,
     prices: &RealPrices,
 ) -> Result<Setup, String> {
     if rows.iter().any(|&r| inc.value(r) != keys.time_increment || sims.value(r) != keys.num_simulations) {
@@ -193,15 +208,10 @@ pub fn normalise(batch: &RecordBatch, form: Normalisation) -> Result<RecordBatch
     let total = total.as_primitive::<Float64Type>();
     let error = column(batch, col::ERROR, &utf8)?;
     let error = error.as_string::<i32>();
-    let mut cycles: BTreeMap<(String, i64, i64), Vec<usize>> = BTreeMap::new();
-    for r in 0..batch.num_rows() {
-        cycles.entry((assets.value(r).to_owned(), start.value(r), len.value(r))).or_default().push(r);
-    }
+    let cycles = by_cycle(assets, start, len, uid);
     let target = Arc::new(schema(form));
     let mut out = Vec::with_capacity(cycles.len());
     for rows in cycles.into_values() {
-        let mut rows = rows;
-        rows.sort_by_key(|&r| uid.value(r));
         let group =
             take_record_batch(batch, &arrow::array::UInt32Array::from_iter_values(rows.iter().map(|&r| r as u32)))
                 .map_err(|e| e.to_string())?;

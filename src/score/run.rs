@@ -23,6 +23,7 @@ use super::prompt::Normalisation;
 use super::table::col;
 use super::{inputs, output};
 use crate::prices::RealPrices;
+use crate::store;
 #[cfg(feature = "s3")]
 use crate::store::Remote;
 #[cfg(feature = "s3")]
@@ -89,30 +90,66 @@ fn push_listed<T>(list: &mut Vec<T>, item: T) {
     }
 }
 
-/// A cycle file to score: on disk, or an object.
-enum Input {
+/// A file on disk or an object: a cycle file to score, or where a cycle's scores go.
+enum Place {
     Local(PathBuf),
     #[cfg(feature = "s3")]
     Remote(Arc<Remote>, object_store::path::Path),
 }
 
-impl Input {
-    fn name(&self) -> PathBuf {
+impl Place {
+    fn name(&self) -> String {
         match self {
-            Input::Local(p) => p.clone(),
+            Place::Local(p) => p.display().to_string(),
             #[cfg(feature = "s3")]
-            Input::Remote(r, key) => PathBuf::from(r.url(key)),
+            Place::Remote(r, key) => r.url(key),
         }
     }
 
-    fn open(&self) -> Result<CycleFile, ScoreError> {
+    /// The cycle file there: a local one mapped, an object read whole.
+    fn open_cycle(&self) -> Result<CycleFile, ScoreError> {
         match self {
-            Input::Local(p) => CycleFile::open(p),
+            Place::Local(p) => CycleFile::open(p),
             #[cfg(feature = "s3")]
-            Input::Remote(r, key) => {
-                let bytes = r.get(key).map_err(|e| ScoreError::File { path: self.name(), msg: e.to_string() })?;
-                CycleFile::from_bytes(self.name(), bytes)
+            Place::Remote(..) => {
+                let path = PathBuf::from(self.name());
+                let bytes = self.bytes().map_err(|msg| ScoreError::File { path: path.clone(), msg })?;
+                CycleFile::from_bytes(path, bytes)
             }
+        }
+    }
+
+    fn bytes(&self) -> Result<bytes::Bytes, String> {
+        match self {
+            Place::Local(p) => std::fs::read(p).map(bytes::Bytes::from).map_err(|e| e.to_string()),
+            #[cfg(feature = "s3")]
+            Place::Remote(r, key) => r.get(key).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Place::Local(p) => p.exists(),
+            // A failed lookup is not "absent": the conditional write decides.
+            #[cfg(feature = "s3")]
+            Place::Remote(r, key) => r.exists(key).unwrap_or(false),
+        }
+    }
+
+    /// The scores an earlier run wrote there.
+    fn read_scores(&self) -> Result<Vec<RecordBatch>, String> {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(self.bytes()?)
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())?;
+        reader.map(|b| b.map_err(|e| e.to_string())).collect()
+    }
+
+    /// Scores written there, whole or not at all, never over an existing file unless `overwrite`.
+    fn write(&self, bytes: Vec<u8>, overwrite: bool) -> Result<(), String> {
+        match self {
+            Place::Local(p) => output::write(p, &bytes, overwrite).map_err(|e| e.to_string()),
+            #[cfg(feature = "s3")]
+            Place::Remote(r, key) => r.put(key, bytes::Bytes::from(bytes), overwrite).map_err(|e| e.to_string()),
         }
     }
 }
@@ -124,81 +161,25 @@ enum Out {
     Remote(Arc<Remote>),
 }
 
-/// One scores file's place.
-enum Target {
-    Local(PathBuf),
-    #[cfg(feature = "s3")]
-    Remote(Arc<Remote>, object_store::path::Path),
-}
-
-impl Target {
-    fn name(&self) -> String {
-        match self {
-            Target::Local(p) => p.display().to_string(),
-            #[cfg(feature = "s3")]
-            Target::Remote(r, key) => r.url(key),
-        }
-    }
-
-    fn exists(&self) -> bool {
-        match self {
-            Target::Local(p) => p.exists(),
-            // A failed lookup is not "absent": the conditional write decides.
-            #[cfg(feature = "s3")]
-            Target::Remote(r, key) => r.exists(key).unwrap_or(false),
-        }
-    }
-
-    /// The scores an earlier run wrote there.
-    fn read(&self) -> Result<Vec<RecordBatch>, String> {
-        let bytes = match self {
-            Target::Local(p) => bytes::Bytes::from(std::fs::read(p).map_err(|e| e.to_string())?),
-            #[cfg(feature = "s3")]
-            Target::Remote(r, key) => r.get(key).map_err(|e| e.to_string())?,
-        };
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| e.to_string())?;
-        reader.map(|b| b.map_err(|e| e.to_string())).collect()
-    }
-
-    fn write(&self, bytes: Vec<u8>, overwrite: bool) -> Result<(), String> {
-        match self {
-            Target::Local(p) => output::write(p, &bytes, overwrite).map_err(|e| e.to_string()),
-            #[cfg(feature = "s3")]
-            Target::Remote(r, key) => r.put(key, bytes::Bytes::from(bytes), overwrite).map_err(|e| e.to_string()),
-        }
-    }
-}
-
-fn is_remote(s: &str) -> bool {
-    s.starts_with("s3://")
-}
-
 #[cfg(feature = "s3")]
 fn remote(url: &str) -> Result<Arc<Remote>, String> {
     Remote::parse(url).map(Arc::new).map_err(|e| e.to_string())
 }
 
-#[cfg(not(feature = "s3"))]
-fn no_store(url: &str) -> String {
-    format!("{url}: this build has no object storage (build with --features s3)")
-}
-
 /// The inputs' files: local ones as [`inputs::expand`] finds them, then every `.parquet` object
 /// below each `s3://` prefix.
-fn expand(all: &[String]) -> Result<Vec<Input>, String> {
-    let (remote_inputs, local): (Vec<&String>, Vec<&String>) = all.iter().partition(|i| is_remote(i));
+fn expand(all: &[String]) -> Result<Vec<Place>, String> {
+    let (remote_inputs, local): (Vec<&String>, Vec<&String>) = all.iter().partition(|i| store::is_url(i));
     let local: Vec<String> = local.into_iter().cloned().collect();
-    let mut out: Vec<Input> =
-        if local.is_empty() { Vec::new() } else { inputs::expand(&local)?.into_iter().map(Input::Local).collect() };
+    let mut out: Vec<Place> =
+        if local.is_empty() { Vec::new() } else { inputs::expand(&local)?.into_iter().map(Place::Local).collect() };
     out.extend(objects(&remote_inputs)?);
     Ok(out)
 }
 
 /// Every `.parquet` object below each `s3://` prefix.
 #[cfg(feature = "s3")]
-fn objects(urls: &[&String]) -> Result<Vec<Input>, String> {
+fn objects(urls: &[&String]) -> Result<Vec<Place>, String> {
     let mut out = Vec::new();
     for url in urls {
         let r = remote(url)?;
@@ -206,15 +187,15 @@ fn objects(urls: &[&String]) -> Result<Vec<Input>, String> {
         if keys.is_empty() {
             return Err(format!("{url}: no Parquet files there"));
         }
-        out.extend(keys.into_iter().map(|k| Input::Remote(r.clone(), k)));
+        out.extend(keys.into_iter().map(|k| Place::Remote(r.clone(), k)));
     }
     Ok(out)
 }
 
 #[cfg(not(feature = "s3"))]
-fn objects(urls: &[&String]) -> Result<Vec<Input>, String> {
+fn objects(urls: &[&String]) -> Result<Vec<Place>, String> {
     match urls.first() {
-        Some(url) => Err(no_store(url)),
+        Some(url) => Err(store::not_built(url)),
         None => Ok(Vec::new()),
     }
 }
@@ -228,13 +209,13 @@ pub fn score(
     let t0 = Instant::now();
     let files = expand(&opts.inputs)?;
     let out = match &opts.out {
-        Some(d) if d.to_str().is_some_and(is_remote) => {
+        Some(d) if d.to_str().is_some_and(store::is_url) => {
             #[cfg(feature = "s3")]
             {
                 Some(Out::Remote(remote(&d.to_string_lossy())?))
             }
             #[cfg(not(feature = "s3"))]
-            return Err(no_store(&d.to_string_lossy()));
+            return Err(store::not_built(&d.to_string_lossy()));
         }
         Some(d) => Some(Out::Local(d.clone())),
         None => None,
@@ -287,7 +268,7 @@ pub fn score(
             Ok(Scored::Exists(target)) => {
                 s.already_scored += 1;
                 // Scored by an earlier run: its file feeds the ranking, which covers every cycle.
-                match target.read() {
+                match target.read_scores() {
                     Ok(batches) => batches.iter().for_each(&mut each),
                     Err(e) => {
                         s.errors += 1;
@@ -298,7 +279,7 @@ pub fn score(
             Ok(Scored::Duplicate) => s.duplicates += 1,
             Err(ScoreError::NotACycle(_)) => {
                 s.not_cycles += 1;
-                push_listed(&mut s.not_cycle_files, path.display().to_string());
+                push_listed(&mut s.not_cycle_files, path.clone());
             }
             Err(ScoreError::Unscorable { source, .. }) => {
                 s.unscorable += 1;
@@ -315,41 +296,52 @@ pub fn score(
     Ok(s)
 }
 
-fn note(path: &Path, reason: String) -> FileNote {
-    FileNote { file: path.display().to_string(), reason }
+/// [`score`] with the ranking of every cycle the inputs hold, its best five per prompt in the
+/// summary's `top`.
+pub fn score_ranked(opts: &ScoreOptions, prices: &RealPrices) -> Result<(ScoreSummary, Ranking), String> {
+    let mut ranking = Ranking::default();
+    let mut summary = score(opts, prices, |b| ranking.add(b))?;
+    summary.top = ranking.top(TOP);
+    Ok((summary, ranking))
+}
+
+/// The summary's `top`: this many best miners per prompt.
+const TOP: usize = 5;
+
+fn note(path: &str, reason: String) -> FileNote {
+    FileNote { file: path.to_owned(), reason }
 }
 
 enum Scored {
     /// The scores, and the file to write them to (when there is an output folder).
-    Batch(RecordBatch, Option<Target>),
+    Batch(RecordBatch, Option<Place>),
     /// Scored by an earlier run, in this file.
-    Exists(Target),
+    Exists(Place),
     /// A cycle this run has already seen (its twin in another table: f64 and decimal, say).
     Duplicate,
 }
 
 fn score_one(
-    input: &Input,
+    input: &Place,
     out: Option<&Out>,
     opts: &ScoreOptions,
     prices: &RealPrices,
     seen: &mut HashSet<(String, i64, i64)>,
 ) -> Result<Scored, ScoreError> {
-    let file = input.open()?;
+    let file = input.open_cycle()?;
     let keys = file.keys()?;
     if !seen.insert((keys.asset.clone(), keys.start_unix, keys.time_length)) {
         return Ok(Scored::Duplicate);
     }
     let target = match out {
         Some(out) => {
-            let err = |msg| ScoreError::File { path: input.name(), msg };
+            let err = |msg| ScoreError::File { path: PathBuf::from(input.name()), msg };
             let target = match out {
-                Out::Local(dir) => Target::Local(output::scores_path(dir, opts.normalisation, &keys).map_err(err)?),
+                Out::Local(dir) => Place::Local(output::scores_path(dir, opts.normalisation, &keys).map_err(err)?),
                 #[cfg(feature = "s3")]
                 Out::Remote(r) => {
                     let relative = output::scores_path(Path::new(""), opts.normalisation, &keys).map_err(err)?;
-                    let relative = relative.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join("/");
-                    Target::Remote(r.clone(), r.key(&relative))
+                    Place::Remote(r.clone(), r.key_of(&relative))
                 }
             };
             // Checked before scoring: a day already scored costs a footer read per file.

@@ -36,13 +36,10 @@ pub const REAL_PRICES_KEY: &str = "synth.score.real_prices";
 pub const SOURCE_KEY: &str = "synth.score.source";
 
 pub mod col {
-    pub const UID: &str = "uid";
-    pub const HOTKEY: &str = "hotkey";
-    pub const START_TIME: &str = "start_time";
-    pub const TIME_INCREMENT: &str = "time_increment";
-    pub const TIME_LENGTH: &str = "time_length";
-    pub const NUM_SIMULATIONS: &str = "num_simulations";
-    pub const FORMAT_VALIDATION: &str = "format_validation";
+    // The miner and cycle keys carry the cycle file's names: a scores row joins its cycle row.
+    pub use crate::batch::col::{
+        FORMAT_VALIDATION, HOTKEY, NUM_SIMULATIONS, START_TIME, TIME_INCREMENT, TIME_LENGTH, UID,
+    };
     pub const TOTAL_CRPS: &str = "total_crps";
     pub const PROMPT_SCORE: &str = "prompt_score";
     pub const SCORE_CAPPED: &str = "score_capped";

@@ -57,8 +57,7 @@ impl Sink for UploadSink {
         let relative = local
             .strip_prefix(&staging)
             .map_err(|_| format!("{} is not under {}", local.display(), staging.display()))?;
-        let relative = relative.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join("/");
-        let key = remote.key(&relative);
+        let key = remote.key_of(relative);
         match remote.upload(&local, &key, overwrite) {
             Ok(()) => {
                 let _ = std::fs::remove_dir_all(&staging);

@@ -58,21 +58,24 @@ impl Table {
 }
 
 /// `DIR/layout-2/<table>/asset=<asset>/date=<YYYY-MM-DD>/<start_unix>.parquet` ([`Table::root`],
-/// then hive partitions), the date being the UTC date of `start_unix`. The asset must be a plain
-/// name (letters, digits, `_`, `-`, `.`; not `.`/`..`), so it can never leave `DIR` or need hive
-/// escaping. Two cycles of one table, asset and start time are the same cycle.
+/// then [`hive_partitions`]). Two cycles of one table, asset and start time are the same cycle.
 pub fn partition_path(dir: &Path, table: &Table, asset: &str, start_unix: i64) -> Result<PathBuf, SinkError> {
+    let partitions = hive_partitions(asset, start_unix).map_err(SinkError::Partition)?;
+    Ok(table.root(dir).join(partitions).join(format!("{start_unix}.parquet")))
+}
+
+/// `asset=<asset>/date=<YYYY-MM-DD>`, the date being the UTC date of `start_unix`: where a cycle's
+/// file sits in its table, the cycles' and the scores' alike. The asset must be a plain name
+/// (letters, digits, `_`, `-`, `.`; not `.`/`..`), so it can never leave the table or need hive
+/// escaping.
+pub fn hive_partitions(asset: &str, start_unix: i64) -> Result<PathBuf, String> {
     if !crate::request::is_plain_asset(asset) {
-        return Err(SinkError::Partition(format!("asset {asset:?} is not a plain name")));
+        return Err(format!("asset {asset:?} is not a plain name"));
     }
     let date = chrono::DateTime::from_timestamp(start_unix, 0)
-        .ok_or_else(|| SinkError::Partition(format!("start time {start_unix} is out of range")))?
+        .ok_or_else(|| format!("start time {start_unix} is out of range"))?
         .format("%Y-%m-%d");
-    Ok(table
-        .root(dir)
-        .join(format!("asset={asset}"))
-        .join(format!("date={date}"))
-        .join(format!("{start_unix}.parquet")))
+    Ok(Path::new(&format!("asset={asset}")).join(format!("date={date}")))
 }
 
 /// The I/O thread `fdatasync`s whenever it has nothing queued (a live cycle: after almost every

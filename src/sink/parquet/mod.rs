@@ -80,7 +80,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
 use parquet::errors::ParquetError;
 
-pub use file::{LAYOUT_VERSION, Table, partition_path};
+pub use file::{LAYOUT_VERSION, Table, hive_partitions, partition_path};
 pub use layout::{choose_layout, plan_row_groups};
 pub use options::{ParquetOptions, PriceEncoding};
 pub use prices::PriceLayout;
